@@ -1,0 +1,393 @@
+"""Fan-out of decoded batches to bounded queues, callbacks and iterators.
+
+One point feeds every consumer (model: databento Live): the socket thread
+calls :meth:`Dispatcher.publish` with the list of events decoded from one
+frame; each consumer's :class:`BatchQueue` takes the list in one operation.
+Queues are bounded; on overflow their :class:`~mdsdk.policy.QueuePolicy`
+conflates, drops the oldest, or blocks, and every discarded event is
+counted and reported as ``Status(overflow)``. Callbacks run on one
+dispatcher thread; a raising callback is logged and handed to its
+``on_error``, and the others go on.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set,
+                    Tuple)
+
+from .errors import ClosedError, ConfigurationError
+from .events import EVENT_KINDS, Event, Status
+from .policy import QueuePolicy
+
+__all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream"]
+
+log = logging.getLogger("mdsdk.dispatch")
+_OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
+
+
+class BatchQueue:
+    """A bounded FIFO of events that moves whole batches across threads."""
+
+    def __init__(self, policy: QueuePolicy, name: str) -> None:
+        self.policy = policy
+        self.name = name
+        self._batches: Deque[List[Event]] = collections.deque()
+        self._count = 0
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self.closed = False
+        self.high_water = 0
+        self.dropped = 0
+        self.conflated = 0
+        self.delivered = 0
+        self._reported = (0, 0)
+        self._last_report = 0.0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def put(self, batch: List[Event]) -> None:
+        """Add a batch, applying the overflow policy when full."""
+        with self._lock:
+            if self.closed:
+                return
+            n = len(batch)
+            if self._count + n > self.policy.maxsize:
+                batch = self._overflow(batch)
+                n = len(batch)
+            self._batches.append(batch)
+            self._count += n
+            if self._count > self.high_water:
+                self.high_water = self._count
+            self._not_empty.notify()
+
+    def _overflow(self, batch: List[Event]) -> List[Event]:
+        mode = self.policy.mode
+        if mode == "block":
+            deadline = time.monotonic() + self.policy.block_timeout
+            while self._count + len(batch) > self.policy.maxsize and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._not_full.wait(left)
+            if self._count + len(batch) <= self.policy.maxsize:
+                return batch
+        elif mode == "conflate":
+            merged: Dict[object, Event] = {}
+            before = self._count + len(batch)
+            for b in self._batches:
+                for ev in b:
+                    key = (ev.__class__, ev.symbol) if ev.__class__ is not Status else id(ev)
+                    merged.pop(key, None)  # re-insert so order follows the latest update
+                    merged[key] = ev
+            for ev in batch:
+                key = (ev.__class__, ev.symbol) if ev.__class__ is not Status else id(ev)
+                merged.pop(key, None)
+                merged[key] = ev
+            kept = list(merged.values())
+            self.conflated += before - len(kept)
+            self._batches.clear()
+            self._count = 0
+            batch = kept
+        return self._drop_oldest(batch)
+
+    def _drop_oldest(self, batch: List[Event]) -> List[Event]:
+        maxsize = self.policy.maxsize
+        if len(batch) > maxsize:
+            self.dropped += len(batch) - maxsize + self._count
+            for _ in range(len(self._batches)):
+                self._batches.popleft()
+            self._count = 0
+            return batch[len(batch) - maxsize:]
+        need = self._count + len(batch) - maxsize
+        while need > 0 and self._batches:
+            first = self._batches[0]
+            if len(first) <= need:
+                self._batches.popleft()
+                need -= len(first)
+                self._count -= len(first)
+                self.dropped += len(first)
+            else:
+                self._batches[0] = first[need:]
+                self._count -= need
+                self.dropped += need
+                need = 0
+        return batch
+
+    def overflow_news(self) -> Optional[Tuple[int, int]]:
+        """``(dropped, conflated)`` totals if they grew since the last report
+        and a report is due; None otherwise. Cheap when nothing was lost."""
+        if (self.dropped, self.conflated) == self._reported:
+            return None
+        now = time.monotonic()
+        if now - self._last_report < _OVERFLOW_REPORT_EVERY:
+            return None
+        self._last_report = now
+        self._reported = (self.dropped, self.conflated)
+        return self._reported
+
+    def get(self, timeout: Optional[float] = None) -> Optional[Deque[List[Event]]]:
+        """Take every queued batch at once; None on timeout or when closed and empty."""
+        with self._lock:
+            if not self._count and not self.closed:
+                self._not_empty.wait(timeout)
+            if not self._count:
+                return None
+            batches, self._batches = self._batches, collections.deque()
+            self.delivered += self._count
+            self._count = 0
+            self._not_full.notify_all()
+            return batches
+
+    def close(self) -> None:
+        """Stop accepting; wake the consumer and any blocked producer."""
+        with self._lock:
+            self.closed = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    def stats(self) -> Dict[str, object]:
+        """Depth, high-water mark and loss counters of this queue."""
+        return {"depth": self._count, "high_water": self.high_water, "dropped": self.dropped,
+                "conflated": self.conflated, "delivered": self.delivered, "maxsize": self.policy.maxsize,
+                "mode": self.policy.mode}
+
+
+def _check_kinds(kinds: Optional[Iterable[str]]) -> Optional[FrozenSet[str]]:
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    ks = frozenset(kinds)
+    bad = ks - set(EVENT_KINDS) - {"*"}
+    if bad:
+        raise ConfigurationError(f"unknown event kind(s) {sorted(bad)}; use {', '.join(EVENT_KINDS)}")
+    return None if "*" in ks else ks
+
+
+class _Consumer:
+    """A queue plus the filter deciding which events it takes."""
+
+    def __init__(self, queue: BatchQueue, kinds: Optional[FrozenSet[str]],
+                 symbols: Optional[FrozenSet[str]]) -> None:
+        self.queue = queue
+        self.kinds = kinds
+        self.symbols = symbols
+
+    def offer(self, events: List[Event]) -> None:
+        kinds, symbols = self.kinds, self.symbols
+        if kinds is None and symbols is None:
+            self.queue.put(events)
+            return
+        picked = [e for e in events if (kinds is None or e.topic in kinds)
+                  and (symbols is None or e.symbol in symbols or e.topic == "status")]
+        if picked:
+            self.queue.put(picked)
+
+
+class Handle:
+    """A registered callback; ``remove()`` unregisters it (idempotent)."""
+
+    def __init__(self, dispatcher: "Dispatcher", kind: str, fn: Callable[[Event], None],
+                 symbols: Optional[FrozenSet[str]],
+                 on_error: Optional[Callable[[BaseException, Event], None]]) -> None:
+        self._dispatcher = dispatcher
+        self.kind, self.fn, self.symbols, self.on_error = kind, fn, symbols, on_error
+        self.errors = 0
+
+    def remove(self) -> None:
+        """Stop calling this callback."""
+        self._dispatcher._remove(self)
+
+    def __repr__(self) -> str:
+        return f"Handle(kind={self.kind!r}, fn={getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+class EventStream:
+    """An iterator over events with its own bounded queue. Ends when no event
+    arrives for ``timeout`` seconds, or when it or the feed is closed."""
+
+    def __init__(self, dispatcher: "Dispatcher", consumer: _Consumer, timeout: Optional[float]) -> None:
+        self._dispatcher = dispatcher
+        self._consumer = consumer
+        self.timeout = timeout
+        self._pending: Deque[Event] = collections.deque()
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Event]:
+        queue = self._consumer.queue
+        pending = self._pending
+        while True:
+            while pending:
+                yield pending.popleft()
+            batches = queue.get(self.timeout)
+            if batches is None:
+                return
+            first = batches.popleft()
+            if not batches:
+                yield from first
+                continue
+            pending.extend(first)
+            for b in batches:
+                pending.extend(b)
+
+    def close(self) -> None:
+        """Stop receiving; iteration ends after what is already queued."""
+        self._dispatcher._detach(self._consumer)
+        self._consumer.queue.close()
+
+    def stats(self) -> Dict[str, object]:
+        """This stream's queue figures."""
+        return self._consumer.queue.stats()
+
+
+class Dispatcher:
+    """Takes batches from the socket thread and feeds the cache, the callback
+    thread and every open stream."""
+
+    def __init__(self, provider: str, callback_policy: QueuePolicy,
+                 on_batch: Optional[Callable[[List[Event]], None]] = None) -> None:
+        self.provider = provider
+        self._on_batch = on_batch
+        self._lock = threading.Lock()
+        self._consumers: Tuple[_Consumer, ...] = ()
+        self._handlers: Dict[str, Tuple[Handle, ...]] = {}
+        self._callback = _Consumer(BatchQueue(callback_policy, "callbacks"), frozenset(), None)
+        self._thread: Optional[threading.Thread] = None
+        self._streams = 0
+        self._closed = False
+        self.callback_errors = 0
+
+    # -- producer side (socket thread)
+    def publish(self, events: List[Event]) -> None:
+        """Hand one decoded batch to every consumer."""
+        if self._on_batch is not None:
+            self._on_batch(events)
+        for consumer in self._consumers:
+            consumer.offer(events)
+            q = consumer.queue
+            if q.dropped or q.conflated:
+                news = q.overflow_news()
+                if news is not None:
+                    self._report_overflow(q, *news)
+
+    def _report_overflow(self, q: BatchQueue, dropped: int, conflated: int) -> None:
+        detail = (f"queue {q.name!r} ({q.policy.mode}, max {q.policy.maxsize}) is full: "
+                  f"{dropped} events dropped and {conflated} conflated so far; "
+                  "the consumer is slower than the stream")
+        log.warning(detail)
+        status = Status("", time.time_ns(), self.provider, kind="overflow", detail=detail,
+                        extra={"queue": q.name, "dropped": dropped, "conflated": conflated})
+        cb = self._callback
+        if "status" in (cb.kinds or ()):
+            cb.queue.put([status])
+
+    # -- callbacks
+    def add_handler(self, kind: str, fn: Callable[[Event], None], symbols: Optional[Iterable[str]] = None,
+                    on_error: Optional[Callable[[BaseException, Event], None]] = None) -> Handle:
+        """Register ``fn`` for events of ``kind`` ("*" = all), optionally only ``symbols``."""
+        if self._closed:
+            raise ClosedError("the feed is closed; connect again to register callbacks")
+        if not callable(fn):
+            raise ConfigurationError(f"callback must be callable, got {type(fn).__name__}")
+        _check_kinds((kind,))
+        syms = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
+        handle = Handle(self, kind, fn, syms, on_error)
+        with self._lock:
+            self._handlers[kind] = self._handlers.get(kind, ()) + (handle,)
+            self._refresh_callback_filter()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._callback_loop, name="mdsdk-callbacks",
+                                                daemon=True)
+                self._thread.start()
+                self._consumers = self._consumers + (self._callback,)
+        return handle
+
+    def _remove(self, handle: Handle) -> None:
+        with self._lock:
+            current = self._handlers.get(handle.kind, ())
+            self._handlers[handle.kind] = tuple(h for h in current if h is not handle)
+            self._refresh_callback_filter()
+
+    def _refresh_callback_filter(self) -> None:
+        kinds = {k for k, hs in self._handlers.items() if hs}
+        self._callback.kinds = None if "*" in kinds else frozenset(kinds)
+
+    def _callback_loop(self) -> None:
+        queue = self._callback.queue
+        while True:
+            batches = queue.get(0.5)
+            if batches is None:
+                if queue.closed:
+                    return
+                continue
+            handlers = self._handlers
+            for batch in batches:
+                if queue.closed:
+                    return  # close() must not wait for a slow callback to drain a backlog
+                for ev in batch:
+                    for h in handlers.get(ev.topic, ()) + handlers.get("*", ()):
+                        if h.symbols is not None and ev.symbol not in h.symbols and ev.topic != "status":
+                            continue
+                        try:
+                            h.fn(ev)
+                        except Exception as exc:  # noqa: BLE001 - user code must not stop the others
+                            self._callback_failed(h, exc, ev)
+
+    def _callback_failed(self, h: Handle, exc: Exception, ev: Event) -> None:
+        h.errors += 1
+        self.callback_errors += 1
+        log.error("callback %s raised %s on %s event for %r", getattr(h.fn, "__qualname__", h.fn),
+                  type(exc).__name__, ev.topic, ev.symbol, exc_info=exc)
+        if h.on_error is not None:
+            try:
+                h.on_error(exc, ev)
+            except Exception:  # noqa: BLE001
+                log.exception("on_error handler raised too")
+
+    # -- streams
+    def stream(self, kinds: Optional[Iterable[str]], symbols: Optional[Iterable[str]],
+               timeout: Optional[float], policy: QueuePolicy) -> EventStream:
+        """Open an :class:`EventStream` with its own queue."""
+        if self._closed:
+            raise ClosedError("the feed is closed; connect again to stream events")
+        syms = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
+        with self._lock:
+            self._streams += 1
+            consumer = _Consumer(BatchQueue(policy, f"events#{self._streams}"), _check_kinds(kinds), syms)
+            self._consumers = self._consumers + (consumer,)
+        return EventStream(self, consumer, timeout)
+
+    def _detach(self, consumer: _Consumer) -> None:
+        with self._lock:
+            self._consumers = tuple(c for c in self._consumers if c is not consumer)
+
+    # -- lifecycle and figures
+    def close(self, timeout: float = 2.0) -> None:
+        """Close every queue and join the callback thread (what is queued
+        for callbacks is delivered first, within ``timeout``)."""
+        self._closed = True
+        with self._lock:
+            consumers, self._consumers = self._consumers, ()
+        for c in consumers:
+            c.queue.close()
+        self._callback.queue.close()
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def queues(self) -> List[BatchQueue]:
+        """Every live queue (callbacks first)."""
+        qs = [c.queue for c in self._consumers]
+        if self._callback.queue not in qs and self._thread is not None:
+            qs.insert(0, self._callback.queue)
+        return qs

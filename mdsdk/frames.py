@@ -1,0 +1,91 @@
+"""pandas DataFrames from events: the history contract and the quote table.
+
+The only module that imports pandas. History frames have a tz-aware UTC
+``DatetimeIndex`` named ``time`` (bar start), float64 columns
+``open high low close volume`` first and provider extras after, sorted
+ascending with no duplicate index values; an empty range gives an empty
+frame with the same columns. Frames are built from column lists, the fastest
+way pandas offers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Dict, Iterable, List, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .events import Bar, Quote
+
+__all__ = ["bars_to_frame", "quotes_to_frame", "events_to_frame", "OHLCV"]
+
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
+def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
+    """Bars -> the history DataFrame contract (later duplicates win)."""
+    n = len(bars)
+    times = np.fromiter((b.time for b in bars), dtype=np.int64, count=n)
+    cols: Dict[str, np.ndarray] = {
+        "open": np.fromiter((b.open for b in bars), dtype=np.float64, count=n),
+        "high": np.fromiter((b.high for b in bars), dtype=np.float64, count=n),
+        "low": np.fromiter((b.low for b in bars), dtype=np.float64, count=n),
+        "close": np.fromiter((b.close for b in bars), dtype=np.float64, count=n),
+        "volume": np.fromiter((b.volume for b in bars), dtype=np.float64, count=n),
+    }
+    extra_keys: List[str] = []
+    for b in bars[:1]:
+        extra_keys = [k for k in b.extra if k not in cols]
+    for key in extra_keys:
+        cols[key] = np.array([b.extra.get(key) for b in bars], dtype=object)
+        try:
+            cols[key] = cols[key].astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    return from_columns(times, cols)
+
+
+def from_columns(times: np.ndarray, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Build the contract frame from epoch-ns ``times`` and column arrays."""
+    index = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True), name="time")
+    df = pd.DataFrame(dict(columns), index=index)
+    for col in OHLCV:
+        if col not in df:
+            df[col] = np.float64("nan")
+    df = df[list(OHLCV) + [c for c in df.columns if c not in OHLCV]]
+    if len(df) > 1:
+        if not df.index.is_monotonic_increasing:
+            df = df.sort_index(kind="stable")
+        if df.index.has_duplicates:
+            df = df[~df.index.duplicated(keep="last")]
+    return df
+
+
+def quotes_to_frame(quotes: Iterable[Quote], now_ns: int = 0) -> pd.DataFrame:
+    """Latest quotes -> one row per symbol with ``bid ask bid_size ask_size
+    mid spread time age`` (age in seconds since the quote's time)."""
+    now_ns = now_ns or time.time_ns()
+    rows = sorted(quotes, key=lambda q: q.symbol)
+    df = pd.DataFrame({
+        "bid": [q.bid for q in rows], "ask": [q.ask for q in rows],
+        "bid_size": [q.bid_size for q in rows], "ask_size": [q.ask_size for q in rows],
+        "mid": [q.mid for q in rows], "spread": [q.ask - q.bid for q in rows],
+        "time": pd.to_datetime([q.time for q in rows], unit="ns", utc=True),
+        "age": [(now_ns - q.time) / 1e9 for q in rows],
+    }, index=pd.Index([q.symbol for q in rows], name="symbol"))
+    return df
+
+
+def events_to_frame(events: Iterable[object]) -> pd.DataFrame:
+    """Any events -> a flat frame (one row per event, its fields as columns)."""
+    rows = []
+    for ev in events:
+        row = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev) if f.name != "extra"}  # type: ignore[arg-type]
+        row["kind"] = getattr(ev, "topic", "")
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if "time" in df:
+        df["time"] = pd.to_datetime(df["time"], unit="ns", utc=True)
+    return df

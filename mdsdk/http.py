@@ -1,0 +1,95 @@
+"""REST I/O: a requests Session with tenacity retries, and the runner for
+providers' pure login flows.
+
+The only module that imports ``requests`` and ``tenacity``. Connection
+errors and 5xx answers are retried with exponential backoff; anything else
+is returned to the provider's parser, which decides what it means. Errors
+that escape are :mod:`mdsdk.errors` types with secrets redacted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import requests
+from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
+                      wait_exponential_jitter)
+
+from . import __version__
+from .errors import TransportError, redact
+from .providers.base import AuthFlow, Endpoint, HttpRequest, HttpResponse
+
+__all__ = ["HttpClient", "run_flow", "USER_AGENT"]
+
+USER_AGENT = f"mdsdk/{__version__}"
+
+
+class _Retryable(Exception):
+    def __init__(self, response: Optional[requests.Response] = None) -> None:
+        super().__init__("retryable")
+        self.response = response
+
+
+class HttpClient:
+    """Performs :class:`~mdsdk.providers.base.HttpRequest` values against
+    ``base_url``; one per feed, closed with it."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0, verify_tls: bool = True,
+                 secrets: Iterable[str] = (), attempts: int = 3, user_agent: str = USER_AGENT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+        self._secrets = tuple(secrets)
+        self._session = requests.Session()
+        self._session.verify = verify_tls
+        self._session.headers["User-Agent"] = user_agent
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    def perform(self, req: HttpRequest) -> HttpResponse:
+        """Send ``req``; retry connection errors and 5xx; return the answer."""
+        url = self.base_url + req.path
+        retrying = Retrying(stop=stop_after_attempt(self.attempts),
+                            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+                            retry=retry_if_exception_type((_Retryable, requests.ConnectionError,
+                                                           requests.Timeout)),
+                            reraise=False)
+        try:
+            resp = retrying(self._once, req, url)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            if isinstance(last, _Retryable) and last.response is not None:
+                resp = last.response
+            else:
+                raise TransportError(redact(
+                    f"{req.method} {url} failed after {self.attempts} attempts: {last}; "
+                    "check api_url and your network", self._secrets)) from last
+        except requests.RequestException as exc:
+            raise TransportError(redact(f"{req.method} {url} failed: {exc}", self._secrets)) from exc
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = None
+        return HttpResponse(resp.status_code, body, resp.text[:2000], dict(resp.headers))
+
+    def _once(self, req: HttpRequest, url: str) -> requests.Response:
+        resp = self._session.request(req.method, url, json=req.json, params=req.params,
+                                     headers=dict(req.headers), timeout=self.timeout)
+        if resp.status_code >= 500:
+            raise _Retryable(resp)
+        return resp
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+
+def run_flow(flow: AuthFlow, client: HttpClient) -> Endpoint:
+    """Drive a provider's pure login generator with real HTTP calls."""
+    try:
+        req = next(flow)
+        while True:
+            req = flow.send(client.perform(req))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]

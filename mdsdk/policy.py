@@ -1,0 +1,91 @@
+"""Policies as immutable values: reconnect backoff, queue overflow, timeouts.
+
+They are passed to constructors (never set globally) and are pure, so each is
+unit-tested alone. Randomness for jitter comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+from .errors import ConfigurationError
+
+__all__ = ["ReconnectPolicy", "QueuePolicy", "Timeouts", "QUEUE_MODES"]
+
+QUEUE_MODES = ("conflate", "drop_oldest", "block")
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Exponential backoff with jitter between reconnect attempts.
+
+    The n-th consecutive failed attempt (n from 1) waits
+    ``min(cap, initial * factor**(n-1))`` seconds, spread by ``±jitter`` of
+    itself. A connection that stayed up for ``reset_after`` seconds starts
+    again from ``initial``. ``max_attempts=None`` retries forever.
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+    jitter: float = 0.2
+    reset_after: float = 60.0
+    max_attempts: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.cap < 0 or self.factor < 1:
+            raise ConfigurationError(
+                "ReconnectPolicy needs initial >= 0, cap >= 0 and factor >= 1; "
+                f"got initial={self.initial}, cap={self.cap}, factor={self.factor}")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError(f"ReconnectPolicy jitter must be within 0..1, got {self.jitter}")
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before attempt number ``attempt`` (1-based)."""
+        base = min(self.cap, self.initial * self.factor ** max(0, attempt - 1))
+        spread = base * self.jitter
+        return max(0.0, base - spread + 2.0 * spread * rand())
+
+    def gives_up(self, attempt: int) -> bool:
+        """True when ``attempt`` exceeds ``max_attempts``."""
+        return self.max_attempts is not None and attempt > self.max_attempts
+
+    def with_(self, **changes: object) -> "ReconnectPolicy":
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """Bound and overflow behaviour of one consumer queue.
+
+    ``mode``: ``"conflate"`` keeps only the latest event per (type, symbol)
+    when full; ``"drop_oldest"`` discards the oldest events; ``"block"`` makes
+    the producer wait up to ``block_timeout`` seconds for room, then drops the
+    oldest. Every discarded event is counted and reported.
+    """
+
+    maxsize: int = 100_000
+    mode: str = "drop_oldest"
+    block_timeout: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in QUEUE_MODES:
+            raise ConfigurationError(
+                f"unknown queue mode {self.mode!r}; use one of {', '.join(QUEUE_MODES)}")
+        if self.maxsize < 1:
+            raise ConfigurationError(f"QueuePolicy maxsize must be at least 1, got {self.maxsize}")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits in seconds: ``connect`` for the TCP/TLS/WebSocket open,
+    ``handshake`` for the protocol's login exchange, ``request`` for REST
+    calls and history, ``close`` for shutting the connection thread down."""
+
+    connect: float = 10.0
+    handshake: float = 10.0
+    request: float = 30.0
+    close: float = 2.0

@@ -1,0 +1,52 @@
+"""Provider name -> :class:`~mdsdk.providers.base.ProviderSpec`, imported lazily.
+
+Adding a provider is one package under ``mdsdk/providers/`` and one line
+here (model: fsspec's registry). Nothing is imported until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, List
+
+from .errors import UnknownProviderError
+from .providers.base import ProviderSpec
+
+__all__ = ["get_spec", "known_providers", "load_object", "PLANNED"]
+
+_REGISTRY: Dict[str, str] = {
+    "sim": "mdsdk.providers.dxlink:SIM",
+    "dxlink": "mdsdk.providers.dxlink:DXLINK",
+    "tastytrade": "mdsdk.providers.dxlink:TASTYTRADE",
+}
+# Named in the design, not shipped yet: a clearer error than "unknown".
+PLANNED = ("tradovate", "tda", "schwab", "thetadata", "crosstrade")
+
+
+def known_providers() -> List[str]:
+    """The provider names that can be connected to now."""
+    return list(_REGISTRY)
+
+
+def load_object(path: str) -> Any:
+    """Import ``"package.module:attribute"`` and return the attribute."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_spec(name: str) -> ProviderSpec:
+    """The spec registered under ``name`` (case-insensitive).
+
+    Raises UnknownProviderError listing the known names.
+    """
+    key = str(name).strip().lower()
+    path = _REGISTRY.get(key)
+    if path is None:
+        known = ", ".join(_REGISTRY)
+        if key in PLANNED:
+            raise UnknownProviderError(
+                f"provider {name!r} is not available in this version of mdsdk yet; available: {known}")
+        raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}")
+    spec = load_object(path)
+    assert isinstance(spec, ProviderSpec)
+    return spec

@@ -1,0 +1,89 @@
+"""A tiny JSON HTTP server on 127.0.0.1 for the emulators' REST sides.
+
+Routes are ``(method, path) -> handler(request) -> (status, body)``; it runs in
+a daemon-free background thread and stops on ``close()``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, Mapping, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["JsonRequest", "JsonServer", "Route"]
+
+
+@dataclass(frozen=True)
+class JsonRequest:
+    """One request as the handler sees it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any
+
+
+Route = Callable[[JsonRequest], Tuple[int, Any]]
+
+
+class JsonServer:
+    """Serve ``routes`` on 127.0.0.1:``port`` (0 = pick a free port)."""
+
+    def __init__(self, routes: Dict[Tuple[str, str], Route], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.routes = routes
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 0.5  # idle keep-alive connections end quickly, so close() can join them
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                req = JsonRequest(self.command, parts.path,
+                                  {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                                  {k.lower(): v for k, v in self.headers.items()}, body)
+                route = outer.routes.get((self.command, parts.path))
+                if route is None:
+                    status, payload = 404, {"error": {"code": "not_found", "message": f"no route {parts.path}"}}
+                else:
+                    status, payload = route(req)
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_PUT = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # keep test output clean; requests are inspected through the emulator
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mdsdk-emulator-http")
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:49152``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        """Stop serving and join the thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
