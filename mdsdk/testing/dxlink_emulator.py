@@ -305,6 +305,8 @@ class _Session:
             for (etype, symbol) in list(chan.subs):
                 if symbol in emu.unknown_symbols or etype == "Candle":
                     continue
+                if etype == "TradeETH" and 48600 <= t % 86400 < 72000:
+                    continue  # extended-hours trades only outside 13:30-20:00 UTC
                 row = emu._row(etype, symbol, t)
                 if row is not None:
                     by_type.setdefault(etype, []).append(row)
