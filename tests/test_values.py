@@ -1,0 +1,88 @@
+"""Value-layer tests: errors, redaction, policies, intervals, events."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+import pytest
+
+from mdsdk import errors
+from mdsdk.events import Bar, Quote, Status, maker
+from mdsdk.intervals import parse_interval, time_range, to_ns
+from mdsdk.policy import QueuePolicy, ReconnectPolicy
+
+
+def test_error_tree_catches_by_meaning() -> None:
+    assert issubclass(errors.ConfigurationError, ValueError)
+    assert issubclass(errors.UnknownProviderError, LookupError)
+    assert issubclass(errors.ConnectionLost, OSError)
+    assert issubclass(errors.RequestTimeout, TimeoutError)
+    assert issubclass(errors.RateLimitedError, errors.ProviderError)
+    assert issubclass(errors.LocalProtocolError, errors.ProtocolError)
+    err = errors.SubscriptionError("bad", symbol="XX", code=7, text="no such symbol")
+    assert (err.symbol, err.code, err.text) == ("XX", 7, "no such symbol")
+
+
+def test_redact_hides_known_secrets_and_credential_pairs() -> None:
+    text = 'login failed for {"login":"bob","password":"hunter22"} token=abc123 via s3cr3t-value'
+    out = errors.redact(text, ["s3cr3t-value"])
+    assert "hunter22" not in out and "abc123" not in out and "s3cr3t-value" not in out
+    assert "bob" in out
+
+
+def test_reconnect_policy_backoff_grows_caps_and_jitters() -> None:
+    p = ReconnectPolicy(initial=1, factor=2, cap=30, jitter=0.0)
+    assert [p.delay(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [1, 2, 4, 8, 16, 30, 30]
+    j = ReconnectPolicy(initial=10, jitter=0.2)
+    assert j.delay(1, rand=lambda: 0.0) == pytest.approx(8.0)
+    assert j.delay(1, rand=lambda: 1.0) == pytest.approx(12.0)
+    assert ReconnectPolicy(max_attempts=3).gives_up(4) and not ReconnectPolicy().gives_up(10**6)
+    with pytest.raises(errors.ConfigurationError):
+        ReconnectPolicy(factor=0.5)
+
+
+def test_queue_policy_rejects_unknown_mode() -> None:
+    with pytest.raises(errors.ConfigurationError, match="conflate, drop_oldest, block"):
+        QueuePolicy(mode="fifo")
+    with pytest.raises(errors.ConfigurationError):
+        QueuePolicy(maxsize=0)
+
+
+@pytest.mark.parametrize("text,count,unit,seconds", [
+    ("1m", 1, "m", 60), ("5m", 5, "m", 300), ("1h", 1, "h", 3600), ("1d", 1, "d", 86400),
+    ("1w", 1, "w", 604800), ("1mo", 1, "mo", 2592000), ("h", 1, "h", 3600), ("15 min", 15, "m", 900)])
+def test_parse_interval(text: str, count: int, unit: str, seconds: int) -> None:
+    iv = parse_interval(text)
+    assert (iv.count, iv.unit, iv.seconds) == (count, unit, seconds)
+
+
+@pytest.mark.parametrize("bad", ["7x", "0m", "", "1M", "m5"])
+def test_bad_interval_names_allowed_units(bad: str) -> None:
+    with pytest.raises(errors.ConfigurationError, match="s, m, h, d, w, mo"):
+        parse_interval(bad)
+
+
+def test_time_parsing_and_range() -> None:
+    assert to_ns("2024-08-01") == 1722470400 * 10**9
+    assert to_ns("2024-08-01T13:30:00Z") == (1722470400 + 13.5 * 3600) * 10**9
+    assert to_ns(1722470400) == to_ns(1722470400000) == to_ns(dt.date(2024, 8, 1))
+    assert to_ns("-1d", now_ns=10**18) == 10**18 - 86400 * 10**9
+    with pytest.raises(errors.ConfigurationError, match="is after end"):
+        time_range("2024-08-02", "2024-08-01")
+    with pytest.raises(errors.ConfigurationError, match="ISO-8601"):
+        to_ns("yesterday-ish")
+
+
+def test_events_are_frozen_and_maker_matches_init() -> None:
+    make = maker(Quote, ("symbol", "time", "provider", "bid", "ask"))
+    q = make("SPY", 5, "sim", 1.0, 2.0)
+    assert q == Quote("SPY", 5, "sim", bid=1.0, ask=2.0)
+    assert math.isnan(q.bid_size) and q.mid == 1.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.bid = 3.0  # type: ignore[misc]
+    assert not hasattr(q, "__dict__")
+    assert Quote("A", 0, "p").datetime == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    assert Status("", 0, "p", kind="connected").kind == "connected"
+    assert Bar.topic == "bar" and Quote.topic == "quote"
