@@ -286,10 +286,10 @@ class Connection:
                     if rec is not None:
                         self._write_record("in", text)
                     events = receive(text, now, ns)
-                    if events:
-                        sink(events)
                     if proto.signals:
-                        self._signals()
+                        self._signals(events)
+                    elif events:
+                        sink(events)
             deadline = proto.next_deadline()
             if deadline is not None and time.time() >= deadline:
                 proto.handle_timer(time.time())
@@ -302,8 +302,12 @@ class Connection:
             return translated
         return exc
 
-    def _signals(self) -> None:
+    def _signals(self, events: List[Event]) -> None:
+        """Act on the protocol's news. "connected" goes out before the frame's
+        events (so it precedes "resubscribed"); the events are delivered
+        before any error is raised, so nothing received is lost."""
         signals, self.protocol.signals = self.protocol.signals, []
+        failure: Optional[MdsdkError] = None
         for sig in signals:
             if isinstance(sig, Ready):
                 self.connected = True
@@ -313,13 +317,17 @@ class Connection:
                 else:
                     self._emit("connected", f"reconnected to {self.provider}", reconnects=self.reconnects)
             elif isinstance(sig, AuthRejected):
-                raise sig.error
+                failure = failure or sig.error
             elif isinstance(sig, AuthExpired):
-                raise _Expired(str(sig.error))
+                failure = failure or _Expired(str(sig.error))
             elif isinstance(sig, Fatal):
-                raise _FatalError(str(sig.error))
+                failure = failure or _FatalError(str(sig.error))
             else:
                 self._on_signal(sig)
+        if events:
+            self._sink(events)
+        if failure is not None:
+            raise failure
 
 
 class _Expired(AuthenticationError):

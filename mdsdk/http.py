@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 import requests
 from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
-                      wait_exponential_jitter)
+                      wait_exponential, wait_random)
 
 from . import __version__
 from .errors import TransportError, redact
@@ -51,7 +51,7 @@ class HttpClient:
         """Send ``req``; retry connection errors and 5xx; return the answer."""
         url = self.base_url + req.path
         retrying = Retrying(stop=stop_after_attempt(self.attempts),
-                            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+                            wait=wait_exponential(multiplier=0.2, max=2.0) + wait_random(0, 0.2),
                             retry=retry_if_exception_type((_Retryable, requests.ConnectionError,
                                                            requests.Timeout)),
                             reraise=False)

@@ -32,6 +32,10 @@ from .market import SyntheticMarket
 __all__ = ["DXLinkEmulator"]
 
 log = logging.getLogger("mdsdk.testing.dxlink")
+# websockets logs every frame at DEBUG, AUTH tokens included: keep its wire
+# log at INFO even when the application turns DEBUG on globally.
+_wire_log = logging.getLogger("mdsdk.testing.dxlink.wire")
+_wire_log.setLevel(logging.INFO)
 
 TX_PENDING, REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP = 1, 2, 4, 8, 16
 DEFAULT_FIELDS = {
@@ -434,7 +438,7 @@ class DXLinkEmulator:
         self._closing = False
         self._cond = threading.Condition()
         self._server = serve(self._handle, host, port, compression=None, ping_interval=None,
-                             max_size=max_message_size, logger=log)
+                             max_size=max_message_size, logger=_wire_log)
         self._thread = threading.Thread(target=self._server.serve_forever, name="mdsdk-emulator-dxlink")
         self._thread.start()
         self._rest = JsonServer(self._routes()) if rest else None
