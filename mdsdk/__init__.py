@@ -8,7 +8,7 @@ behind one blocking API.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from typing import Any, Iterator, Optional  # noqa: E402
 

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from . import __version__
+from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
 from .events import Bar, Event, Quote, Status, Summary, Trade
 
@@ -96,13 +96,11 @@ def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None)
 
 
 def _quote(args: argparse.Namespace, out: TextIO) -> int:
-    import pandas as pd
+    from .frames import to_text
     with _connect(args) as feed:
         for sym in args.symbols:
             feed.get_quote(sym, timeout=args.timeout)
-        table = feed.quotes().loc[args.symbols]
-        with pd.option_context("display.width", 120, "display.max_columns", 20):
-            out.write(table.to_string() + "\n")
+        out.write(to_text(feed.quotes().loc[args.symbols]) + "\n")
     return 0
 
 
@@ -141,7 +139,8 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
             raise ConfigurationError(f"unknown output type {args.output!r}: use .csv or .parquet")
         out.write(f"wrote {len(df)} bars to {args.output}\n")
     else:
-        out.write(df.to_string(max_rows=40) + "\n")
+        from .frames import to_text
+        out.write(to_text(df, max_rows=40) + "\n")
     return 0
 
 

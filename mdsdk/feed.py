@@ -12,9 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import frames
 from .cache import LatestCache
@@ -31,6 +29,9 @@ from .providers.base import (SUBSCRIBABLE_KINDS, Endpoint, Fatal, HistoryDone, H
                              resolve_options)
 from .registry import get_spec, load_object
 from .transport import WebSocketTransport
+
+if TYPE_CHECKING:  # pandas is imported by frames only (DESIGN.md section 2)
+    import pandas as pd
 
 __all__ = ["Feed"]
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .events import Bar, Quote
 
-__all__ = ["bars_to_frame", "quotes_to_frame", "events_to_frame", "OHLCV"]
+__all__ = ["bars_to_frame", "quotes_to_frame", "events_to_frame", "from_columns", "to_text", "OHLCV"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -76,6 +76,12 @@ def quotes_to_frame(quotes: Iterable[Quote], now_ns: int = 0) -> pd.DataFrame:
         "age": [(now_ns - q.time) / 1e9 for q in rows],
     }, index=pd.Index([q.symbol for q in rows], name="symbol"))
     return df
+
+
+def to_text(df: pd.DataFrame, max_rows: int = 60) -> str:
+    """A DataFrame as a terminal-width table (for the CLI)."""
+    with pd.option_context("display.width", 140, "display.max_columns", 30):
+        return str(df.to_string(max_rows=max_rows))
 
 
 def events_to_frame(events: Iterable[object]) -> pd.DataFrame:

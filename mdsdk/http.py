@@ -15,7 +15,7 @@ import requests
 from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
                       wait_exponential, wait_random)
 
-from . import __version__
+from ._version import __version__
 from .errors import TransportError, redact
 from .providers.base import AuthFlow, Endpoint, HttpRequest, HttpResponse
 

@@ -1,0 +1,119 @@
+"""DESIGN.md section 2: imports point down only. Parsed from the source with
+ast, so a violation fails here before it ships."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+from typing import Dict, List, Set
+
+PKG = pathlib.Path(__file__).resolve().parents[1] / "mdsdk"
+
+LAYERS: Dict[str, int] = {"values": 0, "protocol": 1, "io": 2, "runtime": 3, "facade": 4, "testing": 5}
+VALUES = {"errors", "events", "policy", "intervals", "_version"}
+IO = {"transport", "http"}
+RUNTIME = {"connection", "dispatch", "cache", "registry"}
+FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
+THIRD_PARTY_OWNERS = {"websocket": {"transport"}, "requests": {"http"}, "tenacity": {"http"},
+                      "pandas": {"frames"}, "numpy": {"frames"}, "websockets": {"testing"}}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")[1:]  # drop "mdsdk"
+    if not parts:
+        return "facade"
+    head = parts[0]
+    if head in VALUES:
+        return "values"
+    if head == "providers":
+        return "protocol"
+    if head in IO:
+        return "io"
+    if head in RUNTIME:
+        return "runtime"
+    if head == "testing":
+        return "testing"
+    return "facade"
+
+
+def modules() -> List[pathlib.Path]:
+    return sorted(PKG.rglob("*.py"))
+
+
+def name_of(path: pathlib.Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports(path: pathlib.Path) -> Set[str]:
+    tree = ast.parse(path.read_text())
+    mod = name_of(path)
+    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    found: Set[str] = set()
+    skipped = set()
+    for node in ast.walk(tree):  # imports only for type checkers do not count
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            skipped.update(id(n) for n in ast.walk(node))
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:
+                    found.update(f"{target}.{a.name}" for a in node.names)
+                else:
+                    found.add(target)
+            elif node.module:
+                found.add(node.module)
+    return found
+
+
+def test_imports_point_down_only() -> None:
+    problems = []
+    for path in modules():
+        mod = name_of(path)
+        mine = layer_of(mod)
+        for imp in imports(path):
+            if imp.startswith("mdsdk"):
+                theirs = layer_of(imp)
+                if mine == "testing":
+                    ok = theirs in ("values", "testing") or (
+                        imp.startswith("mdsdk.providers") and imp.split(".")[-1] in ("codec",))
+                elif mine == "protocol":
+                    ok = theirs in ("values", "protocol")
+                    if ok and mod.startswith("mdsdk.providers.") and imp.startswith("mdsdk.providers."):
+                        mine_pkg = mod.split(".")[2]
+                        their_pkg = imp.split(".")[2] if len(imp.split(".")) > 2 else "base"
+                        ok = their_pkg in (mine_pkg, "base")
+                else:
+                    ok = LAYERS[theirs] <= LAYERS[mine] and theirs != "testing"
+                    if mine == "io" and theirs == "io" and imp != mod:
+                        ok = False
+                    if mine == "facade" and mod == "mdsdk" and theirs == "facade":
+                        ok = True
+                if mod == "mdsdk.cli" and theirs == "testing":
+                    ok = True  # `mdsdk emulate` runs the emulators: the one sanctioned use
+                if not ok:
+                    problems.append(f"{mod} ({mine}) imports {imp} ({theirs})")
+            top = imp.split(".")[0]
+            owners = THIRD_PARTY_OWNERS.get(top)
+            if owners is not None:
+                short = mod.split(".")[1] if "." in mod else mod
+                if short not in owners:
+                    problems.append(f"{mod} imports {top}, which only {sorted(owners)} may import")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checker_sees_a_violation() -> None:
+    assert layer_of("mdsdk.providers.dxlink.protocol") == "protocol"
+    assert layer_of("mdsdk.feed") == "facade" and layer_of("mdsdk.errors") == "values"
+    assert "mdsdk.errors" in imports(PKG / "providers" / "dxlink" / "protocol.py")
+    assert "websocket" in imports(PKG / "transport.py")
