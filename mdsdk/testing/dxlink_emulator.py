@@ -120,7 +120,7 @@ class _Session:
         emu = self.emu
         while not emu._closing:
             try:
-                raw = self.ws.recv(timeout=emu.tick / 2)
+                raw = self.ws.recv(timeout=min(emu.tick / 2, 0.05))
             except TimeoutError:
                 raw = None
             except ConnectionClosed:
@@ -270,6 +270,8 @@ class _Session:
             chan.subs.pop(key, None)
             if key[0] == "Candle":
                 chan.candles.pop(key[1], None)
+        snapshot: Dict[str, List[Dict[str, Any]]] = {}
+        now = time.time()
         for item in msg.get("add") or ():
             etype, symbol = item.get("type"), str(item.get("symbol"))
             if etype not in DEFAULT_FIELDS:
@@ -278,6 +280,12 @@ class _Session:
             self.emu._subscribed(etype, symbol)
             if etype == "Candle":
                 self.start_candles(ch, chan, symbol, item.get("fromTime"))
+            elif symbol not in self.emu.unknown_symbols and etype != "TradeETH":
+                row = self.emu._row(etype, symbol, now)
+                if row is not None:  # TICKER semantics: the latest value right away
+                    snapshot.setdefault(etype, []).append(row)
+        for etype, rows in snapshot.items():
+            self.send_events(ch, chan, etype, rows)
 
     # -- data
     def fields(self, chan: _Channel, etype: str, ch: int) -> List[str]:
@@ -634,7 +642,18 @@ class DXLinkEmulator:
     def _routes(self) -> Dict[Tuple[str, str], Callable[[JsonRequest], Tuple[int, Any]]]:
         return {("POST", "/sessions"): self._post_sessions, ("POST", "/oauth/token"): self._post_oauth,
                 ("GET", "/api-quote-tokens"): self._get_quote_token,
-                ("DELETE", "/sessions"): lambda req: (204, "")}
+                ("DELETE", "/sessions"): lambda req: (204, ""),
+                ("POST", "/_emulator/blast"): self._post_blast}
+
+    def _post_blast(self, req: JsonRequest) -> Tuple[int, Any]:
+        """Test-only control endpoint, so a benchmark can drive an emulator
+        running in another process."""
+        body = req.body if isinstance(req.body, dict) else {}
+        try:
+            self.blast(int(body["n"]), int(body.get("k", 1)), list(body.get("symbols") or ["SPY"]))
+        except (KeyError, TypeError, ValueError, TimeoutError) as exc:
+            return 400, {"error": {"code": "bad_blast", "message": str(exc)}}
+        return 200, {"sent": int(body["n"])}
 
     def _rest_error(self, status: int, code: str, message: str) -> Tuple[int, Any]:
         return status, {"error": {"code": code, "message": message}}
