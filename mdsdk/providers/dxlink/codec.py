@@ -125,55 +125,86 @@ _TIME_FIELDS["TradeETH"] = _TIME_FIELDS["Trade"]
 _TEXT_COMMON = {"description", "trading_status"}
 _SKIP_EXTRA = {"eventType", "eventSymbol"}
 
-Decoder = Callable[[Sequence[Any], int, int], Event]
+Decoder = Callable[[Sequence[Any], int], List[Event]]
 
 
 def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Optional[Decoder]:
-    """Build ``decode(values, offset, received_ns) -> Event`` for one DXLink
-    event type laid out as ``names``; None for types mdsdk does not map
-    (Candle rows go through :class:`CandleRow` instead)."""
+    """Build ``decode(values, received_ns) -> [Event, ...]`` for a COMPACT
+    values array of one DXLink event type laid out as ``names`` (a FULL
+    object's values are the one-event case). None for types mdsdk does not
+    map; Candle rows go through :class:`CandleRow` instead.
+
+    The decoder is generated source with every field index inlined and the
+    event's slots written directly: this loop is the SDK's hot path, and a
+    generic loop over field tables costs about three times as much.
+    """
     if event_type not in _COMMON:
         return None
     cls, mapping = _COMMON[event_type]
     pos = {n: i for i, n in enumerate(names)}
-    common = [(ours, pos[wire]) for ours, wire in mapping.items() if wire in pos]
-    used = {wire for wire in mapping.values()} | set(_TIME_FIELDS[event_type]) | _SKIP_EXTRA
-    extras = [(snake(n), i, _EXTRA_CONVERT.get(n, num)) for i, n in enumerate(names) if n not in used]
-    if event_type == "TradeETH" and "extendedTradingHours" not in pos:
-        extras.append(("extended_hours", -1, lambda v: True))
-    times = [pos[t] for t in _TIME_FIELDS[event_type] if t in pos]
-    sym_i = pos.get("eventSymbol", -1)
-    make = maker(cls, ("symbol", "time", "provider", "extra") + tuple(o for o, _ in common))
-    convs = [(i, (_text if ours in _TEXT_COMMON else float)) for ours, i in common]
-    # Specialised closure for the common all-float case: no per-field dispatch.
-    all_float = all(c is float for _, c in convs)
-    idx = [i for i, _ in convs]
-
-    def decode(values: Sequence[Any], o: int, received_ns: int) -> Event:
-        t = 0
-        for ti in times:
-            v = values[o + ti]
-            if v.__class__ is int and v > t:
-                t = v
-        extra = {k: (conv(values[o + i]) if i >= 0 else conv(None)) for k, i, conv in extras} if extras else {}
-        if all_float:
-            return make(values[o + sym_i], t * 1_000_000 if t else received_ns, provider, extra,
-                        *[float(values[o + i]) for i in idx])
-        return make(values[o + sym_i], t * 1_000_000 if t else received_ns, provider, extra,
-                    *[c(values[o + i]) for i, c in convs])
-
-    def safe(values: Sequence[Any], o: int, received_ns: int) -> Event:
-        try:
-            return decode(values, o, received_ns)
-        except (TypeError, ValueError):
-            # A None or "" where a number belongs: redo slowly, field by field.
-            return make(str(values[o + sym_i]), received_ns, provider,
-                        {k: (conv(values[o + i]) if i >= 0 else conv(None)) for k, i, conv in extras},
-                        *[(num(values[o + i]) if c is float else c(values[o + i])) for i, c in convs])
-
-    if sym_i < 0:
+    if "eventSymbol" not in pos:
         return None
-    return safe
+    stride = len(names)
+    env: Dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_P": provider, "_text": _text,
+                           "_num": num, "_nan": math.nan}
+    used = set(mapping.values()) | set(_TIME_FIELDS[event_type]) | _SKIP_EXTRA
+    extras = [(snake(n), i, _EXTRA_CONVERT.get(n, num)) for i, n in enumerate(names) if n not in used]
+    extra_items = []
+    for j, (key, i, conv) in enumerate(extras):
+        env[f"_c{j}"] = conv
+        extra_items.append(f"{key!r}: _c{j}(v[o + {i}])")
+    if event_type == "TradeETH" and "extendedTradingHours" not in pos:
+        extra_items.append("'extended_hours': True")
+    extra_src = "{" + ", ".join(extra_items) + "}"
+    times = [pos[t] for t in _TIME_FIELDS[event_type] if t in pos]
+
+    def setters(fast: bool) -> List[str]:
+        lines = []
+        for name in ("symbol", "time", "provider", "extra"):
+            env[f"_s_{name}"] = getattr(cls, name).__set__
+        lines.append("        e = _new(_cls)")
+        lines.append("        _s_symbol(e, v[o + %d])" % pos["eventSymbol"] if fast
+                     else "        _s_symbol(e, str(v[o + %d]))" % pos["eventSymbol"])
+        lines.append("        _s_time(e, t * 1000000 if t else rn)")
+        lines.append("        _s_provider(e, _P)")
+        lines.append(f"        _s_extra(e, {extra_src})")
+        for ours, wire in mapping.items():
+            env[f"_s_{ours}"] = getattr(cls, ours).__set__
+            if wire in pos:
+                i = pos[wire]
+                if ours in _TEXT_COMMON:
+                    value = f"_text(v[o + {i}])"
+                else:
+                    value = f"float(v[o + {i}])" if fast else f"_num(v[o + {i}])"
+            else:
+                value = "None" if ours in _TEXT_COMMON else "_nan"
+            lines.append(f"        _s_{ours}(e, {value})")
+        lines.append("        ap(e)")
+        return lines
+
+    def time_src(fast: bool) -> List[str]:
+        if not times:
+            return ["        t = 0"]
+        if not fast:
+            first = f"        t = max([x for x in ({', '.join(f'v[o + {i}]' for i in times)},) if x.__class__ is int] or [0])"
+            return [first]
+        out = [f"        t = v[o + {times[0]}]"]
+        for i in times[1:]:
+            out.append(f"        if v[o + {i}] > t: t = v[o + {i}]")
+        return out
+
+    src = ["def decode(v, rn):", "    out = []", "    ap = out.append", "    try:",
+           f"        for o in range(0, len(v), {stride}):"]
+    src += ["    " + line for line in time_src(True) + setters(True)]
+    src += ["    except (TypeError, ValueError):",
+            "        # a None, \"\" or odd time where a number belongs: redo this array slowly",
+            "        return _slow(v, rn)", "    return out", "",
+            "def _slow(v, rn):", "    out = []", "    ap = out.append",
+            f"    for o in range(0, len(v), {stride}):"]
+    src += time_src(False) + setters(False)
+    src += ["    return out"]
+    exec("\n".join(src), env)  # noqa: S102 - generated from field names we validated
+    return env["decode"]  # type: ignore[no-any-return]
 
 
 class CandleRow:

@@ -505,7 +505,7 @@ class DXLinkProtocol(ProviderProtocol):
             decode = self._decoders[dkey] = compile_decoder(etype, names, self.provider) or _skip
         if decode is _skip:
             return []
-        return [decode(values, o, received_ns) for o in range(0, n, stride)]
+        return decode(values, received_ns)
 
     def _full(self, ch: int, data: List[Dict[str, Any]], received_ns: int, now: float) -> List[Event]:
         out: List[Event] = []
@@ -526,7 +526,7 @@ class DXLinkProtocol(ProviderProtocol):
             if decode is None:
                 decode = self._full_decoders[fkey] = compile_decoder(str(etype), names, self.provider) or _skip
             if decode is not _skip:
-                out.append(decode(values, 0, received_ns))
+                out.extend(decode(values, received_ns))
         if rows:
             out.extend(self._candles(ch, rows, received_ns, now))
         return out
@@ -576,8 +576,8 @@ class DXLinkProtocol(ProviderProtocol):
             out.append(row.bar(series.symbol, series.interval, self.provider, complete=True))
 
 
-def _skip(values: Any, o: int, received_ns: int) -> None:  # pragma: no cover - sentinel
-    return None
+def _skip(values: Any, received_ns: int) -> List[Event]:  # pragma: no cover - sentinel
+    return []
 
 
 def _iv(interval: str) -> Tuple[int, str]:
