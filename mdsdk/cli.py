@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, Optional, Sequence, TextIO
 
 from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
@@ -34,12 +34,14 @@ def _line(ev: Event) -> str:
         return (f"{t}  {ev.symbol:<10} quote {_fmt(ev.bid_size, 7, 0)} x {_fmt(ev.bid)}  "
                 f"{_fmt(ev.ask)} x {_fmt(ev.ask_size, 7, 0).strip():<7}")
     if isinstance(ev, Trade):
-        return f"{t}  {ev.symbol:<10} trade {_fmt(ev.price)}  size {_fmt(ev.size, 7, 0)}  vol {_fmt(ev.day_volume, 12, 0)}"
+        return (f"{t}  {ev.symbol:<10} trade {_fmt(ev.price)}  size {_fmt(ev.size, 7, 0)}  "
+                f"vol {_fmt(ev.day_volume, 12, 0)}")
     if isinstance(ev, Bar):
         return (f"{t}  {ev.symbol:<10} bar {ev.interval:<4} O {_fmt(ev.open)} H {_fmt(ev.high)} "
                 f"L {_fmt(ev.low)} C {_fmt(ev.close)} V {_fmt(ev.volume, 10, 0)}{'' if ev.complete else ' *'}")
     if isinstance(ev, Summary):
-        return f"{t}  {ev.symbol:<10} summary open {_fmt(ev.open)} high {_fmt(ev.high)} low {_fmt(ev.low)} prev {_fmt(ev.prev_close)}"
+        return (f"{t}  {ev.symbol:<10} summary open {_fmt(ev.open)} high {_fmt(ev.high)} "
+                f"low {_fmt(ev.low)} prev {_fmt(ev.prev_close)}")
     if isinstance(ev, Status):
         return f"{t}  [{ev.kind}] {ev.detail}"
     return f"{t}  {ev!r}"
@@ -75,7 +77,11 @@ def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None)
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             timer = None
             if deadline is not None:
-                timer = threading.Timer(args.seconds, lambda: (stop.set(), stream.close()))
+                def finish() -> None:
+                    stop.set()
+                    stream.close()
+
+                timer = threading.Timer(args.seconds, finish)
                 timer.daemon = True
                 timer.start()
             try:

@@ -21,10 +21,10 @@ import socket
 import threading
 import time
 from concurrent.futures import Future
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, List, Optional
 
 from .errors import (AuthenticationError, ClosedError, ConnectionLost, MdsdkError,
-                     RequestTimeout, TransportError)
+                     RequestTimeout)
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
 from .providers.base import (AuthExpired, AuthRejected, Config, Endpoint, Fatal, HistoryDone,
@@ -258,8 +258,6 @@ class Connection:
         proto, transport = self.protocol, self._transport
         sock = transport.fileno()
         wake = self._wake_r
-        receive, sink = proto.receive, self._sink
-        rec = self._record
         readers = [sock, wake]
         while True:
             if self._stopping.is_set():

@@ -16,8 +16,7 @@ import collections
 import logging
 import threading
 import time
-from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set,
-                    Tuple)
+from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple)
 
 from .errors import ClosedError, ConfigurationError
 from .events import EVENT_KINDS, Event, Status

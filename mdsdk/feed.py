@@ -18,8 +18,7 @@ from . import frames
 from .cache import LatestCache
 from .connection import Connection
 from .dispatch import Dispatcher, EventStream, Handle
-from .errors import (ClosedError, ConfigurationError, MdsdkError, RequestTimeout, SubscriptionError,
-                     UnsupportedError)
+from .errors import (ClosedError, ConfigurationError, MdsdkError, RequestTimeout, UnsupportedError)
 from .events import Bar, Event, Quote, Status
 from .http import HttpClient, run_flow
 from .intervals import TimeLike, parse_interval, time_range
@@ -305,8 +304,8 @@ class Feed:
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": conn.protocol.malformed, "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(self._subs), "callback_errors": self._dispatcher.callback_errors,
-            "dropped": sum(int(q["dropped"]) for q in queues.values()),
-            "conflated": sum(int(q["conflated"]) for q in queues.values()),
+            "dropped": sum(q.dropped for q in self._dispatcher.queues()),
+            "conflated": sum(q.conflated for q in self._dispatcher.queues()),
             "queues": queues,
         }
 

@@ -46,9 +46,10 @@ class WebSocketTransport:
         """Connect and finish the WebSocket upgrade, or raise TransportError."""
         sslopt = None if self.verify_tls else {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
         ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False, sslopt=sslopt,
-                                 sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),))
+                                 sockopt=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         try:
-            ws.connect(self.url, timeout=self.timeout, header=[f"{k}: {v}" for k, v in self.headers.items()])
+            headers = [f"{k}: {v}" for k, v in self.headers.items()]
+            ws.connect(self.url, timeout=self.timeout, header=headers)  # type: ignore[no-untyped-call]
         except websocket.WebSocketBadStatusException as exc:
             raise TransportError(self._msg(
                 f"the server at {self.url} refused the WebSocket upgrade with HTTP {exc.status_code}; "
@@ -94,9 +95,9 @@ class WebSocketTransport:
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(self._msg(f"the connection failed: {exc}")) from exc
         if opcode == ABNF.OPCODE_TEXT:
-            return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+            return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
         if opcode == ABNF.OPCODE_BINARY:
-            return data.decode("utf-8", "replace")
+            return bytes(data).decode("utf-8", "replace")
         if opcode == ABNF.OPCODE_CLOSE:
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
             self.close_code = code
@@ -126,4 +127,4 @@ class WebSocketTransport:
         except Exception:  # noqa: BLE001 - the peer may already be gone; we only release resources
             pass
         finally:
-            ws.shutdown()
+            ws.shutdown()  # type: ignore[no-untyped-call]

@@ -54,7 +54,7 @@ class JsonServer:
                                   {k.lower(): v for k, v in self.headers.items()}, body)
                 route = outer.routes.get((self.command, parts.path))
                 if route is None:
-                    status, payload = 404, {"error": {"code": "not_found", "message": f"no route {parts.path}"}}
+                    status, payload = 404, {"error": {"code": "not_found", "message": f"no route {parts.path!s}"}}
                 else:
                     status, payload = route(req)
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
@@ -80,7 +80,7 @@ class JsonServer:
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:49152``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def close(self) -> None:
         """Stop serving and join the thread."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import re
 import secrets as _secrets
 import threading
@@ -530,7 +529,7 @@ class DXLinkEmulator:
         """Switch every open connection to FULL data format (as tastytrade
         did after bursts of adds), announcing it with FEED_CONFIG."""
         for session in list(self._sessions):
-            for ch, chan in session.channels.items():
+            for chan in session.channels.values():
                 chan.format = "FULL"
                 chan.announced.clear()
 
@@ -613,13 +612,13 @@ class DXLinkEmulator:
                     "extendedTradingHours": etype == "TradeETH"}
         if etype == "Summary":
             day = int(t // 86400) * 86400
-            c = m.candle(symbol, day, 86400, t)
-            prev = m.candle(symbol, day - 86400, 86400)
+            today = m.candle(symbol, day, 86400, t)
+            before = m.candle(symbol, day - 86400, 86400)
             return {"eventType": "Summary", "eventSymbol": symbol, "eventTime": 0, "dayId": day // 86400,
-                    "dayOpenPrice": c.open, "dayHighPrice": c.high, "dayLowPrice": c.low,
+                    "dayOpenPrice": today.open, "dayHighPrice": today.high, "dayLowPrice": today.low,
                     "dayClosePrice": "NaN", "dayClosePriceType": "REGULAR", "prevDayId": day // 86400 - 1,
-                    "prevDayClosePrice": prev.close, "prevDayClosePriceType": "FINAL",
-                    "prevDayVolume": prev.volume, "openInterest": 0}
+                    "prevDayClosePrice": before.close, "prevDayClosePriceType": "FINAL",
+                    "prevDayVolume": before.volume, "openInterest": 0}
         if etype == "Profile":
             return {"eventType": "Profile", "eventSymbol": symbol, "eventTime": 0,
                     "description": f"{symbol} synthetic instrument", "shortSaleRestriction": "INACTIVE",

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ...events import Bar, Event, Profile, Quote, Summary, Trade, maker
+from ...events import Bar, Event, Profile, Quote, Summary, Trade
 
 __all__ = [
     "REQUEST_FIELDS", "KNOWN_LAYOUTS", "TX_PENDING", "REMOVE_EVENT", "SNAPSHOT_BEGIN",
@@ -78,7 +78,7 @@ def snake(name: str) -> str:
 def num(v: Any) -> float:
     """A wire double as float: ``"NaN"``, ``None`` and ``""`` become nan."""
     if v.__class__ is float:
-        return v  # type: ignore[no-any-return]
+        return v
     try:
         return float(v)
     except (TypeError, ValueError):
@@ -103,8 +103,16 @@ for _n in ("bidExchangeCode", "askExchangeCode", "exchangeCode", "tickDirection"
            "shortSaleRestriction", "tradingStatus", "statusReason", "dayClosePriceType",
            "prevDayClosePriceType"):
     _EXTRA_CONVERT[_n] = _text
+
+
+def _int(v: Any) -> Optional[int]:
+    if v.__class__ is int:
+        return v
+    return int(v) if isinstance(v, float) and math.isfinite(v) else None
+
+
 for _n in ("dayId", "prevDayId", "sequence", "count", "index", "eventFlags", "timeNanoPart"):
-    _EXTRA_CONVERT[_n] = lambda v: v if v.__class__ is int else (int(v) if isinstance(v, (int, float)) and v == v else None)  # noqa: E731
+    _EXTRA_CONVERT[_n] = _int
 for _n in ("haltStartTime", "haltEndTime", "bidTime", "askTime", "eventTime"):
     _EXTRA_CONVERT[_n] = _ms_to_ns
 _EXTRA_CONVERT["extendedTradingHours"] = lambda v: bool(v) if v is not None else None
@@ -186,8 +194,8 @@ def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Opt
         if not times:
             return ["        t = 0"]
         if not fast:
-            first = f"        t = max([x for x in ({', '.join(f'v[o + {i}]' for i in times)},) if x.__class__ is int] or [0])"
-            return [first]
+            fields = ", ".join(f"v[o + {i}]" for i in times)
+            return [f"        t = max([x for x in ({fields},) if x.__class__ is int] or [0])"]
         out = [f"        t = v[o + {times[0]}]"]
         for i in times[1:]:
             out.append(f"        if v[o + {i}] > t: t = v[o + {i}]")

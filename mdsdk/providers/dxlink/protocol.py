@@ -36,9 +36,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
-from ...errors import (AuthenticationError, ConnectionLost, LocalProtocolError, MdsdkError,
-                       RemoteProtocolError)
-from ...events import Bar, Event
+from ...errors import (AuthenticationError, ConnectionLost, LocalProtocolError, MdsdkError)
+from ...events import Event
 from ...intervals import parse_interval
 from ..base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest, ProviderProtocol,
                     Ready, Subscription)
@@ -521,7 +520,7 @@ class DXLinkProtocol(ProviderProtocol):
                     dec = self._candle_decoders[ckey] = CandleRow.compile(names)
                 rows.append(dec(values, 0))
                 continue
-            fkey = (etype, names)
+            fkey = (str(etype), names)
             decode = self._full_decoders.get(fkey)
             if decode is None:
                 decode = self._full_decoders[fkey] = compile_decoder(str(etype), names, self.provider) or _skip
