@@ -1,0 +1,10 @@
+"""Faithful local emulators of the providers' servers, for tests, examples,
+benchmarks and ``sim``. Each runs on 127.0.0.1 (port 0 by default), is a
+context manager, and exposes ``.url``, ``.api_url`` and ``.credentials`` so
+``mdsdk.connect(name, url=emu.url, api_url=emu.api_url, **emu.credentials)``
+just works, plus fault switches."""
+
+from .dxlink_emulator import DXLinkEmulator
+from .market import SyntheticMarket
+
+__all__ = ["DXLinkEmulator", "SyntheticMarket"]
