@@ -117,3 +117,12 @@ def test_the_checker_sees_a_violation() -> None:
     assert layer_of("mdsdk.feed") == "facade" and layer_of("mdsdk.errors") == "values"
     assert "mdsdk.errors" in imports(PKG / "providers" / "dxlink" / "protocol.py")
     assert "websocket" in imports(PKG / "transport.py")
+
+
+def test_every_package_directory_is_a_real_package() -> None:
+    # Without __init__.py, find_packages() leaves the directory out of a normal
+    # (non-editable) install, which is how `pip install .` once lost mdsdk.testing.
+    missing = [str(d.relative_to(PKG.parent)) for d in PKG.rglob("*")
+               if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
+               and not (d / "__init__.py").exists()]
+    assert not missing, f"directories without __init__.py: {missing}"
