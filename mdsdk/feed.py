@@ -18,14 +18,15 @@ from . import frames
 from .cache import LatestCache
 from .connection import Connection
 from .dispatch import Dispatcher, EventStream, Handle
-from .errors import (ClosedError, ConfigurationError, MdsdkError, RequestTimeout, UnsupportedError)
+from .errors import (AuthenticationError, ClosedError, ConfigurationError, MdsdkError, RequestTimeout,
+                     SubscriptionError, UnsupportedError)
 from .events import Bar, Event, Quote, Status
 from .http import HttpClient, run_flow
 from .intervals import TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.base import (SUBSCRIBABLE_KINDS, Endpoint, Fatal, HistoryDone, HistoryFailed,
-                             HistoryRequest, ProviderSpec, Subscription, SubscriptionRejected,
-                             resolve_options)
+                             HistoryRequest, ProviderSpec, Subscription, SubscriptionAcked,
+                             SubscriptionRejected, resolve_options)
 from .registry import get_spec, load_object
 from .transport import WebSocketTransport
 
@@ -75,11 +76,23 @@ class Feed:
         self._http: Optional[HttpClient] = None
         self._record: Optional[IO[str]] = None
         self._endpoint: Optional[Endpoint] = None
+        self._endpoint_at = time.time()
+        self._rest_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: Optional[threading.Thread] = None
+        self._resolved: Dict[str, Any] = {}
+        self._lookup_errors: Dict[str, SubscriptionError] = {}
+        self._acks: Dict[Subscription, "Future[None]"] = {}
+        self.token_renewals = 0
         self.cache = LatestCache()
         self._dispatcher = Dispatcher(self.provider, callback_queue or QueuePolicy(), self.cache.update)
         try:
             self._connection = self._build(record, reconnect or ReconnectPolicy())
             self._connection.start()
+            if self.spec.renew_flow is not None:
+                self._renewer = threading.Thread(target=self._renew_loop, name=f"mdsdk-{self.provider}-renew",
+                                                 daemon=True)
+                self._renewer.start()
         except BaseException:
             self._release()
             raise
@@ -92,7 +105,7 @@ class Feed:
             self._server = server_cls(seed=config["seed"], tick=config["tick"],
                                       keepalive_timeout=config["keepalive_timeout"])
         elif spec.auth_flow is not None:
-            self._http = HttpClient(str(config["api_url"]), timeout=self.timeouts.request,
+            self._http = HttpClient(spec.api_url(config), timeout=self.timeouts.request,
                                     verify_tls=config.get("verify_tls", True), secrets=config.secrets)
         if record:
             self._record = open(record, "w", encoding="utf-8", buffering=1 << 16)
@@ -109,15 +122,82 @@ class Feed:
         if self.spec.auth_flow is None:
             return self.spec.endpoint(self.config)
         ep = self._endpoint
-        if refresh or ep is None or (ep.expires_at is not None and ep.expires_at - time.time() < 300):
-            assert self._http is not None
-            ep = self._endpoint = run_flow(self.spec.auth_flow(self.config), self._http)
+        if refresh or ep is None or (ep.expires_at is not None and ep.expires_at - time.time() < 60):
+            ep = self._login(renew=ep is not None)
         return ep
+
+    def _rest(self, flow: Any) -> Any:
+        """Run a provider REST flow (serialised: the session is shared)."""
+        assert self._http is not None
+        with self._rest_lock:
+            return run_flow(flow, self._http, sleep=self._stop.wait)
+
+    def _login(self, renew: bool) -> Endpoint:
+        """A fresh endpoint: renew the current token where the provider can,
+        and log in again when renewal is refused."""
+        spec, current = self.spec, self._endpoint
+        if renew and spec.renew_flow is not None and current is not None:
+            try:
+                self._endpoint = self._rest(spec.renew_flow(self.config, current))
+                self._endpoint_at = time.time()
+                self.token_renewals += 1
+                return self._endpoint
+            except AuthenticationError as exc:
+                log.info("token renewal refused (%s); logging in again", exc)
+        assert spec.auth_flow is not None
+        self._endpoint = self._rest(spec.auth_flow(self.config))
+        self._endpoint_at = time.time()
+        return self._endpoint
+
+    def _renew_loop(self) -> None:
+        """Renew the token ahead of its expiry, off the socket thread, so the
+        next reconnect always has a valid one and the stream never drops."""
+        while not self._stop.is_set():
+            ep = self._endpoint
+            if ep is None or ep.expires_at is None:
+                if self._stop.wait(1.0):
+                    return
+                continue
+            lifetime = max(1.0, ep.expires_at - self._endpoint_at)
+            due = ep.expires_at - min(15 * 60.0, lifetime / 4)
+            if self._stop.wait(max(0.05, due - time.time())):
+                return
+            if self._endpoint is not ep:
+                continue
+            try:
+                self._login(renew=True)
+            except MdsdkError as exc:
+                self._dispatcher.publish([Status("", time.time_ns(), self.provider, kind="error",
+                                                 detail=f"token renewal failed: {exc}")])
+                if self._stop.wait(5.0):
+                    return
+
+    def _resolve(self, symbols: List[str]) -> List[str]:
+        """Look up provider ids for new symbols (cached); returns the symbols
+        that failed, after recording their errors."""
+        flow = self.spec.resolve_flow
+        if flow is None:
+            return []
+        failed: List[str] = []
+        learned: Dict[str, Any] = {}
+        for sym in symbols:
+            if sym in self._resolved:
+                continue
+            ep = self._endpoint
+            assert ep is not None
+            try:
+                learned[sym] = self._resolved[sym] = self._rest(flow(self.config, ep, sym))
+            except SubscriptionError as exc:
+                self._lookup_errors[sym] = exc
+                failed.append(sym)
+        if learned:
+            self._connection.call(lambda p, now: p.learn_symbols(learned))
+        return failed
 
     def _transport_for(self, endpoint: Endpoint) -> WebSocketTransport:
         return WebSocketTransport(endpoint.url, timeout=self.timeouts.connect,
                                   verify_tls=self.config.get("verify_tls", True),
-                                  secrets=self.config.secrets + ((endpoint.token,) if endpoint.token else ()))
+                                  secrets=self.config.secrets + endpoint.secrets)
 
     def _on_signal(self, signal: Any) -> None:
         """Runtime news from the connection thread; must not block."""
@@ -128,10 +208,17 @@ class Feed:
                     fut.set_result(signal)
                 else:
                     fut.set_exception(signal.error)
+        elif isinstance(signal, SubscriptionAcked):
+            fut = self._acks.pop(signal.subscription, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
         elif isinstance(signal, SubscriptionRejected):
+            with self._lock:
+                self._subs.pop(signal.subscription, None)
             self.cache.reject(signal.subscription.symbol, signal.error)
-            self._dispatcher.publish([Status(signal.subscription.symbol, time.time_ns(), self.provider,
-                                             kind="error", detail=str(signal.error))])
+            fut = self._acks.pop(signal.subscription, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(signal.error)
         elif isinstance(signal, Fatal):
             self._fatal = signal.error
             self.cache.close()
@@ -175,15 +262,33 @@ class Feed:
         syms = _symbols(symbols)
         ks = self._kinds(kinds)
         iv = str(parse_interval(interval or "1m")) if "bar" in ks else None
-        new = [Subscription(k, s, iv if k == "bar" else None) for s in syms for k in ks]
+        for s in syms:
+            self.cache.clear_error(s)
+        failed = self._resolve(syms)
+        for s in failed:
+            self.cache.reject(s, self._lookup_errors[s])
+        new = [Subscription(k, s, iv if k == "bar" else None) for s in syms if s not in failed for k in ks]
         with self._lock:
             new = [sub for sub in new if sub not in self._subs]
             for sub in new:
                 self._subs[sub] = None
-        for s in syms:
-            self.cache.clear_error(s)
+                if self.spec.acks:
+                    self._acks[sub] = Future()
+            waits = [(sub, self._acks[sub]) for sub in new if sub in self._acks]
         if new:
             self._connection.call(lambda p, now: p.subscribe(new, now))
+        errors: List[MdsdkError] = [self._lookup_errors[s] for s in failed]
+        for sub, fut in waits:
+            try:
+                fut.result(timeout=self.timeouts.request)
+            except TimeoutError:
+                self._acks.pop(sub, None)
+                errors.append(RequestTimeout(f"{self.provider} did not confirm {sub.kind} for {sub.symbol!r} "
+                                             f"within {self.timeouts.request:g} s"))
+            except MdsdkError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def unsubscribe(self, symbols: Symbols, kinds: Optional[Union[str, Sequence[str]]] = None) -> None:
         """Stop streaming ``symbols`` (all kinds, or only ``kinds``)."""
@@ -304,6 +409,7 @@ class Feed:
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": conn.protocol.malformed, "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(self._subs), "callback_errors": self._dispatcher.callback_errors,
+            "token_renewals": self.token_renewals,
             "dropped": sum(q.dropped for q in self._dispatcher.queues()),
             "conflated": sum(q.conflated for q in self._dispatcher.queues()),
             "queues": queues,
@@ -320,7 +426,10 @@ class Feed:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
         self._connection.close()
+        if self._renewer is not None:
+            self._renewer.join(2.0)
         for fut in list(self._history.values()):
             if not fut.done():
                 fut.set_exception(ClosedError("the feed was closed while waiting for history"))

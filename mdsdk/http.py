@@ -9,15 +9,18 @@ that escape are :mod:`mdsdk.errors` types with secrets redacted.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+import time
+from typing import Any, Callable, Generator, Iterable, Optional, TypeVar
 
 import requests
 from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
                       wait_exponential, wait_random)
 
 from ._version import __version__
-from .errors import TransportError, redact
-from .providers.base import AuthFlow, Endpoint, HttpRequest, HttpResponse
+from .errors import ClosedError, TransportError, redact
+from .providers.base import HttpRequest, HttpResponse
+
+T = TypeVar("T")
 
 __all__ = ["HttpClient", "run_flow", "USER_AGENT"]
 
@@ -85,11 +88,17 @@ class HttpClient:
         self._session.close()
 
 
-def run_flow(flow: AuthFlow, client: HttpClient) -> Endpoint:
-    """Drive a provider's pure login generator with real HTTP calls."""
+def run_flow(flow: Generator[HttpRequest, HttpResponse, T], client: HttpClient,
+             sleep: Callable[[float], bool] = lambda s: (time.sleep(s), False)[1]) -> T:
+    """Drive a provider's pure REST generator (login, renewal, lookup) with
+    real HTTP calls. ``sleep(seconds)`` honours a request's ``delay`` and
+    returns True to abandon the flow (the feed is closing)."""
     try:
         req = next(flow)
         while True:
+            if req.delay > 0 and sleep(req.delay):
+                flow.close()
+                raise ClosedError("the feed was closed while waiting out a penalty delay")
             req = flow.send(client.perform(req))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]

@@ -18,9 +18,10 @@ _REGISTRY: Dict[str, str] = {
     "sim": "mdsdk.providers.dxlink:SIM",
     "dxlink": "mdsdk.providers.dxlink:DXLINK",
     "tastytrade": "mdsdk.providers.dxlink:TASTYTRADE",
+    "tradovate": "mdsdk.providers.tradovate:TRADOVATE",
 }
 # Named in the design, not shipped yet: a clearer error than "unknown".
-PLANNED = ("tradovate", "tda", "schwab", "thetadata", "crosstrade")
+PLANNED = ("tda", "schwab", "thetadata", "crosstrade")
 
 
 def known_providers() -> List[str]:

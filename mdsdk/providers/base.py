@@ -37,7 +37,7 @@ __all__ = [
     "Subscription", "HistoryRequest", "Option", "Config", "ProviderSpec", "ProviderProtocol",
     "HttpRequest", "HttpResponse", "Endpoint", "AuthFlow",
     "Signal", "Ready", "AuthRejected", "AuthExpired", "HistoryDone", "HistoryFailed",
-    "SubscriptionRejected", "Fatal", "SUBSCRIBABLE_KINDS",
+    "SubscriptionRejected", "SubscriptionAcked", "Fatal", "SUBSCRIBABLE_KINDS",
 ]
 
 SUBSCRIBABLE_KINDS = ("quote", "trade", "bar", "summary", "profile", "book")
@@ -108,6 +108,13 @@ class HistoryFailed(Signal):
 
 
 @dataclass(frozen=True)
+class SubscriptionAcked(Signal):
+    """The server confirmed a subscription (providers that acknowledge)."""
+
+    subscription: Subscription
+
+
+@dataclass(frozen=True)
 class SubscriptionRejected(Signal):
     """The server rejected one subscription; ``error`` is a SubscriptionError."""
 
@@ -133,6 +140,7 @@ class HttpRequest:
     json: Optional[Mapping[str, Any]] = None
     params: Optional[Mapping[str, Any]] = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before sending (penalty back-off)
 
 
 @dataclass(frozen=True)
@@ -154,9 +162,15 @@ class Endpoint:
     url: str
     token: Optional[str] = None
     expires_at: Optional[float] = None
+    rest_token: Optional[str] = None  # for REST calls, where it differs from the socket token
 
     def __repr__(self) -> str:
         return f"Endpoint(url={self.url!r}, token={'***' if self.token else None}, expires_at={self.expires_at})"
+
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        """The tokens, for redaction."""
+        return tuple(t for t in (self.token, self.rest_token) if t)
 
 
 # A login flow is a generator: it yields HttpRequests, is sent HttpResponses,
@@ -305,6 +319,9 @@ class ProviderProtocol(ABC):
     def cancel_history(self, request_id: int, now: float) -> None:
         """Abandon a history request (after a timeout)."""
 
+    def learn_symbols(self, contracts: Mapping[str, Any]) -> None:
+        """Take symbol -> provider id mappings resolved over REST (default: unused)."""
+
     def replay_sent(self, text: str, now: float) -> None:
         """Learn from a frame a recorded session sent (request ids, candle
         symbols), as if this object had sent it. Default: nothing to learn."""
@@ -335,6 +352,23 @@ class ProviderSpec:
     # "module:Class" of a server to run in-process (``sim``); loaded by the
     # registry by name so that provider packages never import mdsdk.testing.
     local_server: Optional[str] = None
+    # Renew a token before it expires: (config, current endpoint) -> flow.
+    renew_flow: Optional[Callable[[Config, Endpoint], AuthFlow]] = None
+    # Resolve a user symbol to the provider's id: (config, endpoint, symbol) -> flow.
+    resolve_flow: Optional[Callable[[Config, Endpoint, str], Generator[HttpRequest, HttpResponse, Any]]] = None
+    # True when the server acknowledges each subscription: subscribe() then
+    # waits for the answer and raises SubscriptionError for rejected symbols.
+    acks: bool = False
+    # The REST base when the user gave no api_url (e.g. demo vs live hosts).
+    default_api_url: Optional[Callable[[Config], str]] = None
+
+    def api_url(self, config: Config) -> str:
+        """The REST base URL: ``api_url=`` if given, else the provider's default."""
+        if config.get("api_url"):
+            return str(config["api_url"])
+        if self.default_api_url is not None:
+            return self.default_api_url(config)
+        raise ConfigurationError(f"provider {self.name!r} needs api_url=...")
 
     def endpoint(self, config: Config) -> Endpoint:
         """The socket endpoint when no REST login is needed (``url``, ``token``)."""

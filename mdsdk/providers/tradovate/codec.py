@@ -1,0 +1,232 @@
+"""Tradovate wire format, pure: frames, request documents, quote entries,
+chart bars and tick packets. See ../shared/protocols/tradovate.md sections 3-7.
+
+Server frames start with a type character: ``o`` open, ``h`` heartbeat,
+``a[...]`` a JSON array of responses (``i``/``s``/``d``) and events
+(``e``/``d``), ``c[code,"reason"]`` close. Client frames are ``[]`` (heartbeat)
+or ``endpoint\\nid\\nquery\\nbody``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ...errors import UnsupportedError
+from ...events import Bar, BookSnapshot, Quote, Summary, Trade
+from ...intervals import Interval
+
+__all__ = ["parse_frame", "encode_request", "HEARTBEAT", "iso_to_ns", "ns_to_iso", "QuoteBook",
+           "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text"]
+
+HEARTBEAT = "[]"
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def parse_frame(text: str) -> Tuple[str, Any]:
+    """``(kind, payload)`` of a server frame: ``("open", None)``,
+    ``("heartbeat", None)``, ``("array", [items])`` or ``("close", (code, reason))``.
+    Raises ValueError for anything else."""
+    if not text:
+        raise ValueError("empty frame")
+    head = text[0]
+    if head == "a":
+        items = json.loads(text[1:])
+        if not isinstance(items, list):
+            raise ValueError("'a' frame without a JSON array")
+        return "array", items
+    if head == "h":
+        return "heartbeat", None
+    if head == "o":
+        return "open", None
+    if head == "c":
+        rest = text[1:].strip()
+        code, reason = None, ""
+        if rest:
+            parsed = json.loads(rest)
+            if isinstance(parsed, list) and parsed:
+                code = parsed[0] if isinstance(parsed[0], int) else None
+                reason = str(parsed[1]) if len(parsed) > 1 else ""
+        return "close", (code, reason)
+    raise ValueError(f"unknown frame type {head!r}")
+
+
+def encode_request(endpoint: str, request_id: int, body: Any = None, query: str = "") -> str:
+    """The request document ``endpoint\\nid\\nquery\\nbody``; a str body is
+    sent raw (``authorize`` takes the bare token), anything else as JSON."""
+    if body is None:
+        text = ""
+    elif isinstance(body, str):
+        text = body
+    else:
+        text = json.dumps(body, separators=(",", ":"))
+    return f"{endpoint}\n{request_id}\n{query}\n{text}"
+
+
+def iso_to_ns(text: Any) -> int:
+    """``"2021-04-13T04:59:06.588Z"`` -> epoch nanoseconds (0 if unparseable)."""
+    if not isinstance(text, str) or not text:
+        return 0
+    try:
+        dt = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_dt.timezone.utc)
+    delta = dt - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def ns_to_iso(ns: int) -> str:
+    """Epoch nanoseconds -> ISO text with milliseconds and ``Z``."""
+    dt = _EPOCH + _dt.timedelta(microseconds=ns // 1000)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    return math.nan
+
+
+def error_text(d: Any) -> str:
+    """The human text of an error payload (strings may be JSON-quoted twice)."""
+    if isinstance(d, str):
+        try:
+            inner = json.loads(d)
+            if isinstance(inner, str):
+                return inner
+        except ValueError:
+            pass
+        return d
+    if isinstance(d, dict):
+        return str(d.get("errorText") or d.get("message") or d)
+    return "" if d is None else str(d)
+
+
+_SUMMARY_KEYS = ("OpeningPrice", "HighPrice", "LowPrice", "SettlementPrice", "TotalTradeVolume",
+                 "OpenInterest")
+
+
+class QuoteBook:
+    """Per-contract quote state. Partial ``entries`` are merged into it (a
+    missing entry, or a missing price or size inside one, leaves the last
+    known value), then turned into Quote, Trade and Summary events."""
+
+    def __init__(self) -> None:
+        self._state: Dict[int, Dict[str, Dict[str, float]]] = {}
+
+    def clear(self) -> None:
+        """Forget everything (after a reconnect the server sends full state again)."""
+        self._state.clear()
+
+    def apply(self, quote: Mapping[str, Any], symbol: str, provider: str, received_ns: int,
+              with_trades: bool = True) -> List[Any]:
+        """Merge one ``quotes[]`` item; return the events it changes."""
+        cid = int(quote["contractId"])
+        entries = quote.get("entries") or {}
+        if not isinstance(entries, dict):
+            raise ValueError("quote entries must be an object")
+        state = self._state.setdefault(cid, {})
+        changed = set()
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                continue
+            slot = state.setdefault(name, {})
+            for field in ("price", "size"):
+                if field in entry and isinstance(entry[field], (int, float)):
+                    slot[field] = float(entry[field])
+            changed.add(name)
+        t = iso_to_ns(quote.get("timestamp")) or received_ns
+        out: List[Any] = []
+
+        def get(name: str, field: str) -> float:
+            return state.get(name, {}).get(field, math.nan)
+
+        if "Bid" in changed or "Offer" in changed:
+            out.append(Quote(symbol, t, provider, bid=get("Bid", "price"), ask=get("Offer", "price"),
+                             bid_size=get("Bid", "size"), ask_size=get("Offer", "size"),
+                             extra={"contract_id": cid}))
+        if with_trades and "Trade" in changed:
+            out.append(Trade(symbol, t, provider, price=get("Trade", "price"), size=get("Trade", "size"),
+                             day_volume=get("TotalTradeVolume", "size"), extra={"contract_id": cid}))
+        if changed.intersection(_SUMMARY_KEYS):
+            out.append(Summary(symbol, t, provider, open=get("OpeningPrice", "price"),
+                               high=get("HighPrice", "price"), low=get("LowPrice", "price"),
+                               close=math.nan, prev_close=math.nan,
+                               volume=get("TotalTradeVolume", "size"),
+                               open_interest=get("OpenInterest", "size"),
+                               extra={"contract_id": cid, "settlement": get("SettlementPrice", "price")}))
+        return out
+
+
+def chart_description(interval: Optional[Interval]) -> Dict[str, Any]:
+    """The ``chartDescription`` for a bar interval (None = ticks).
+
+    Tradovate charts have minute and daily bars: "5m" is MinuteBar 5, "1h"
+    MinuteBar 60, "1d" DailyBar 1. Seconds, weeks and months are not offered.
+    """
+    if interval is None:
+        return {"underlyingType": "Tick", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits",
+                "withHistogram": False}
+    if interval.unit in ("m", "h"):
+        size = interval.count * (60 if interval.unit == "h" else 1)
+        return {"underlyingType": "MinuteBar", "elementSize": size, "elementSizeUnit": "UnderlyingUnits",
+                "withHistogram": False}
+    if interval.unit == "d" and interval.count == 1:
+        return {"underlyingType": "DailyBar", "elementSize": 1, "elementSizeUnit": "UnderlyingUnits",
+                "withHistogram": False}
+    raise UnsupportedError(f"Tradovate charts offer minute bars (1m, 5m, 1h, ...) and 1d bars, not {interval}; "
+                           "resample a finer interval with pandas")
+
+
+def bar_from_packet(bar: Mapping[str, Any], symbol: str, interval: str, provider: str, td: Any,
+                    complete: bool) -> Bar:
+    """One ``bars[]`` item as a Bar (volume = upVolume + downVolume)."""
+    up, down = _num(bar.get("upVolume")), _num(bar.get("downVolume"))
+    volume = (0.0 if math.isnan(up) else up) + (0.0 if math.isnan(down) else down)
+    if math.isnan(up) and math.isnan(down):
+        volume = math.nan
+    extra = {"up_volume": up, "down_volume": down, "up_ticks": _num(bar.get("upTicks")),
+             "down_ticks": _num(bar.get("downTicks")), "bid_volume": _num(bar.get("bidVolume")),
+             "offer_volume": _num(bar.get("offerVolume"))}
+    if td is not None:
+        extra["trade_date"] = td
+    return Bar(symbol, iso_to_ns(bar.get("timestamp")), provider, interval=interval,
+               open=_num(bar.get("open")), high=_num(bar.get("high")), low=_num(bar.get("low")),
+               close=_num(bar.get("close")), volume=volume, complete=complete, extra=extra)
+
+
+def ticks_from_packet(packet: Mapping[str, Any], symbol: str, provider: str) -> List[Trade]:
+    """Trades from a tick-chart packet (relative ``bp/bt/ts/tks`` encoding),
+    sorted by time and tick id because ticks may arrive out of order."""
+    bp, bt, ts = packet.get("bp"), packet.get("bt"), packet.get("ts")
+    if not isinstance(bp, (int, float)) or not isinstance(bt, (int, float)) or not isinstance(ts, (int, float)):
+        raise ValueError("tick packet without bp/bt/ts")
+    out: List[Tuple[int, int, Trade]] = []
+    for tick in packet.get("tks") or ():
+        t_ms = int(bt + tick.get("t", 0))
+        extra: Dict[str, Any] = {"tick_id": tick.get("id")}
+        if "bs" in tick and "b" in tick:
+            extra["bid"] = round((bp + tick["b"]) * ts, 10)
+            extra["bid_size"] = float(tick["bs"])
+        if "as" in tick and "a" in tick:
+            extra["ask"] = round((bp + tick["a"]) * ts, 10)
+            extra["ask_size"] = float(tick["as"])
+        trade = Trade(symbol, t_ms * 1_000_000, provider, price=round((bp + tick.get("p", 0)) * ts, 10),
+                      size=float(tick.get("s", math.nan)), extra=extra)
+        out.append((t_ms, int(tick.get("id") or 0), trade))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [t for _, _, t in out]
+
+
+def book_from_dom(dom: Mapping[str, Any], symbol: str, provider: str, received_ns: int) -> BookSnapshot:
+    """A ``doms[]`` item as a BookSnapshot (bids best first, asks best first)."""
+    bids = tuple(sorted(((float(x["price"]), float(x.get("size", math.nan))) for x in dom.get("bids") or ()),
+                        key=lambda b: -b[0]))
+    asks = tuple(sorted(((float(x["price"]), float(x.get("size", math.nan))) for x in dom.get("offers") or ()),
+                        key=lambda a: a[0]))
+    return BookSnapshot(symbol, iso_to_ns(dom.get("timestamp")) or received_ns, provider, bids=bids, asks=asks,
+                        extra={"contract_id": dom.get("contractId")})
