@@ -83,6 +83,7 @@ class Connection:
         self.frames_out = 0
         self.last_frame_at: Optional[float] = None
         self.connected = False
+        self._refreshed = False
 
     # ------------------------------------------------------------ control (any thread)
     def start(self) -> None:
@@ -138,6 +139,7 @@ class Connection:
     def _run(self) -> None:
         attempt = 0
         refresh = False
+        self._refreshed = False
         while not self._stopping.is_set():
             up_since: Optional[float] = None
             try:
@@ -153,8 +155,9 @@ class Connection:
                 if not self._started.done():
                     self._started.set_exception(exc)
                     return
-                if isinstance(exc, _Expired) and not refresh:
-                    refresh = True
+                if not self._refreshed:
+                    # Expired, or refused on reconnect: one fresh token, then give up.
+                    refresh = self._refreshed = True
                     self._emit("disconnected", f"{exc}; fetching a fresh token and reconnecting")
                     self._close_transport()
                     continue
@@ -339,6 +342,7 @@ class Connection:
         for sig in signals:
             if isinstance(sig, Ready):
                 self.connected = True
+                self._refreshed = False
                 if not self._started.done():
                     self._started.set_result(None)
                     self._emit("connected", f"connected to {self.provider}")

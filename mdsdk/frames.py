@@ -39,11 +39,10 @@ def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
     for b in bars[:1]:
         extra_keys = [k for k in b.extra if k not in cols]
     for key in extra_keys:
-        cols[key] = np.array([b.extra.get(key) for b in bars], dtype=object)
-        try:
-            cols[key] = cols[key].astype(np.float64)
-        except (TypeError, ValueError):
-            pass
+        values = [b.extra.get(key) for b in bars]
+        arr = np.array(values)
+        # numbers stay numeric (ints as int64, e.g. trade dates); anything else is object
+        cols[key] = arr if arr.dtype.kind in "iufb" else np.array(values, dtype=object)
     return from_columns(times, cols)
 
 

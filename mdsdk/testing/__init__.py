@@ -5,6 +5,7 @@ context manager, and exposes ``.url``, ``.api_url`` and ``.credentials`` so
 just works, plus fault switches."""
 
 from .dxlink_emulator import DXLinkEmulator
+from .tradovate_emulator import TradovateEmulator
 from .market import SyntheticMarket
 
-__all__ = ["DXLinkEmulator", "SyntheticMarket"]
+__all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket"]

@@ -85,6 +85,7 @@ class TradovateProtocol(ProviderProtocol):
         self._names: Dict[int, str] = {}
         self._series: Dict[Tuple[str, str], _Chart] = {}     # live bar charts by (symbol, interval)
         self._history: Dict[int, _Chart] = {}                 # by request id
+        self._replayed_charts: List[_Chart] = []              # getChart requests seen in a recording
         self._connections = 0
         self._reset_socket()
 
@@ -122,6 +123,20 @@ class TradovateProtocol(ProviderProtocol):
         for name, cid in contracts.items():
             self._contracts[name] = int(cid)
             self._names[int(cid)] = name
+
+    def replay_sent(self, text: str, now: float) -> None:
+        parts = text.split("\n", 3)
+        if len(parts) == 4 and parts[0].lower() == "md/getchart":
+            try:
+                body = json.loads(parts[3])
+                desc = body.get("chartDescription") or {}
+                size = int(desc.get("elementSize") or 1)
+                kind = desc.get("underlyingType")
+                interval = None if kind == "Tick" else parse_interval("1d" if kind == "DailyBar" else f"{size}m")
+                self._replayed_charts.append(_Chart("bars" if interval else "ticks", str(body.get("symbol")),
+                                                    interval, eoh=True))
+            except (ValueError, TypeError, AttributeError):
+                return
 
     def _name(self, cid: Any) -> str:
         return self._names.get(cid) or str(cid)
@@ -223,9 +238,8 @@ class TradovateProtocol(ProviderProtocol):
                     continue
                 self._request(self._md_endpoints(sub.kind)[1], {"symbol": sub.symbol}, ("unsub", sub))
             else:
-                for sid, chart in list(self._charts.items()):
-                    if chart.sub == sub:
-                        self._cancel_chart(chart)
+                for chart in {id(c): c for c in self._charts.values() if c.sub == sub}.values():
+                    self._cancel_chart(chart)
                 if sub.kind == "bar":
                     self._series.pop((sub.symbol, sub.interval or "1m"), None)
                 else:
@@ -339,9 +353,18 @@ class TradovateProtocol(ProviderProtocol):
         rid, status, d = item.get("i"), item.get("s"), item.get("d")
         pending = self._pending.pop(rid, None) if isinstance(rid, int) else None
         if pending is None:
+            # An answer to nothing we track (a stale id, or a recording): errors are still news.
             if status == 429:
-                return [self._status("error", "Tradovate rate limit (429) on an unknown request; wait before "
+                return [self._status("error", f"Tradovate rate limit (429) on request {rid}; wait before "
                                               "sending more", received_ns, code=429)]
+            if isinstance(d, dict) and "p-ticket" in d:
+                return [self._status("error", f"Tradovate penalty on request {rid}: wait {d.get('p-time')} s"
+                                              f"{' (captcha demanded)' if d.get('p-captcha') else ''}",
+                                     received_ns, code="p-ticket")]
+            if status != 200 or (isinstance(d, dict) and d.get("errorText")):
+                code = d.get("errorCode") if isinstance(d, dict) and d.get("errorCode") else status
+                return [self._status("error", f"Tradovate error on request {rid}: {error_text(d)} ({code})",
+                                     received_ns, code=code)]
             return []
         what, ctx = pending
         if what == "authorize":
@@ -457,6 +480,9 @@ class TradovateProtocol(ProviderProtocol):
     def _chart_packet(self, packet: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
         sid = packet.get("id")
         chart = self._charts.get(sid)
+        if chart is None and self.state == "IDLE" and self._replayed_charts:
+            # A recording whose ids do not line up: the packet belongs to the chart it asked for.
+            chart = self._replayed_charts[-1]
         if chart is None:
             if isinstance(sid, int) and any(p[0] == "chart" for p in self._pending.values()):
                 self._orphans.setdefault(sid, []).append(packet)

@@ -65,13 +65,14 @@ def login_flow(config: Mapping[str, Any], now: Optional[float] = None) -> AuthFl
                             "cid": config.get("cid") or 0, "sec": config.get("sec") or ""}
     if config.get("device_id"):
         body["deviceId"] = config["device_id"]
+    delay = 0.0
     for _ in range(MAX_PENALTY_RETRIES + 1):
         resp: HttpResponse = yield HttpRequest("POST", "/auth/accesstokenrequest", json=dict(body), headers=_JSON,
-                                               delay=body.pop("_delay", 0.0))
+                                               delay=delay)
         data = resp.body if isinstance(resp.body, dict) else None
         if resp.status != 200 or data is None:
             raise _http_error(resp, "the access-token request")
-        if data.get("errorText"):
+        if data.get("errorText") and not data.get("accessToken"):
             raise AuthenticationError(f"Tradovate refused the login: {data['errorText']}")
         if "p-ticket" in data:
             if data.get("p-captcha"):
@@ -79,7 +80,7 @@ def login_flow(config: Mapping[str, Any], now: Optional[float] = None) -> AuthFl
                     "Tradovate demands a captcha for this login (too many attempts); log in once on the "
                     "Tradovate web site, wait about an hour, then try again")
             body["p-ticket"] = data["p-ticket"]
-            body["_delay"] = float(data.get("p-time") or 1)
+            delay = float(data.get("p-time") or 1)
             continue
         if not data.get("accessToken"):
             raise AuthenticationError("Tradovate's access-token answer had no accessToken")

@@ -1,0 +1,393 @@
+"""Tradovate protocol object: the conformance suite, the real fixture frames
+(values named as a person reads them), codec details, charts and paging.
+No sockets."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, List, Set
+
+import pytest
+
+from mdsdk.errors import AuthenticationError, ConnectionLost, SubscriptionError, UnsupportedError
+from mdsdk.events import Bar, BookSnapshot, Quote, Status, Summary, Trade
+from mdsdk.intervals import parse_interval
+from mdsdk.providers.base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest, Subscription,
+                                  SubscriptionAcked, SubscriptionRejected)
+from mdsdk.providers.tradovate.codec import (chart_description, encode_request, iso_to_ns, ns_to_iso,
+                                             parse_frame, ticks_from_packet)
+from mdsdk.providers.tradovate.protocol import TradovateProtocol
+from mdsdk.providers.tradovate.rest import contract_flow, login_flow
+from mdsdk.providers.base import Endpoint, HttpResponse
+from mdsdk.replay import replay_lines
+
+from ..conftest import fixture_lines
+from .conformance import T0, ConformanceSuite, Harness, Pair
+
+CID = {"AAA": 11, "BBB": 12, "CCC": 13, "DDD": 14, "EEE": 15, "FFF": 16}
+
+
+def _a(*items: Any) -> str:
+    return "a" + json.dumps(list(items), separators=(",", ":"))
+
+
+class TradovatePeer(Harness):
+    """A scripted Tradovate MD server written from protocols/tradovate.md."""
+
+    def new_protocol(self) -> TradovateProtocol:
+        p = TradovateProtocol("tok")
+        p.learn_symbols(CID)
+        return p
+
+    def respond(self, frame: str) -> List[str]:
+        if frame == "[]":
+            return []
+        endpoint, rid, _query, body = frame.split("\n", 3)
+        if endpoint == "authorize":
+            return [_a({"s": 200, "i": int(rid)})] if body == "tok" else \
+                [_a({"i": int(rid), "s": 401, "d": "Invalid access token"})]
+        return [_a({"s": 200, "i": int(rid)})]
+
+    def quote_frames(self, symbol: str, bid: float, ask: float) -> List[str]:
+        return [_a({"e": "md", "d": {"quotes": [{"timestamp": "2026-01-05T14:30:00.250Z", "contractId": CID[symbol],
+                                                 "entries": {"Bid": {"price": bid, "size": 3},
+                                                             "Offer": {"price": ask, "size": 4}}}]}})]
+
+    def error_frame(self) -> str:
+        return _a({"e": "shutdown", "d": {"reasonCode": "Maintenance"}})
+
+    def subscribed(self, frames: List[str]) -> Set[str]:
+        live: Set[str] = set()
+        for f in frames:
+            if f == "[]" or "\n" not in f:
+                continue
+            endpoint, _, _, body = f.split("\n", 3)
+            if endpoint == "md/subscribeQuote":
+                live.add(json.loads(body)["symbol"])
+            elif endpoint == "md/unsubscribeQuote":
+                live.discard(json.loads(body)["symbol"])
+        return live
+
+    def is_keepalive(self, frame: str) -> bool:
+        return frame == "[]"
+
+    def is_first_frame(self, frame: str) -> bool:
+        return frame.startswith("authorize\n0\n\n")
+
+    def open(self, pair: Pair) -> None:
+        pass
+
+
+class TradovatePair(Pair):
+    def connect(self) -> None:
+        self.proto.connection_made(self.now)
+        self.receive("o")
+        self.pump()
+
+
+class TestTradovateConformance(ConformanceSuite):
+    harness = TradovatePeer()
+
+    @pytest.fixture
+    def pair(self) -> Pair:
+        p = TradovatePair(self.harness)
+        orig = p.proto.connection_made
+
+        def made(now: float) -> None:
+            orig(now)
+            p.receive("o")  # the server's open frame comes first on every socket
+        p.proto.connection_made = made  # type: ignore[method-assign]
+        return p
+
+
+def _ready() -> TradovatePair:
+    pair = TradovatePair(TradovatePeer())
+    pair.connect()
+    return pair
+
+
+# ---------------------------------------------------------------- framing and codec
+def test_frame_parsing_and_request_documents() -> None:
+    assert parse_frame("o") == ("open", None) and parse_frame("h") == ("heartbeat", None)
+    assert parse_frame('c[3000, "Go away!"]') == ("close", (3000, "Go away!"))
+    assert parse_frame("c") == ("close", (None, ""))
+    assert parse_frame('a[{"s":200,"i":0}]') == ("array", [{"s": 200, "i": 0}])
+    with pytest.raises(ValueError):
+        parse_frame("x")
+    assert encode_request("authorize", 0, "TOKEN") == "authorize\n0\n\nTOKEN"
+    assert encode_request("md/subscribeQuote", 1, {"symbol": "ESM2"}) == 'md/subscribeQuote\n1\n\n{"symbol":"ESM2"}'
+    assert encode_request("executionReport/list", 4) == "executionReport/list\n4\n\n"
+    assert iso_to_ns("2021-04-13T04:59:06.588Z") == 1618289946588000000
+    assert ns_to_iso(1618289946588000000) == "2021-04-13T04:59:06.588Z"
+
+
+def test_authorize_waits_for_open_and_ids_increase() -> None:
+    p = TradovateProtocol("tok")
+    p.connection_made(T0)
+    assert p.outgoing() == []  # nothing before the server's o
+    p.receive("o", T0, 1)
+    assert p.outgoing() == ["authorize\n0\n\ntok"]
+    p.subscribe([Subscription("quote", "ESZ6"), Subscription("book", "ESZ6")], T0)
+    assert p.outgoing() == []  # no request before authorize succeeded
+    p.receive(_a({"s": 200, "i": 0}), T0, 1)
+    assert p.outgoing() == ['md/subscribeQuote\n1\n\n{"symbol":"ESZ6"}', 'md/subscribeDOM\n2\n\n{"symbol":"ESZ6"}']
+
+
+def test_heartbeat_every_2_5_s_even_while_data_flows() -> None:
+    pair = _ready()
+    p = pair.proto
+    beats = 0
+    t = T0
+    for _ in range(40):  # 10 s of data every 0.25 s
+        t += 0.25
+        pair.now = t
+        pair.receive(TradovatePeer().quote_frames("AAA", 1.0, 1.25)[0])
+        if p.next_deadline() is not None and t >= p.next_deadline():
+            p.handle_timer(t)
+        beats += p.outgoing().count("[]")
+    assert beats == 4
+
+
+def test_bad_token_and_401_later_are_auth_signals() -> None:
+    p = TradovateProtocol("wrong")
+    p.connection_made(T0)
+    p.receive("o", T0, 1)
+    p.receive(_a({"i": 0, "s": 401, "d": "Invalid access token"}), T0, 1)
+    [sig] = p.signals
+    assert isinstance(sig, AuthRejected) and "Invalid access token" in str(sig.error)
+    pair = _ready()
+    pair.proto.subscribe([Subscription("quote", "AAA")], T0)
+    [req] = pair.proto.outgoing()
+    rid = int(req.split("\n")[1])
+    pair.receive(_a({"i": rid, "s": 401, "d": "Access is denied"}))
+    assert any(isinstance(s, AuthExpired) for s in pair.signals)
+
+
+def test_symbol_error_with_status_200_rejects_that_symbol_only() -> None:
+    pair = _ready()
+    pair.proto.subscribe([Subscription("quote", "AAA"), Subscription("quote", "BBB")], T0)
+    reqs = pair.proto.outgoing()
+    ids = [int(r.split("\n")[1]) for r in reqs]
+    evs = pair.receive(_a({"s": 200, "i": ids[0], "d": {"errorText": "Symbol is inaccessible",
+                                                        "errorCode": "UnknownSymbol", "mode": "None"}},
+                          {"s": 200, "i": ids[1]}))
+    [rej] = [s for s in pair.signals if isinstance(s, SubscriptionRejected)]
+    assert rej.subscription.symbol == "AAA" and isinstance(rej.error, SubscriptionError)
+    assert (rej.error.symbol, rej.error.code, rej.error.text) == ("AAA", "UnknownSymbol", "Symbol is inaccessible")
+    assert [s.subscription.symbol for s in pair.signals if isinstance(s, SubscriptionAcked)] == ["BBB"]
+    assert [e.kind for e in evs] == ["error"]
+    assert pair.proto.subscriptions == (Subscription("quote", "BBB"),)
+
+
+def test_partial_entries_merge_into_state() -> None:
+    pair = _ready()
+    first = pair.receive(_a({"e": "md", "d": {"quotes": [{"timestamp": "2026-01-05T14:30:00.000Z", "contractId": 11,
+        "entries": {"Bid": {"price": 100.0, "size": 5}, "Offer": {"price": 100.25, "size": 6},
+                    "TotalTradeVolume": {"size": 1000}}}]}}))
+    assert isinstance(first[0], Quote) and isinstance(first[1], Summary) and first[1].volume == 1000.0
+    later = pair.receive(_a({"e": "md", "d": {"quotes": [{"timestamp": "2026-01-05T14:30:01.000Z", "contractId": 11,
+        "entries": {"Bid": {"size": 9}, "Trade": {"price": 100.25, "size": 2}}}]}}))
+    q, t = later
+    assert (q.symbol, q.bid, q.bid_size, q.ask, q.ask_size) == ("AAA", 100.0, 9.0, 100.25, 6.0)
+    assert (t.price, t.size, t.day_volume) == (100.25, 2.0, 1000.0)
+
+
+def test_several_items_per_frame_and_garbage() -> None:
+    pair = _ready()
+    evs = pair.receive(_a({"e": "md", "d": {"doms": [{"contractId": 12, "timestamp": "2026-01-05T14:30:00.000Z",
+                                                       "bids": [{"price": 9, "size": 1}, {"price": 10, "size": 2}],
+                                                       "offers": [{"price": 12, "size": 3}, {"price": 11, "size": 4}]}]}},
+                          {"e": "nonsense", "d": {}}, {"s": 200, "i": 999}))
+    book = evs[0]
+    assert isinstance(book, BookSnapshot) and book.bids == ((10.0, 2.0), (9.0, 1.0))
+    assert book.asks == ((11.0, 4.0), (12.0, 3.0)) and book.symbol == "BBB"
+    assert evs[1].kind == "error" and "unknown event" in evs[1].detail
+    before = pair.proto.malformed
+    assert [e.kind for e in pair.receive("a[not json")] == ["error"]
+    assert [e.kind for e in pair.receive("zzz")] == ["error"]
+    assert pair.proto.malformed == before + 2 and pair.proto.ready
+
+
+def test_close_frame_makes_the_connection_lost() -> None:
+    pair = _ready()
+    evs = pair.receive('c[3000, "Go away!"]')
+    assert evs[0].kind == "disconnected"
+    assert pair.proto.next_deadline() == 0.0
+    with pytest.raises(ConnectionLost, match="Go away"):
+        pair.proto.handle_timer(pair.now)
+
+
+# ---------------------------------------------------------------- charts
+def _chart_answer(pair: Pair, h: int, r: int) -> str:
+    [req] = [f for f in pair.proto.outgoing() if f.startswith("md/getChart")]
+    return _a({"s": 200, "i": int(req.split("\n")[1]), "d": {"historicalId": h, "realtimeId": r}}), json.loads(
+        req.split("\n", 3)[3])
+
+
+def _bar(ts: str, px: float) -> Dict[str, Any]:
+    return {"timestamp": ts, "open": px, "high": px + 1, "low": px - 1, "close": px + 0.5, "upVolume": 10,
+            "downVolume": 5, "upTicks": 3, "downTicks": 2, "bidVolume": 7, "offerVolume": 8}
+
+
+def test_live_bars_accept_either_id_packets_before_answer_and_complete_on_roll() -> None:
+    pair = _ready()
+    pair.proto.subscribe([Subscription("bar", "CCC", "1m")], T0)
+    answer, body = _chart_answer(pair, 32, 31)
+    assert body["chartDescription"] == {"underlyingType": "MinuteBar", "elementSize": 1,
+                                        "elementSizeUnit": "UnderlyingUnits", "withHistogram": False}
+    early = pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 32, "td": 20260105,
+                                                             "bars": [_bar("2026-01-05T14:30:00.000Z", 1)]}]}}))
+    assert early == []  # held until the answer names id 32
+    opened = pair.receive(answer)
+    assert [(b.open, b.complete) for b in opened] == [(1, False)]
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 31, "eoh": True}]}}))
+    evs = pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 31, "bars": [
+        _bar("2026-01-05T14:31:00.000Z", 2), _bar("2026-01-05T14:30:00.000Z", 1.5)]}]}}))
+    assert [(b.open, b.complete) for b in evs] == [(1.5, False), (1.5, True), (2, False)]
+    assert evs[-1].volume == 15.0 and evs[-1].extra["up_ticks"] == 3.0
+    pair.proto.unsubscribe([Subscription("bar", "CCC", "1m")], T0)
+    [cancel] = pair.proto.outgoing()
+    assert cancel.startswith("md/cancelChart\n") and cancel.endswith('{"subscriptionId":31}')
+
+
+def test_bar_gap_is_backfilled_after_reconnect_without_duplicates() -> None:
+    pair = _ready()
+    pair.proto.subscribe([Subscription("bar", "DDD", "5m")], T0)
+    answer, _ = _chart_answer(pair, 2, 3)
+    pair.receive(answer)
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 3, "bars": [_bar("2026-01-05T14:00:00.000Z", 1),
+                                                                        _bar("2026-01-05T14:05:00.000Z", 2)]},
+                                                     {"id": 3, "eoh": True}]}}))
+    pair.proto.connection_lost()
+    pair.proto.connection_made(T0)
+    pair.receive("o")
+    pair.proto.outgoing()
+    pair.receive(_a({"s": 200, "i": 0}))
+    answer, body = _chart_answer(pair, 8, 9)
+    assert body["timeRange"] == {"asFarAsTimestamp": "2026-01-05T14:05:00.000Z"}
+    pair.receive(answer)
+    evs = pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 9, "bars": [
+        _bar("2026-01-05T14:05:00.000Z", 2.5), _bar("2026-01-05T14:10:00.000Z", 3),
+        _bar("2026-01-05T14:00:00.000Z", 1)]}]}}))
+    assert [(b.open, b.complete) for b in evs] == [(2.5, False), (2.5, True), (3, False)]
+
+
+def test_history_pages_with_closest_timestamp_until_start() -> None:
+    pair = _ready()
+    pair.now = 1_800_000_000.0  # 2027: every 2026 bar is complete
+    iv = parse_interval("1h")
+    start, end = iso_to_ns("2026-01-05T00:00:00Z"), iso_to_ns("2026-01-05T06:00:00Z")
+    pair.proto.request_history(HistoryRequest(7, "EEE", iv, start, end), T0)
+    answer, body = _chart_answer(pair, 40, 41)
+    assert body["timeRange"] == {"closestTimestamp": "2026-01-05T06:00:00.000Z",
+                                 "asFarAsTimestamp": "2026-01-05T00:00:00.000Z"}
+    pair.receive(answer)
+    # the server caps the answer at 3 bars: 03:00..05:00
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 41, "bars": [_bar(f"2026-01-05T0{h}:00:00.000Z", h)
+                                                                         for h in (5, 4, 3)]}, {"id": 41, "eoh": True}]}}))
+    out = pair.proto.outgoing()
+    assert out[0].startswith("md/cancelChart") and '"subscriptionId":41' in out[0]
+    page = json.loads(out[1].split("\n", 3)[3])
+    assert page["timeRange"]["closestTimestamp"] == "2026-01-05T03:00:00.000Z"
+    pair.receive(_a({"s": 200, "i": int(out[1].split("\n")[1]), "d": {"historicalId": 50, "realtimeId": 51}}))
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 50, "bars": [_bar(f"2026-01-05T0{h}:00:00.000Z", h)
+                                                                         for h in (2, 1, 0)]}, {"id": 51, "eoh": True}]}}))
+    [done] = [s for s in pair.signals if isinstance(s, HistoryDone)]
+    assert [b.open for b in done.bars] == [0, 1, 2, 3, 4, 5] and not done.truncated
+    assert all(b.interval == "1h" and b.symbol == "EEE" and b.complete for b in done.bars)
+
+
+def test_ticks_relative_encoding_out_of_order() -> None:
+    packet = {"id": 16335, "s": "db", "td": 20190718, "bp": 11917, "bt": 1563421179735, "ts": 0.25,
+              "tks": [{"t": 5, "p": 2, "s": 1, "id": 11768402},
+                      {"t": 0, "p": 0, "s": 3, "b": -1, "a": 0, "bs": 122, "as": 28, "id": 11768401}]}
+    first, second = ticks_from_packet(packet, "ESU9", "tradovate")
+    assert first.price == 2979.25 and first.size == 3.0 and first.time == 1563421179735 * 10**6
+    assert first.extra["bid"] == 2979.0 and first.extra["ask"] == 2979.25 and first.extra["bid_size"] == 122.0
+    assert second.price == 2979.75 and second.time == (1563421179735 + 5) * 10**6
+
+
+def test_chart_descriptions() -> None:
+    assert chart_description(parse_interval("1h"))["elementSize"] == 60
+    assert chart_description(parse_interval("1d"))["underlyingType"] == "DailyBar"
+    assert chart_description(None)["underlyingType"] == "Tick"
+    with pytest.raises(UnsupportedError, match="minute bars"):
+        chart_description(parse_interval("1w"))
+
+
+# ---------------------------------------------------------------- REST flows
+def _drive(flow: Any, answers: List[HttpResponse]) -> Any:
+    req = next(flow)
+    sent = [req]
+    try:
+        for ans in answers:
+            req = flow.send(ans)
+            sent.append(req)
+    except StopIteration as stop:
+        return stop.value, sent
+    raise AssertionError("flow wanted more answers")
+
+
+def test_login_flow_errors_penalties_and_tokens() -> None:
+    cfg = {"username": "u", "password": "p", "url": "ws://x", "cid": 0, "sec": "s"}
+    ok = HttpResponse(200, {"accessToken": "A", "mdAccessToken": "M", "expirationTime": "2030-01-01T00:00:00Z"})
+    ep, sent = _drive(login_flow(cfg), [HttpResponse(200, {"p-ticket": "T", "p-time": 3, "p-captcha": False}), ok])
+    assert (ep.token, ep.rest_token, ep.url) == ("M", "A", "ws://x")
+    assert sent[1].json["p-ticket"] == "T" and sent[1].delay == 3.0 and sent[0].json["name"] == "u"
+    with pytest.raises(AuthenticationError, match="Incorrect username"):
+        _drive(login_flow(cfg), [HttpResponse(200, {"errorText": "Incorrect username or password."})])
+    with pytest.raises(AuthenticationError, match="log in once on the Tradovate web site"):
+        _drive(login_flow(cfg), [HttpResponse(200, {"p-ticket": "T", "p-time": 3600, "p-captcha": True})])
+    with pytest.raises(SubscriptionError, match="does not know the symbol 'XX'"):
+        _drive(contract_flow(cfg, Endpoint("ws://x", "M", rest_token="A"), "XX"), [HttpResponse(404, None)])
+
+
+# ---------------------------------------------------------------- real fixtures
+def _replay(name: str) -> List[Any]:
+    lines = fixture_lines(f"tradovate/{name}")
+    return list(replay_lines((json.dumps(line) for line in lines), "tradovate"))
+
+
+def test_fixture_quotes_dom_as_read() -> None:
+    evs = _replay("market_data_events.jsonl")
+    q, t, s = evs[0], evs[1], evs[2]
+    assert isinstance(q, Quote) and q.symbol == "123456"
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (18405.123, 7.123, 18410.012, 12.35)
+    assert q.time == iso_to_ns("2021-04-13T04:59:06.588Z")
+    assert isinstance(t, Trade) and (t.price, t.size, t.day_volume) == (18405.023, 2.1, 4118.123)
+    assert isinstance(s, Summary) and (s.open, s.high, s.low, s.open_interest) == (
+        18515.123, 18520.125, 18355.23, 40702.024)
+    assert s.extra["settlement"] == 18520.257
+    [book] = [e for e in evs if isinstance(e, BookSnapshot)]
+    assert book.bids == ((2335.25, 33.54), (2333.0, 758.21)) and book.asks == ((2335.5, 255.12), (2337.75, 466.64))
+
+
+def test_fixture_chart_bar_and_errors_as_read() -> None:
+    [bar] = _replay("chart_bars.jsonl")
+    assert isinstance(bar, Bar) and bar.symbol == "ESZ4" and bar.interval == "1m"
+    assert (bar.open, bar.high, bar.low, bar.close) == (2334.25, 2334.5, 2333.0, 2333.75)
+    assert bar.volume == pytest.approx(4913.358) and bar.extra["trade_date"] == 20170413
+    assert bar.time == iso_to_ns("2017-04-13T11:00:00.000Z")
+    details = [e.detail for e in _replay("errors_and_penalties.jsonl")]
+    assert "Not found: quote/subscribe" in details[0] and "Invalid access token" in details[1]
+    assert "429" in details[2] and "Symbol is inaccessible" in details[3] and "wait 15 s" in details[4]
+
+
+def test_fixture_handshake_and_server_events() -> None:
+    assert _replay("handshake.jsonl") == [] and _replay("requests_format.jsonl") == []
+    evs = _replay("server_events.jsonl")
+    assert [e.kind for e in evs] == ["error", "disconnected"]
+    assert "Maintenance" in evs[0].detail and "Go away!" in evs[1].detail
+
+
+def test_fixture_rest_bodies_parse() -> None:
+    lines = fixture_lines("tradovate/rest_auth_bodies.jsonl")
+    cfg = {"username": "u", "password": "p", "url": "ws://x"}
+    ok = json.loads(lines[1]["raw"])
+    ep, _ = _drive(login_flow(cfg), [HttpResponse(200, ok)])
+    assert ep.token == "string" and ep.expires_at == pytest.approx(1705311000)
+    with pytest.raises(AuthenticationError, match="passwords are case-sensitive"):
+        _drive(login_flow(cfg), [HttpResponse(200, json.loads(lines[2]["raw"]))])
+    with pytest.raises(AuthenticationError, match="captcha"):
+        _drive(login_flow(cfg), [HttpResponse(200, json.loads(lines[3]["raw"]))])
