@@ -158,13 +158,20 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _emulate(args: argparse.Namespace, out: TextIO) -> int:
-    from .testing.dxlink_emulator import DXLinkEmulator
+    from .testing import DXLinkEmulator, TradovateEmulator
     stop = threading.Event()
-    with DXLinkEmulator(port=args.port, tick=args.tick, seed=args.seed,
-                        require_auth=not args.no_auth) as emu:
-        out.write(f"DXLink emulator\n  url:     {emu.url}\n  api_url: {emu.api_url}\n"
-                  f"  token:   {emu.token}\n  login:   {emu.username} / {emu.password}\n"
-                  f"try: mdsdk stream SPY --provider dxlink --url {emu.url} (with MDSDK_DXLINK_TOKEN set)\n")
+    emu: Any
+    if args.provider == "tradovate":
+        emu = TradovateEmulator(port=args.port, tick=args.tick, seed=args.seed)
+        hint = (f"try: MDSDK_TRADOVATE_USERNAME={emu.username} MDSDK_TRADOVATE_PASSWORD={emu.password} "
+                f"mdsdk stream ESZ6 --provider tradovate --url {emu.url} --api-url {emu.api_url}")
+    else:
+        emu = DXLinkEmulator(port=args.port, tick=args.tick, seed=args.seed, require_auth=not args.no_auth)
+        hint = (f"try: MDSDK_DXLINK_TOKEN={emu.token} mdsdk stream SPY --provider dxlink --url {emu.url}"
+                if not args.no_auth else f"try: mdsdk stream SPY --provider dxlink --url {emu.url}")
+    with emu:
+        out.write(f"{args.provider} emulator\n  url:     {emu.url}\n  api_url: {emu.api_url}\n"
+                  f"  login:   {emu.username} / {emu.password}\n{hint}\n")
         out.flush()
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         try:
@@ -181,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def conn(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--provider", default="sim", help="sim (default), dxlink, tastytrade")
+        sp.add_argument("--provider", default="sim", help="sim (default), dxlink, tastytrade, tradovate")
         sp.add_argument("--url", help="WebSocket URL (for dxlink or an emulator)")
         sp.add_argument("--api-url", dest="api_url", help="REST base URL")
 
@@ -227,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.set_defaults(run=_replay)
 
     e = sub.add_parser("emulate", help="run a provider emulator on 127.0.0.1")
-    e.add_argument("provider", choices=("dxlink",))
+    e.add_argument("provider", choices=("dxlink", "tradovate"))
     e.add_argument("--port", type=int, default=0)
     e.add_argument("--tick", type=float, default=0.1)
     e.add_argument("--seed", type=int, default=7)

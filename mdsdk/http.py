@@ -88,15 +88,20 @@ class HttpClient:
         self._session.close()
 
 
+def _plain_sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 def run_flow(flow: Generator[HttpRequest, HttpResponse, T], client: HttpClient,
-             sleep: Callable[[float], bool] = lambda s: (time.sleep(s), False)[1]) -> T:
+             sleep: Optional[Callable[[float], bool]] = None) -> T:
     """Drive a provider's pure REST generator (login, renewal, lookup) with
     real HTTP calls. ``sleep(seconds)`` honours a request's ``delay`` and
     returns True to abandon the flow (the feed is closing)."""
     try:
         req = next(flow)
         while True:
-            if req.delay > 0 and sleep(req.delay):
+            if req.delay > 0 and (sleep(req.delay) if sleep is not None else _plain_sleep(req.delay)):
                 flow.close()
                 raise ClosedError("the feed was closed while waiting out a penalty delay")
             req = flow.send(client.perform(req))

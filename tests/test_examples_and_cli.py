@@ -62,6 +62,22 @@ def test_cli_against_a_standalone_style_emulator() -> None:
     assert code == 0 and "ESZ4" in out
 
 
+def test_cli_tradovate_against_its_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mdsdk.testing import TradovateEmulator
+    with TradovateEmulator() as emu:
+        monkeypatch.setenv("MDSDK_TRADOVATE_USERNAME", emu.username)
+        monkeypatch.setenv("MDSDK_TRADOVATE_PASSWORD", emu.password)
+        code, out = run("stream", "ESZ4", "--provider", "tradovate", "--url", emu.url, "--api-url", emu.api_url,
+                        "--seconds", "1")
+    assert code == 0 and "ESZ4" in out and "quote" in out
+
+
+def test_cli_emulate_prints_how_to_connect() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mdsdk", "emulate", "tradovate", "--seconds", "0.5"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "ws://127.0.0.1:" in proc.stdout and "--provider tradovate" in proc.stdout
+
+
 def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("history", "SPY", "--interval", "7x", "--start=-1d")[0] == 2
     assert "bad interval '7x'" in capsys.readouterr().err

@@ -18,7 +18,6 @@ import collections
 import datetime as _dt
 import json
 import logging
-import math
 import secrets as _secrets
 import threading
 import time
@@ -241,7 +240,7 @@ class _Session:
 
     def r_cancel_chart(self, rid: int, body: Dict[str, Any]) -> None:
         sid = body.get("subscriptionId")
-        chart = self.charts.pop(sid, None)
+        chart = self.charts.pop(sid, None) if isinstance(sid, int) else None
         if chart is not None:
             self.charts.pop(chart.hid, None)
             self.charts.pop(chart.rid, None)

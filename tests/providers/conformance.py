@@ -28,6 +28,10 @@ class Harness:
     def new_protocol(self) -> ProviderProtocol:
         raise NotImplementedError
 
+    def greeting(self) -> List[str]:
+        """Frames the server sends as soon as a socket opens (Tradovate's ``o``)."""
+        return []
+
     def respond(self, frame: str) -> List[str]:
         """The server's answer to one client frame (possibly nothing)."""
         raise NotImplementedError
@@ -85,6 +89,8 @@ class Pair:
 
     def connect(self) -> None:
         self.proto.connection_made(self.now)
+        for frame in self.h.greeting():
+            self.receive(frame)
         self.pump()
 
 
@@ -100,6 +106,8 @@ class ConformanceSuite:
     def test_handshake_reaches_ready(self, pair: Pair) -> None:
         assert not pair.proto.ready
         pair.proto.connection_made(pair.now)
+        for frame in self.harness.greeting():
+            pair.receive(frame)
         first = pair.proto.outgoing()
         assert first and self.harness.is_first_frame(first[0])
         pair.sent.extend(first)

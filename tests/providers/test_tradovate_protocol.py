@@ -5,13 +5,12 @@ No sockets."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Dict, List, Set
 
 import pytest
 
 from mdsdk.errors import AuthenticationError, ConnectionLost, SubscriptionError, UnsupportedError
-from mdsdk.events import Bar, BookSnapshot, Quote, Status, Summary, Trade
+from mdsdk.events import Bar, BookSnapshot, Quote, Summary, Trade
 from mdsdk.intervals import parse_interval
 from mdsdk.providers.base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest, Subscription,
                                   SubscriptionAcked, SubscriptionRejected)
@@ -75,34 +74,16 @@ class TradovatePeer(Harness):
     def is_first_frame(self, frame: str) -> bool:
         return frame.startswith("authorize\n0\n\n")
 
-    def open(self, pair: Pair) -> None:
-        pass
-
-
-class TradovatePair(Pair):
-    def connect(self) -> None:
-        self.proto.connection_made(self.now)
-        self.receive("o")
-        self.pump()
+    def greeting(self) -> List[str]:
+        return ["o"]
 
 
 class TestTradovateConformance(ConformanceSuite):
     harness = TradovatePeer()
 
-    @pytest.fixture
-    def pair(self) -> Pair:
-        p = TradovatePair(self.harness)
-        orig = p.proto.connection_made
 
-        def made(now: float) -> None:
-            orig(now)
-            p.receive("o")  # the server's open frame comes first on every socket
-        p.proto.connection_made = made  # type: ignore[method-assign]
-        return p
-
-
-def _ready() -> TradovatePair:
-    pair = TradovatePair(TradovatePeer())
+def _ready() -> Pair:
+    pair = Pair(TradovatePeer())
     pair.connect()
     return pair
 
@@ -195,10 +176,10 @@ def test_partial_entries_merge_into_state() -> None:
 
 def test_several_items_per_frame_and_garbage() -> None:
     pair = _ready()
-    evs = pair.receive(_a({"e": "md", "d": {"doms": [{"contractId": 12, "timestamp": "2026-01-05T14:30:00.000Z",
-                                                       "bids": [{"price": 9, "size": 1}, {"price": 10, "size": 2}],
-                                                       "offers": [{"price": 12, "size": 3}, {"price": 11, "size": 4}]}]}},
-                          {"e": "nonsense", "d": {}}, {"s": 200, "i": 999}))
+    dom = {"contractId": 12, "timestamp": "2026-01-05T14:30:00.000Z",
+           "bids": [{"price": 9, "size": 1}, {"price": 10, "size": 2}],
+           "offers": [{"price": 12, "size": 3}, {"price": 11, "size": 4}]}
+    evs = pair.receive(_a({"e": "md", "d": {"doms": [dom]}}, {"e": "nonsense", "d": {}}, {"s": 200, "i": 999}))
     book = evs[0]
     assert isinstance(book, BookSnapshot) and book.bids == ((10.0, 2.0), (9.0, 1.0))
     assert book.asks == ((11.0, 4.0), (12.0, 3.0)) and book.symbol == "BBB"
@@ -284,15 +265,15 @@ def test_history_pages_with_closest_timestamp_until_start() -> None:
                                  "asFarAsTimestamp": "2026-01-05T00:00:00.000Z"}
     pair.receive(answer)
     # the server caps the answer at 3 bars: 03:00..05:00
-    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 41, "bars": [_bar(f"2026-01-05T0{h}:00:00.000Z", h)
-                                                                         for h in (5, 4, 3)]}, {"id": 41, "eoh": True}]}}))
+    page1 = [_bar(f"2026-01-05T0{h}:00:00.000Z", h) for h in (5, 4, 3)]
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 41, "bars": page1}, {"id": 41, "eoh": True}]}}))
     out = pair.proto.outgoing()
     assert out[0].startswith("md/cancelChart") and '"subscriptionId":41' in out[0]
     page = json.loads(out[1].split("\n", 3)[3])
     assert page["timeRange"]["closestTimestamp"] == "2026-01-05T03:00:00.000Z"
     pair.receive(_a({"s": 200, "i": int(out[1].split("\n")[1]), "d": {"historicalId": 50, "realtimeId": 51}}))
-    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 50, "bars": [_bar(f"2026-01-05T0{h}:00:00.000Z", h)
-                                                                         for h in (2, 1, 0)]}, {"id": 51, "eoh": True}]}}))
+    page2 = [_bar(f"2026-01-05T0{h}:00:00.000Z", h) for h in (2, 1, 0)]
+    pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 50, "bars": page2}, {"id": 51, "eoh": True}]}}))
     [done] = [s for s in pair.signals if isinstance(s, HistoryDone)]
     assert [b.open for b in done.bars] == [0, 1, 2, 3, 4, 5] and not done.truncated
     assert all(b.interval == "1h" and b.symbol == "EEE" and b.complete for b in done.bars)

@@ -199,9 +199,10 @@ class TradovateProtocol(ProviderProtocol):
             self._get_chart(chart, {"asMuchAsElements": 1})
         elif sub.kind == "bar":
             key = (sub.symbol, sub.interval or "1m")
-            chart = self._series.get(key)
-            if chart is None:
-                chart = self._series[key] = _Chart("bars", sub.symbol, parse_interval(sub.interval or "1m"), sub=sub)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = _Chart("bars", sub.symbol, parse_interval(sub.interval or "1m"), sub=sub)
+            chart = series
             chart.ids.clear()
             chart.eoh = False
             if chart.live is not None:
@@ -479,7 +480,7 @@ class TradovateProtocol(ProviderProtocol):
 
     def _chart_packet(self, packet: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
         sid = packet.get("id")
-        chart = self._charts.get(sid)
+        chart = self._charts.get(sid) if isinstance(sid, int) else None
         if chart is None and self.state == "IDLE" and self._replayed_charts:
             # A recording whose ids do not line up: the packet belongs to the chart it asked for.
             chart = self._replayed_charts[-1]
@@ -495,7 +496,7 @@ class TradovateProtocol(ProviderProtocol):
         if chart.mode == "ticks":
             if not chart.eoh:
                 return []
-            fresh = []
+            fresh: List[Event] = []
             for trade in ticks_from_packet(packet, chart.symbol, self.provider):
                 tid = trade.extra.get("tick_id")
                 if tid is not None and tid in chart.seen_ticks:
