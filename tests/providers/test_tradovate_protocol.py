@@ -372,3 +372,22 @@ def test_fixture_rest_bodies_parse() -> None:
         _drive(login_flow(cfg), [HttpResponse(200, json.loads(lines[2]["raw"]))])
     with pytest.raises(AuthenticationError, match="captcha"):
         _drive(login_flow(cfg), [HttpResponse(200, json.loads(lines[3]["raw"]))])
+
+
+def test_socket_penalty_is_retried_with_the_ticket_and_429_is_rate_limited() -> None:
+    from mdsdk.errors import RateLimitedError
+    pair = _ready()
+    pair.proto.subscribe([Subscription("quote", "AAA")], T0)
+    [req] = pair.proto.outgoing()
+    rid = int(req.split("\n")[1])
+    evs = pair.receive(_a({"s": 200, "i": rid, "d": {"p-ticket": "TK", "p-time": 2, "p-captcha": False}}))
+    assert "retrying in 2 s" in evs[0].detail
+    assert pair.proto.next_deadline() == pytest.approx(T0 + 2)
+    pair.proto.handle_timer(T0 + 2)
+    retry = [f for f in pair.proto.outgoing() if f != "[]"]
+    assert len(retry) == 1 and json.loads(retry[0].split("\n", 3)[3]) == {"symbol": "AAA", "p-ticket": "TK"}
+    pair.proto.subscribe([Subscription("quote", "BBB")], T0)
+    [req2] = pair.proto.outgoing()
+    pair.receive(_a({"s": 429, "i": int(req2.split("\n")[1])}))
+    [rej] = [s for s in pair.signals if isinstance(s, SubscriptionRejected)]
+    assert isinstance(rej.error, RateLimitedError) and rej.subscription.symbol == "BBB"
