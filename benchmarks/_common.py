@@ -19,9 +19,10 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 class EmulatorProcess:
     """``mdsdk emulate dxlink`` in a child process on 127.0.0.1 (no auth)."""
 
-    def __init__(self, tick: float = 3600.0) -> None:
+    def __init__(self, tick: float = 3600.0, keepalive_timeout: float = 60.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mdsdk", "emulate", "dxlink", "--no-auth", "--tick", str(tick)],
+            [sys.executable, "-m", "mdsdk", "emulate", "dxlink", "--no-auth", "--tick", str(tick),
+             "--keepalive-timeout", str(keepalive_timeout)],
             stdout=subprocess.PIPE, text=True)
         info: Dict[str, str] = {}
         assert self.proc.stdout is not None
@@ -34,12 +35,19 @@ class EmulatorProcess:
                 info[key] = value.strip()
         self.url, self.api_url = info["url"], info["api_url"]
 
-    def blast(self, n: int, k: int, symbols: Sequence[str]) -> None:
-        body = json.dumps({"n": n, "k": k, "symbols": list(symbols)}).encode()
-        req = urllib.request.Request(self.api_url + "/_emulator/blast", data=body, method="POST",
+    def _post(self, path: str, payload: Dict[str, Any]) -> None:
+        req = urllib.request.Request(self.api_url + path, data=json.dumps(payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=300) as resp:
+        with urllib.request.urlopen(req, timeout=600) as resp:
             resp.read()
+
+    def blast(self, n: int, k: int, symbols: Sequence[str]) -> None:
+        """N Quote events, K per frame, as fast as the emulator can send."""
+        self._post("/_emulator/blast", {"n": n, "k": k, "symbols": list(symbols)})
+
+    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Sequence[str] = ("SPY",)) -> None:
+        """Quote events at a steady rate, each stamped with its send time."""
+        self._post("/_emulator/pace", {"rate": rate, "seconds": seconds, "k": k, "symbols": list(symbols)})
 
     def close(self) -> None:
         self.proc.terminate()
@@ -50,6 +58,26 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MiB (Linux /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def percentile(values: List[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))]
 
 
 def table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> str:

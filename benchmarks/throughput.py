@@ -27,6 +27,7 @@ import websocket
 import mdsdk
 from mdsdk.policy import QueuePolicy
 from mdsdk.providers.dxlink.protocol import DXLinkProtocol
+from mdsdk.providers.tradovate.protocol import TradovateProtocol
 
 try:
     from ._common import EmulatorProcess, table, write_results
@@ -36,8 +37,11 @@ except ImportError:  # run as a script
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
     from benchmarks._common import EmulatorProcess, table, write_results
 
-QUOTE_FIELDS = ["eventType", "eventSymbol", "eventTime", "bidTime", "bidExchangeCode", "bidPrice", "bidSize",
-                "askTime", "askExchangeCode", "askPrice", "askSize"]
+from mdsdk.providers.dxlink.codec import REQUEST_FIELDS
+
+# The floor asks for exactly the fields mdsdk asks for, so both parse the same frames.
+QUOTE_FIELDS = REQUEST_FIELDS["Quote"]
+_I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
 
 
 def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate: bool) -> float:
@@ -63,6 +67,7 @@ def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate
     blaster = threading.Thread(target=emu.blast, args=(n, k, symbols))
     blaster.start()
     loads = json.loads
+    bp, ap, bs, az = _I["bidPrice"], _I["askPrice"], _I["bidSize"], _I["askSize"]
     t0 = 0.0
     while got < n:
         msg = loads(ws.recv())
@@ -73,7 +78,7 @@ def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate
         data = msg["data"]
         values = data[1]
         for o in range(0, len(values), stride):
-            _ = (values[o + 1], values[o + 5], values[o + 9], values[o + 6], values[o + 10])
+            _ = (values[o + 1], values[o + bp], values[o + ap], values[o + bs], values[o + az])
             got += 1
     dt = time.perf_counter() - t0
     blaster.join()
@@ -130,10 +135,27 @@ def decode_rate(k: int, n: int) -> float:
     p.receive(json.dumps({"type": "FEED_CONFIG", "channel": 1, "dataFormat": "COMPACT",
                           "aggregationPeriod": 0, "eventFields": {"Quote": QUOTE_FIELDS}}), 0.0, 0)
     values: List[Any] = []
+    row = {"eventType": "Quote", "bidTime": 1700000000000, "askTime": 1700000000000, "timeNanoPart": 0,
+           "bidSize": 300.0, "askSize": 200.0}
     for i in range(k):
-        values += ["Quote", f"S{i % 50}", 0, 1700000000000, "Q", 100.0 + i / 100, 300.0, 1700000000000, "Q",
-                   100.02 + i / 100, 200.0]
+        row.update(eventSymbol=f"S{i % 50}", bidPrice=100.0 + i / 100, askPrice=100.02 + i / 100)
+        values += [row[f] for f in QUOTE_FIELDS]
     frame = json.dumps({"type": "FEED_DATA", "channel": 1, "data": ["Quote", values]})
+    frames = n // k
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        p.receive(frame, 0.0, 1)
+    return frames * k / (time.perf_counter() - t0)
+
+
+def decode_rate_tradovate(k: int, n: int) -> float:
+    """Events/s of TradovateProtocol.receive on ``md`` quote frames, no sockets."""
+    p = TradovateProtocol(None)
+    p.learn_symbols({f"S{i}": 1000 + i for i in range(50)})
+    quotes = [{"timestamp": "2026-01-05T14:30:00.250Z", "contractId": 1000 + i % 50,
+               "entries": {"Bid": {"price": 5000.25, "size": 3}, "Offer": {"price": 5000.5, "size": 4}}}
+              for i in range(k)]
+    frame = "a" + json.dumps([{"e": "md", "d": {"quotes": quotes}}])
     frames = n // k
     t0 = time.perf_counter()
     for _ in range(frames):
@@ -179,8 +201,11 @@ def main() -> None:
                              "cpu_s": statistics.median(cpus), "ratio": rate / floor if floor else None})
                 print(f"k={k:<4} {name:<26} {rate:>12,.0f} ev/s  ratio {rate / floor if floor else 0:.2f}",
                       flush=True)
+    n_dec = 20_000 if args.quick else 400_000
     decode = [{"bench": "decode", "client": "DXLinkProtocol.receive", "k": k,
-               "events_per_s": decode_rate(k, 20_000 if args.quick else 400_000)} for k in ks]
+               "events_per_s": decode_rate(k, n_dec)} for k in ks]
+    decode += [{"bench": "decode", "client": "TradovateProtocol.receive", "k": k,
+                "events_per_s": decode_rate_tradovate(k, n_dec // 4)} for k in ks]
     print()
     print(table(rows, ["client", "k", "n", "events_per_s", "cpu_s", "ratio"]))
     print()

@@ -166,7 +166,8 @@ def _emulate(args: argparse.Namespace, out: TextIO) -> int:
         hint = (f"try: MDSDK_TRADOVATE_USERNAME={emu.username} MDSDK_TRADOVATE_PASSWORD={emu.password} "
                 f"mdsdk stream ESZ6 --provider tradovate --url {emu.url} --api-url {emu.api_url}")
     else:
-        emu = DXLinkEmulator(port=args.port, tick=args.tick, seed=args.seed, require_auth=not args.no_auth)
+        emu = DXLinkEmulator(port=args.port, tick=args.tick, seed=args.seed, require_auth=not args.no_auth,
+                             keepalive_timeout=args.keepalive_timeout)
         hint = (f"try: MDSDK_DXLINK_TOKEN={emu.token} mdsdk stream SPY --provider dxlink --url {emu.url}"
                 if not args.no_auth else f"try: mdsdk stream SPY --provider dxlink --url {emu.url}")
     with emu:
@@ -239,6 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--tick", type=float, default=0.1)
     e.add_argument("--seed", type=int, default=7)
     e.add_argument("--no-auth", action="store_true", help="accept clients without a token")
+    e.add_argument("--keepalive-timeout", type=float, default=60.0,
+                   help="seconds of client silence before the DXLink emulator drops it")
     e.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
     e.set_defaults(run=_emulate)
     return p

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from operator import attrgetter, itemgetter
 from typing import Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
@@ -27,19 +28,17 @@ OHLCV = ("open", "high", "low", "close", "volume")
 def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
     """Bars -> the history DataFrame contract (later duplicates win)."""
     n = len(bars)
-    times = np.fromiter((b.time for b in bars), dtype=np.int64, count=n)
+    # map(attrgetter) walks the objects in C: twice as fast as a generator per column.
+    times = np.fromiter(map(attrgetter("time"), bars), dtype=np.int64, count=n)
     cols: Dict[str, np.ndarray] = {
-        "open": np.fromiter((b.open for b in bars), dtype=np.float64, count=n),
-        "high": np.fromiter((b.high for b in bars), dtype=np.float64, count=n),
-        "low": np.fromiter((b.low for b in bars), dtype=np.float64, count=n),
-        "close": np.fromiter((b.close for b in bars), dtype=np.float64, count=n),
-        "volume": np.fromiter((b.volume for b in bars), dtype=np.float64, count=n),
-    }
-    extra_keys: List[str] = []
-    for b in bars[:1]:
-        extra_keys = [k for k in b.extra if k not in cols]
+        name: np.fromiter(map(attrgetter(name), bars), dtype=np.float64, count=n) for name in OHLCV}
+    extras = list(map(attrgetter("extra"), bars))
+    extra_keys = [k for k in extras[0] if k not in cols] if extras else []
     for key in extra_keys:
-        values = [b.extra.get(key) for b in bars]
+        try:
+            values = list(map(itemgetter(key), extras))
+        except KeyError:
+            values = [e.get(key) for e in extras]
         arr = np.array(values)
         # numbers stay numeric (ints as int64, e.g. trade dates); anything else is object
         cols[key] = arr if arr.dtype.kind in "iufb" else np.array(values, dtype=object)
@@ -48,12 +47,13 @@ def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
 
 def from_columns(times: np.ndarray, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Build the contract frame from epoch-ns ``times`` and column arrays."""
-    index = pd.DatetimeIndex(pd.to_datetime(times, unit="ns", utc=True), name="time")
-    df = pd.DataFrame(dict(columns), index=index)
-    for col in OHLCV:
-        if col not in df:
-            df[col] = np.float64("nan")
-    df = df[list(OHLCV) + [c for c in df.columns if c not in OHLCV]]
+    times = np.asarray(times, dtype=np.int64)
+    index = pd.DatetimeIndex(times.view("datetime64[ns]"), tz="UTC", name="time")
+    n = len(times)
+    ordered = {c: columns[c] if c in columns else np.full(n, np.nan) for c in OHLCV}
+    ordered.update((c, v) for c, v in columns.items() if c not in OHLCV)
+    # copy=False: the arrays were built for this frame; copying them would double the cost.
+    df = pd.DataFrame(ordered, index=index, copy=False)
     if len(df) > 1:
         if not df.index.is_monotonic_increasing:
             df = df.sort_index(kind="stable")

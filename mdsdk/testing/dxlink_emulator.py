@@ -363,9 +363,64 @@ class _Session:
         rows.append(self.emu._candle_row(state["echo"], state["base"], start, state["period"], t))
         self.send_events(ch, chan, "Candle", rows)
 
+    def run_pace(self, job: Tuple[float, int, float, List[str]]) -> None:
+        """Send Quote frames at a steady ``rate`` events/s, ``k`` per frame,
+        for ``seconds``, each stamped with its send time (bidTime/askTime in
+        ms plus timeNanoPart) so a client can measure latency."""
+        rate, k, seconds, symbols = job
+        quote_ch = next((ch for ch, chan in self.channels.items()
+                         if any(key[0] == "Quote" for key in chan.subs)), None)
+        if quote_ch is None:
+            return
+        names = self.fields(self.channels[quote_ch], "Quote", quote_ch)
+        market = self.emu.market
+        start = time.perf_counter()
+        frames_due = 0
+        sent = 0
+        total = int(rate * seconds / k)
+        base = [market.quote(s, time.time()) for s in symbols]
+        while sent < total and not self.emu._closing:
+            frames_due = min(total, int((time.perf_counter() - start) * rate / k) + 1)
+            while sent < frames_due:
+                values: List[Any] = []
+                for j in range(k):
+                    idx = (sent * k + j) % len(symbols)
+                    bid, ask, bs, az = base[idx]
+                    ns = time.time_ns()
+                    ms, nano = divmod(ns, 1_000_000)
+                    row = {"eventType": "Quote", "eventSymbol": symbols[idx], "eventTime": 0, "sequence": sent,
+                           "timeNanoPart": nano, "bidTime": ms, "bidExchangeCode": "Q", "bidPrice": bid,
+                           "bidSize": bs, "askTime": ms, "askExchangeCode": "Q", "askPrice": ask, "askSize": az}
+                    values.extend(row.get(nm, "NaN") for nm in names)
+                self.ws.send(json.dumps({"type": "FEED_DATA", "channel": quote_ch, "data": ["Quote", values]},
+                                        separators=(",", ":")))
+                sent += 1
+            self.last_send = time.monotonic()
+            if time.monotonic() - self.last_recv > self.emu.keepalive_timeout:
+                break
+            time.sleep(0.0005)
+            try:  # keep reading the client's keepalives while pacing
+                while True:
+                    raw = self.ws.recv(timeout=0)
+                    self.last_recv = time.monotonic()
+                    self.emu._record(raw)
+            except (TimeoutError, ConnectionClosed):
+                pass
+        self.emu._blast_done.set()
+
     def run_blast(self) -> None:
         job = self.emu._blast_job
         if job is None:
+            return
+        if job[0] == "pace":
+            quote_ready = any(key[0] == "Quote" for chan in self.channels.values() for key in chan.subs)
+            if not quote_ready:
+                return
+            with self.emu._lock:
+                if self.emu._blast_job is not job:
+                    return
+                self.emu._blast_job = None
+            self.run_pace(job[1])
             return
         quote_ch = next((ch for ch, chan in self.channels.items()
                          if any(k[0] == "Quote" for k in chan.subs)), None)
@@ -440,7 +495,7 @@ class DXLinkEmulator:
         self._session_tokens: Set[str] = set()
         self._access_tokens: Set[str] = set()
         self._subscriptions: Set[Tuple[str, str]] = set()
-        self._blast_job: Optional[Tuple[int, int, List[str]]] = None
+        self._blast_job: Optional[Tuple[Any, ...]] = None
         self._blast_done = threading.Event()
         self._closing = False
         self._cond = threading.Condition()
@@ -543,6 +598,16 @@ class DXLinkEmulator:
         if not self._blast_done.wait(timeout):
             raise TimeoutError("no connection with a Quote subscription took the blast")
 
+    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Iterable[str] = ("SPY",)) -> None:
+        """Send Quote events at a steady ``rate`` per second for ``seconds``,
+        each stamped with its send time, to the first connection with a Quote
+        subscription; returns when done."""
+        self._blast_done.clear()
+        with self._lock:
+            self._blast_job = ("pace", (float(rate), int(k), float(seconds), list(symbols)))
+        if not self._blast_done.wait(seconds + 60):
+            raise TimeoutError("no connection with a Quote subscription took the paced stream")
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Poll ``predicate`` until true or ``timeout``; returns its last value."""
         deadline = time.monotonic() + timeout
@@ -642,7 +707,18 @@ class DXLinkEmulator:
         return {("POST", "/sessions"): self._post_sessions, ("POST", "/oauth/token"): self._post_oauth,
                 ("GET", "/api-quote-tokens"): self._get_quote_token,
                 ("DELETE", "/sessions"): lambda req: (204, ""),
-                ("POST", "/_emulator/blast"): self._post_blast}
+                ("POST", "/_emulator/blast"): self._post_blast,
+                ("POST", "/_emulator/pace"): self._post_pace}
+
+    def _post_pace(self, req: JsonRequest) -> Tuple[int, Any]:
+        """Test-only control endpoint for :meth:`pace` from another process."""
+        body = req.body if isinstance(req.body, dict) else {}
+        try:
+            self.pace(float(body["rate"]), float(body["seconds"]), int(body.get("k", 1)),
+                      list(body.get("symbols") or ["SPY"]))
+        except (KeyError, TypeError, ValueError, TimeoutError) as exc:
+            return 400, {"error": {"code": "bad_pace", "message": str(exc)}}
+        return 200, {"done": True}
 
     def _post_blast(self, req: JsonRequest) -> Tuple[int, Any]:
         """Test-only control endpoint, so a benchmark can drive an emulator

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ...events import Bar, Event, Profile, Quote, Summary, Trade
+from ...events import EMPTY, Bar, Event, Profile, Quote, Summary, Trade
 
 __all__ = [
     "REQUEST_FIELDS", "KNOWN_LAYOUTS", "TX_PENDING", "REMOVE_EVENT", "SNAPSHOT_BEGIN",
@@ -29,8 +29,10 @@ SNAPSHOT_SNIP = 0x10
 # What mdsdk asks for in FEED_SETUP. Order matters only to us: decoding
 # always follows the server's FEED_CONFIG.
 REQUEST_FIELDS: Dict[str, List[str]] = {
-    "Quote": ["eventType", "eventSymbol", "eventTime", "bidTime", "bidExchangeCode", "bidPrice",
-              "bidSize", "askTime", "askExchangeCode", "askPrice", "askSize"],
+    # Lean on purpose: Quote is the busiest stream, and every field costs
+    # parse time on both ends. timeNanoPart gives the time to the nanosecond.
+    "Quote": ["eventType", "eventSymbol", "bidTime", "askTime", "timeNanoPart", "bidPrice", "bidSize",
+              "askPrice", "askSize"],
     "Trade": ["eventType", "eventSymbol", "eventTime", "time", "exchangeCode", "price", "change",
               "size", "dayVolume", "dayTurnover", "tickDirection", "extendedTradingHours"],
     "Summary": ["eventType", "eventSymbol", "eventTime", "dayId", "dayOpenPrice", "dayHighPrice",
@@ -155,7 +157,7 @@ def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Opt
     stride = len(names)
     env: Dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_P": provider, "_text": _text,
                            "_num": num, "_nan": math.nan}
-    used = set(mapping.values()) | set(_TIME_FIELDS[event_type]) | _SKIP_EXTRA
+    used = set(mapping.values()) | set(_TIME_FIELDS[event_type]) | _SKIP_EXTRA | {"timeNanoPart"}
     extras = [(snake(n), i, _EXTRA_CONVERT.get(n, num)) for i, n in enumerate(names) if n not in used]
     extra_items = []
     for j, (key, i, conv) in enumerate(extras):
@@ -163,7 +165,9 @@ def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Opt
         extra_items.append(f"{key!r}: _c{j}(v[o + {i}])")
     if event_type == "TradeETH" and "extendedTradingHours" not in pos:
         extra_items.append("'extended_hours': True")
-    extra_src = "{" + ", ".join(extra_items) + "}"
+    env["_EMPTY"] = EMPTY
+    extra_src = "{" + ", ".join(extra_items) + "}" if extra_items else "_EMPTY"
+    nano = f" + v[o + {pos['timeNanoPart']}]" if "timeNanoPart" in pos and event_type != "Profile" else ""
     times = [pos[t] for t in _TIME_FIELDS[event_type] if t in pos]
 
     def setters(fast: bool) -> List[str]:
@@ -173,7 +177,7 @@ def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Opt
         lines.append("        e = _new(_cls)")
         lines.append("        _s_symbol(e, v[o + %d])" % pos["eventSymbol"] if fast
                      else "        _s_symbol(e, str(v[o + %d]))" % pos["eventSymbol"])
-        lines.append("        _s_time(e, t * 1000000 if t else rn)")
+        lines.append(f"        _s_time(e, t * 1000000{nano if fast else ''} if t else rn)")
         lines.append("        _s_provider(e, _P)")
         lines.append(f"        _s_extra(e, {extra_src})")
         for ours, wire in mapping.items():

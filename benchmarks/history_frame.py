@@ -1,0 +1,90 @@
+"""History DataFrame: 500,000 bars -> the ``feed.history`` DataFrame
+(``mdsdk.frames.bars_to_frame``, from the Bar events a history answer holds),
+beside the floor of building the same frame directly with pandas from Python
+column lists (the best one can do once the values are in lists), and from a
+list of tuples.
+
+    python -m benchmarks.history_frame [--quick] [--bars N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any, Dict, List
+
+import numpy as np
+import pandas as pd
+
+from mdsdk.events import Bar
+from mdsdk.frames import bars_to_frame
+
+try:
+    from ._common import table, write_results
+except ImportError:  # run as a script
+    import pathlib
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from benchmarks._common import table, write_results
+
+
+def make_bars(n: int) -> List[Bar]:
+    """Bars shaped like decoded DXLink candles (two extras: count, vwap)."""
+    t0 = 1_600_000_000 * 10**9
+    return [Bar("SPY", t0 + i * 60 * 10**9, "bench", interval="1m", open=100.0 + i % 7, high=101.0 + i % 7,
+                low=99.0 + i % 7, close=100.5 + i % 7, volume=float(1000 + i % 100), complete=True,
+                extra={"count": float(i % 50), "vwap": 100.2 + i % 7}) for i in range(n)]
+
+
+def floor_columns(times: List[int], cols: Dict[str, List[float]]) -> pd.DataFrame:
+    index = pd.DatetimeIndex(pd.to_datetime(np.array(times, dtype=np.int64), unit="ns", utc=True), name="time")
+    return pd.DataFrame({k: np.array(v, dtype=np.float64) for k, v in cols.items()}, index=index)
+
+
+def floor_tuples(rows: List[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(rows, columns=["time", "open", "high", "low", "close", "volume", "count", "vwap"])
+    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("time"), unit="ns", utc=True), name="time")
+    return df
+
+
+def timed(fn: Any, runs: int) -> float:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--bars", type=int, default=500_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    if args.quick:
+        args.bars, args.runs = 20_000, 1
+    bars = make_bars(args.bars)
+    times = [b.time for b in bars]
+    cols = {k: [getattr(b, k) for b in bars] for k in ("open", "high", "low", "close", "volume")}
+    cols.update({k: [b.extra[k] for b in bars] for k in ("count", "vwap")})
+    rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, b.extra["count"], b.extra["vwap"]) for b in bars]
+    ours = bars_to_frame(bars)
+    assert ours.equals(floor_columns(times, cols)[list(ours.columns)]), "frames differ"
+    floor = timed(lambda: floor_columns(times, cols), args.runs)
+    results = [
+        {"bench": "history_frame", "path": "floor: pandas from column lists", "bars": args.bars, "seconds": floor},
+        {"bench": "history_frame", "path": "pandas from a list of tuples", "bars": args.bars,
+         "seconds": timed(lambda: floor_tuples(rows), args.runs)},
+        {"bench": "history_frame", "path": "mdsdk bars_to_frame (from Bar events)", "bars": args.bars,
+         "seconds": timed(lambda: bars_to_frame(bars), args.runs)},
+    ]
+    for r in results:
+        r["ratio"] = r["seconds"] / floor
+    print(table(results, ["path", "bars", "seconds", "ratio"]))
+    print(f"\nresults appended to {write_results('history_frame', results)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Latency: the DXLink emulator (own process) sends Quote events at a steady
+rate (10k events/s for 10 s by default), each stamped with its send time in
+bidTime + timeNanoPart; we report p50/p99/max from send to (a) the raw floor's
+loop, (b) an mdsdk ``on_quote`` callback, (c) the ``feed.events()`` iterator.
+
+    python -m benchmarks.latency [--quick] [--rate R] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from typing import Any, Dict, List
+
+import websocket
+
+import mdsdk
+
+try:
+    from ._common import EmulatorProcess, percentile, table, write_results
+    from .throughput import QUOTE_FIELDS
+except ImportError:  # run as a script
+    import pathlib
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from benchmarks._common import EmulatorProcess, percentile, table, write_results
+    from benchmarks.throughput import QUOTE_FIELDS
+
+SYMBOLS = [f"L{i}" for i in range(10)]
+_I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
+
+
+def raw_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
+    """Latencies in µs seen by a bare websocket-client loop."""
+    ws = websocket.WebSocket(skip_utf8_validation=True)
+    ws.connect(emu.url)
+    for m in ({"type": "SETUP", "channel": 0, "version": "0.1-bench", "keepaliveTimeout": 60,
+               "acceptKeepaliveTimeout": 60},
+              {"type": "CHANNEL_REQUEST", "channel": 1, "service": "FEED", "parameters": {"contract": "AUTO"}},
+              {"type": "FEED_SETUP", "channel": 1, "acceptDataFormat": "COMPACT",
+               "acceptEventFields": {"Quote": QUOTE_FIELDS}},
+              {"type": "FEED_SUBSCRIPTION", "channel": 1, "add": [{"type": "Quote", "symbol": s} for s in SYMBOLS]}):
+        ws.send(json.dumps(m))
+    stride, bt, nano = len(QUOTE_FIELDS), _I["bidTime"], _I["timeNanoPart"]
+    seen = 0
+    while seen < len(SYMBOLS):  # subscription snapshot
+        msg = json.loads(ws.recv())
+        if msg.get("type") == "FEED_DATA":
+            seen += len(msg["data"][1]) // stride
+    total = int(rate * seconds)
+    lat: List[float] = []
+    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+    pacer.start()
+    while len(lat) < total:
+        text = ws.recv()
+        now = time.time_ns()
+        msg = json.loads(text)
+        if msg.get("type") != "FEED_DATA":
+            continue
+        values = msg["data"][1]
+        for o in range(0, len(values), stride):
+            lat.append((now - (values[o + bt] * 1_000_000 + values[o + nano])) / 1000)
+    pacer.join()
+    ws.close()
+    return lat
+
+
+def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str) -> List[float]:
+    """Latencies in µs to an on_quote callback or the events() iterator."""
+    total = int(rate * seconds)
+    lat: List[float] = []
+    with mdsdk.connect("dxlink", url=emu.url) as feed:
+        feed.subscribe(SYMBOLS, kinds=("quote",))
+        for s in SYMBOLS:
+            feed.get_quote(s)
+        done = threading.Event()
+        if mode == "callbacks":
+            def on_q(q: Any) -> None:
+                lat.append((time.time_ns() - q.time) / 1000)
+                if len(lat) >= total:
+                    done.set()
+            feed.on_quote(on_q)
+            pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+            pacer.start()
+            done.wait(seconds + 60)
+        else:
+            with feed.events(kinds=("quote",), timeout=30) as stream:
+                pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+                pacer.start()
+                for q in stream:
+                    lat.append((time.time_ns() - q.time) / 1000)
+                    if len(lat) >= total:
+                        break
+        pacer.join()
+    return lat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rate", type=float, default=10_000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds = 1.0
+    rows: List[Dict[str, Any]] = []
+    with EmulatorProcess() as emu:
+        runs = {"a raw floor": lambda: raw_floor(emu, args.rate, args.seconds),
+                "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, args.seconds, "callbacks"),
+                "c mdsdk events()": lambda: mdsdk_client(emu, args.rate, args.seconds, "iterator")}
+        floor_p50 = None
+        for name, fn in runs.items():
+            lat = fn()
+            p50 = percentile(lat, 50)
+            floor_p50 = floor_p50 or p50
+            rows.append({"bench": "latency", "client": name, "rate": args.rate, "events": len(lat),
+                         "p50_us": p50, "p99_us": percentile(lat, 99), "max_us": max(lat),
+                         "p50_ratio": p50 / floor_p50})
+            print(f"{name:<18} p50 {p50:8.0f} µs  p99 {percentile(lat, 99):8.0f} µs  max {max(lat):8.0f} µs",
+                  flush=True)
+    print()
+    print(table(rows, ["client", "rate", "events", "p50_us", "p99_us", "max_us", "p50_ratio"]))
+    print(f"\nresults appended to {write_results('latency', rows)}")
+
+
+if __name__ == "__main__":
+    main()
