@@ -66,6 +66,7 @@ def run(emu: EmulatorProcess, rate: float, seconds: float, mode: str) -> Dict[st
     return {"bench": "slow_consumer", "mode": mode, "rate": rate, "seconds": round(elapsed, 1),
             "callback_delay_ms": delay * 1000, "events": received, "delivered": calls[0],
             "dropped": cb["dropped"], "conflated": cb["conflated"], "queued_at_end": cb["depth"],
+            "in_hand_at_close": cb["delivered"] - calls[0],
             "rss_growth_mb": round(peak[0] - base, 1), "reconnects": stats["reconnects"],
             "keepalives_sent": sent_out, "overflow_reports": sum(1 for s in statuses if s.kind == "overflow"),
             "disconnects": sum(1 for s in statuses if s.kind == "disconnected")}

@@ -26,6 +26,7 @@ __all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream"]
 
 log = logging.getLogger("mdsdk.dispatch")
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
+_TAKE = 1024  # events a consumer takes from its queue in one step
 
 
 class BatchQueue:
@@ -46,6 +47,7 @@ class BatchQueue:
         self.delivered = 0
         self._reported = (0, 0)
         self._last_report = 0.0
+        self.warned = False
 
     def __len__(self) -> int:
         return self._count
@@ -63,6 +65,16 @@ class BatchQueue:
             self._count += n
             if self._count > self.high_water:
                 self.high_water = self._count
+            self._not_empty.notify()
+
+    def put_front(self, batch: List[Event]) -> None:
+        """Add a small batch ahead of everything queued, ignoring the bound:
+        news about the queue itself must not wait behind its backlog."""
+        with self._lock:
+            if self.closed:
+                return
+            self._batches.appendleft(batch)
+            self._count += len(batch)
             self._not_empty.notify()
 
     def _overflow(self, batch: List[Event]) -> List[Event]:
@@ -130,16 +142,35 @@ class BatchQueue:
         self._reported = (self.dropped, self.conflated)
         return self._reported
 
-    def get(self, timeout: Optional[float] = None) -> Optional[Deque[List[Event]]]:
-        """Take every queued batch at once; None on timeout or when closed and empty."""
+    def get(self, timeout: Optional[float] = None, max_events: int = _TAKE) -> Optional[Deque[List[Event]]]:
+        """Take queued batches, about ``max_events`` events at most, in one
+        step; None on timeout or when closed and empty.
+
+        Taking a bounded chunk (not everything) keeps the queue's bound and
+        its ``depth`` honest when the consumer is slow: what it has not
+        processed yet stays in the queue, where the policy can act on it.
+        """
         with self._lock:
             if not self._count and not self.closed:
                 self._not_empty.wait(timeout)
             if not self._count:
                 return None
-            batches, self._batches = self._batches, collections.deque()
-            self.delivered += self._count
-            self._count = 0
+            if self._count <= max_events:
+                batches, self._batches = self._batches, collections.deque()
+                taken = self._count
+            else:
+                batches = collections.deque()
+                taken = 0
+                while taken < max_events and self._batches:
+                    b = self._batches.popleft()
+                    if taken + len(b) > max_events:
+                        cut = max_events - taken
+                        self._batches.appendleft(b[cut:])
+                        b = b[:cut]
+                    batches.append(b)
+                    taken += len(b)
+            self.delivered += taken
+            self._count -= taken
             self._not_full.notify_all()
             return batches
 
@@ -284,12 +315,14 @@ class Dispatcher:
         detail = (f"queue {q.name!r} ({q.policy.mode}, max {q.policy.maxsize}) is full: "
                   f"{dropped} events dropped and {conflated} conflated so far; "
                   "the consumer is slower than the stream")
-        log.warning(detail)
+        # Warn once per queue; later reports (every second) go to Status events and DEBUG.
+        log.log(logging.WARNING if not q.warned else logging.DEBUG, detail)
+        q.warned = True
         status = Status("", time.time_ns(), self.provider, kind="overflow", detail=detail,
                         extra={"queue": q.name, "dropped": dropped, "conflated": conflated})
         cb = self._callback
-        if "status" in (cb.kinds or ()):
-            cb.queue.put([status])
+        if cb.kinds is None or "status" in cb.kinds:
+            cb.queue.put_front([status])
 
     # -- callbacks
     def add_handler(self, kind: str, fn: Callable[[Event], None], symbols: Optional[Iterable[str]] = None,
