@@ -8,20 +8,19 @@ behind one blocking API.
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from ._version import __version__
-
-from typing import Any, Iterator, Optional  # noqa: E402
-
-from .errors import (AuthenticationError, ClosedError, ConfigurationError, ConnectionLost,  # noqa: E402
+from .errors import (AuthenticationError, ClosedError, ConfigurationError, ConnectionLost,
                      LocalProtocolError, MdsdkError, ProtocolError, ProviderError, RateLimitedError,
                      RemoteProtocolError, RequestTimeout, SubscriptionError, TransportError,
                      UnknownProviderError, UnsupportedError)
-from .events import (Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summary,  # noqa: E402
+from .events import (Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summary,
                      Trade)
-from .feed import Feed  # noqa: E402
-from .policy import QueuePolicy, ReconnectPolicy, Timeouts  # noqa: E402
-from .registry import known_providers  # noqa: E402
-from .replay import replay  # noqa: E402
+from .feed import Feed
+from .policy import QueuePolicy, ReconnectPolicy, Timeouts
+from .registry import known_providers
+from .replay import replay
 
 __all__ = [
     "__version__", "connect", "replay", "known_providers", "Feed",
@@ -40,7 +39,7 @@ def connect(provider: str = "sim", *, record: Optional[str] = None,
             **options: Any) -> Feed:
     """Open a :class:`Feed` to ``provider`` and wait until it is streaming.
 
-    Providers: ``sim`` (default, no account), ``dxlink``, ``tastytrade``.
+    Providers: ``sim`` (default, no account), ``dxlink``, ``tastytrade``, ``tradovate``.
     Options and credentials are keyword arguments or ``MDSDK_<PROVIDER>_<OPTION>``
     environment variables; every provider accepts ``url=`` (and ``api_url=``
     where it has REST). ``record="session.jsonl"`` records every frame.
@@ -49,7 +48,3 @@ def connect(provider: str = "sim", *, record: Optional[str] = None,
     """
     return Feed(provider, record=record, reconnect=reconnect, timeouts=timeouts, queue=queue,
                 callback_queue=callback_queue, **options)
-
-
-def _iter_replay(path: str, provider: str = "dxlink") -> Iterator[Event]:  # pragma: no cover - alias
-    return replay(path, provider)

@@ -27,8 +27,7 @@ from .errors import (AuthenticationError, ClosedError, ConnectionLost, MdsdkErro
                      RequestTimeout)
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
-from .providers.base import (AuthExpired, AuthRejected, Config, Endpoint, Fatal, HistoryDone,
-                             HistoryFailed, ProviderProtocol, Ready, SubscriptionRejected)
+from .providers.base import (AuthExpired, AuthRejected, Config, Endpoint, Fatal, ProviderProtocol, Ready)
 
 __all__ = ["Connection", "Command"]
 
@@ -369,7 +368,3 @@ class _Expired(AuthenticationError):
 class _FatalError(MdsdkError):
     fatal = True
 
-
-# Re-exported for the façade's isinstance checks.
-HISTORY_SIGNALS = (HistoryDone, HistoryFailed)
-REJECTION_SIGNALS = (SubscriptionRejected,)

@@ -36,6 +36,7 @@ class BatchQueue:
         self.policy = policy
         self.name = name
         self._batches: Deque[List[Event]] = collections.deque()
+        self._urgent: Deque[List[Event]] = collections.deque()
         self._count = 0
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
@@ -68,13 +69,13 @@ class BatchQueue:
             self._not_empty.notify()
 
     def put_front(self, batch: List[Event]) -> None:
-        """Add a small batch ahead of everything queued, ignoring the bound:
-        news about the queue itself must not wait behind its backlog."""
+        """Deliver a small batch before everything queued, outside the bound
+        and the overflow policy: news about the queue itself must neither
+        wait behind its backlog nor be dropped with it."""
         with self._lock:
             if self.closed:
                 return
-            self._batches.appendleft(batch)
-            self._count += len(batch)
+            self._urgent.append(batch)
             self._not_empty.notify()
 
     def _overflow(self, batch: List[Event]) -> List[Event]:
@@ -151,8 +152,11 @@ class BatchQueue:
         processed yet stays in the queue, where the policy can act on it.
         """
         with self._lock:
-            if not self._count and not self.closed:
+            if not self._count and not self._urgent and not self.closed:
                 self._not_empty.wait(timeout)
+            if self._urgent:
+                urgent, self._urgent = self._urgent, collections.deque()
+                return urgent
             if not self._count:
                 return None
             if self._count <= max_events:

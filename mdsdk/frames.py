@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from operator import attrgetter, itemgetter
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Dict, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from mdsdk import errors
-from mdsdk.events import Bar, Quote, Status, maker
+from mdsdk.events import Bar, Quote, Status
+from mdsdk.providers.dxlink.codec import compile_decoder
 from mdsdk.intervals import parse_interval, time_range, to_ns
 from mdsdk.policy import QueuePolicy, ReconnectPolicy
 
@@ -75,9 +76,10 @@ def test_time_parsing_and_range() -> None:
         to_ns("yesterday-ish")
 
 
-def test_events_are_frozen_and_maker_matches_init() -> None:
-    make = maker(Quote, ("symbol", "time", "provider", "bid", "ask"))
-    q = make("SPY", 5, "sim", 1.0, 2.0)
+def test_events_are_frozen_and_fast_decoding_matches_init() -> None:
+    decode = compile_decoder("Quote", ["eventSymbol", "bidPrice", "askPrice"], "sim")
+    assert decode is not None
+    [q] = decode(["SPY", 1.0, 2.0], 5)
     assert q == Quote("SPY", 5, "sim", bid=1.0, ask=2.0)
     assert math.isnan(q.bid_size) and q.mid == 1.5
     with pytest.raises(dataclasses.FrozenInstanceError):
