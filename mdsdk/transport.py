@@ -1,23 +1,31 @@
 """WebSocket transport over websocket-client's blocking ``WebSocket``.
 
 The only module that imports ``websocket``. Its errors are translated here
-into :mod:`mdsdk.errors` types. UTF-8 validation is switched off: the
-protocol's own JSON parser rejects bad text anyway, and websocket-client's
-pure-Python validator costs several times the rest of the receive path.
+into :mod:`mdsdk.errors` types. websocket-client opens the connection (TLS,
+proxies, the upgrade) and sends; incoming frames are read here instead, in
+big chunks: websocket-client reads each frame with three or more ``recv``
+calls (each a syscall that also hands the GIL to other threads), where one
+``recv`` of the socket buffer usually holds dozens of frames. Server frames
+are simple to parse (RFC 6455 section 5.2: unmasked, maybe fragmented, with
+control frames in between). Nothing is UTF-8-validated twice: text payloads
+are decoded once, leniently; the protocol's JSON parser rejects bad text.
 """
 
 from __future__ import annotations
 
+import collections
 import socket
 import ssl
-from typing import Dict, Iterable, Optional
+from typing import Deque, Dict, Iterable, List, Optional
 
 import websocket
-from websocket import ABNF
 
 from .errors import ConnectionLost, TransportError, redact
 
 __all__ = ["WebSocketTransport"]
+
+_READ_SIZE = 1 << 18            # bytes per socket read: many frames in one syscall
+_MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken or hostile server
 
 
 class WebSocketTransport:
@@ -38,6 +46,10 @@ class WebSocketTransport:
         self._ws: Optional[websocket.WebSocket] = None
         self.close_code: Optional[int] = None
         self.close_reason = ""
+        self._buf = bytearray()
+        self._messages: Deque[str] = collections.deque()
+        self._fragments: List[bytes] = []
+        self._lost: Optional[ConnectionLost] = None
 
     def __repr__(self) -> str:
         return f"WebSocketTransport(url={redact(self.url, self._secrets)!r})"
@@ -73,38 +85,108 @@ class WebSocketTransport:
         return self._ws.sock.fileno()
 
     def pending(self) -> bool:
-        """True when TLS has decrypted bytes buffered that ``select`` cannot see."""
+        """True when a message is already buffered here, or TLS holds
+        decrypted bytes that ``select`` cannot see: read again without waiting."""
+        if self._messages or self._lost is not None:
+            return True
         sock = self._ws.sock if self._ws else None
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     def recv(self) -> Optional[str]:
-        """Read one message; ``None`` if only a control frame arrived.
+        """Return the next message; when none is buffered, read what the
+        socket has (call it when the socket is readable) and return the first
+        complete message, or ``None`` if no message is complete yet.
 
         Raises ConnectionLost when the peer closed (``close_code`` is set) or
-        the socket failed.
+        the socket failed, after every message received before that.
         """
+        if self._messages:
+            return self._messages.popleft()
+        if self._lost is not None:
+            raise self._lost
         ws = self._ws
-        if ws is None:
+        if ws is None or ws.sock is None:
             raise ConnectionLost("the connection is not open")
         try:
-            opcode, data = ws.recv_data(control_frame=True)
-        except websocket.WebSocketTimeoutException:
+            chunk = ws.sock.recv(_READ_SIZE)
+        except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             return None
-        except websocket.WebSocketConnectionClosedException as exc:
-            raise ConnectionLost("the server closed the connection") from exc
-        except (OSError, websocket.WebSocketException) as exc:
+        except OSError as exc:
             raise ConnectionLost(self._msg(f"the connection failed: {exc}")) from exc
-        if opcode == ABNF.OPCODE_TEXT:
-            return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-        if opcode == ABNF.OPCODE_BINARY:
-            return bytes(data).decode("utf-8", "replace")
-        if opcode == ABNF.OPCODE_CLOSE:
-            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
-            self.close_code = code
-            self.close_reason = data[2:].decode("utf-8", "replace") if len(data) > 2 else ""
-            raise ConnectionLost(f"the server closed the connection (code {code}"
-                                 f"{', ' + self.close_reason if self.close_reason else ''})")
+        if not chunk:
+            self._lost = ConnectionLost("the server closed the connection without a close frame")
+        else:
+            self._buf += chunk
+            self._parse()
+        if self._messages:
+            return self._messages.popleft()
+        if self._lost is not None:
+            raise self._lost
         return None
+
+    def _parse(self) -> None:
+        """Cut every complete frame off the buffer (RFC 6455 section 5.2)."""
+        buf = self._buf
+        n = len(buf)
+        pos = 0
+        while n - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length = b1 & 0x7F
+            head = 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                head = 10
+            if length > _MAX_MESSAGE:
+                self._lost = ConnectionLost(f"the server sent a {length}-byte frame, over the "
+                                            f"{_MAX_MESSAGE}-byte limit")
+                break
+            mask = b1 & 0x80
+            if mask:
+                head += 4
+            end = pos + head + length
+            if end > n:
+                break
+            payload = bytes(buf[pos + head:end])
+            if mask:
+                key = buf[pos + head - 4:pos + head]
+                payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+            pos = end
+            self._frame(b0 & 0x80, b0 & 0x0F, payload)
+            if self._lost is not None:
+                break
+        if pos:
+            del buf[:pos]
+
+    def _frame(self, fin: int, opcode: int, payload: bytes) -> None:
+        if opcode == 0x1 or opcode == 0x2:
+            if fin:
+                self._messages.append(payload.decode("utf-8", "replace"))
+            else:
+                self._fragments = [payload]
+        elif opcode == 0x0:
+            self._fragments.append(payload)
+            if fin:
+                self._messages.append(b"".join(self._fragments).decode("utf-8", "replace"))
+                self._fragments = []
+        elif opcode == 0x8:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+            self.close_code = code
+            self.close_reason = payload[2:].decode("utf-8", "replace") if len(payload) > 2 else ""
+            self._lost = ConnectionLost(f"the server closed the connection (code {code}"
+                                        f"{', ' + self.close_reason if self.close_reason else ''})")
+        elif opcode == 0x9:
+            try:
+                assert self._ws is not None
+                self._ws.pong(payload)
+            except (OSError, websocket.WebSocketException):
+                pass  # the next read reports a dead socket
 
     def send(self, text: str) -> None:
         """Send one text frame, or raise ConnectionLost."""

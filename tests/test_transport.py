@@ -1,0 +1,126 @@
+"""The transport's own frame reader against a real websockets server:
+fragmented messages, 16- and 64-bit lengths, many frames per read, pings
+answered, close codes, and frames split across reads."""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from typing import Any, List
+
+import pytest
+from websockets.sync.server import ServerConnection, serve
+
+from mdsdk.errors import ConnectionLost, TransportError
+from mdsdk.transport import WebSocketTransport
+
+
+class Script:
+    """A one-connection server that plays ``actions`` and records pongs."""
+
+    def __init__(self, *actions: Any) -> None:
+        self.actions = actions
+        self.pongs: List[bytes] = []
+        self.received: List[str] = []
+        self.server = serve(self.handle, "127.0.0.1", 0, compression=None, ping_interval=None)
+        self.thread = threading.Thread(target=self.server.serve_forever)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return "ws://127.0.0.1:%d/" % self.server.socket.getsockname()[1]
+
+    def handle(self, ws: ServerConnection) -> None:
+        for action in self.actions:
+            action(self, ws)
+        try:
+            for msg in ws:
+                self.received.append(str(msg))
+        except Exception:  # noqa: BLE001 - the client went away
+            pass
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+def drain(t: WebSocketTransport, limit: float = 5.0) -> List[str]:
+    got: List[str] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not t.pending():
+            select.select([t.fileno()], [], [], 0.2)
+        try:
+            msg = t.recv()
+        except ConnectionLost:
+            return got
+        if msg is not None:
+            got.append(msg)
+    raise AssertionError(f"no close within {limit} s; got {len(got)} messages")
+
+
+def test_frames_of_every_shape_then_close_code() -> None:
+    big = "x" * 70_000  # 64-bit length
+    mid = "y" * 300     # 16-bit length
+
+    def play(s: Script, ws: ServerConnection) -> None:
+        ws.send(["frag", "ment", "ed"])       # one message in three frames
+        pong = ws.ping(b"hi")
+        for i in range(500):                  # many small frames, read in few syscalls
+            ws.send(f"m{i}")
+        ws.send(mid)
+        ws.send(big)
+        ws.send(b'{"binary": true}')
+        s.pongs.append(b"ok" if pong.wait(5) else b"")
+        ws.close(1001, "going away")
+
+    server = Script(play)
+    try:
+        t = WebSocketTransport(server.url, timeout=5)
+        t.open()
+        got = drain(t)
+        t.close()
+    finally:
+        server.close()
+    assert got[0] == "fragmented"
+    assert got[1:501] == [f"m{i}" for i in range(500)]
+    assert got[501:] == [mid, big, '{"binary": true}']
+    assert server.pongs == [b"ok"]
+    assert (t.close_code, t.close_reason) == (1001, "going away")
+
+
+def test_abrupt_drop_is_connection_lost_after_buffered_messages() -> None:
+    def play(s: Script, ws: ServerConnection) -> None:
+        ws.send("last words")
+        time.sleep(0.1)
+        ws.close_socket()
+
+    server = Script(play)
+    try:
+        t = WebSocketTransport(server.url, timeout=5)
+        t.open()
+        assert drain(t) == ["last words"]
+        assert t.close_code is None
+        t.close()
+    finally:
+        server.close()
+
+
+def test_sending_and_connect_errors() -> None:
+    server = Script()
+    try:
+        t = WebSocketTransport(server.url, timeout=5)
+        t.open()
+        t.send('{"hello": 1}')
+        deadline = time.monotonic() + 5
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.received == ['{"hello": 1}']
+        t.close()
+    finally:
+        server.close()
+    with pytest.raises(TransportError, match="could not connect"):
+        WebSocketTransport("ws://127.0.0.1:9/nothing", timeout=2).open()
+    with pytest.raises(ConnectionLost):
+        WebSocketTransport("ws://127.0.0.1:9/nothing").recv()
