@@ -121,7 +121,12 @@ class Connection:
         self._stopping.set()
         self._wake()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(self.timeouts.close if timeout is None else timeout)
+            limit = self.timeouts.close if timeout is None else timeout
+            self._thread.join(limit * 0.75)
+            transport = self._transport
+            if self._thread.is_alive() and transport is not None:
+                transport.abort()  # unblock a read or a REST-free send stuck on a dead peer
+                self._thread.join(limit * 0.25)
         if not self._thread.is_alive():
             for s in (self._wake_r, self._wake_w):
                 s.close()

@@ -278,9 +278,10 @@ class Feed:
         if new:
             self._connection.call(lambda p, now: p.subscribe(new, now))
         errors: List[MdsdkError] = [self._lookup_errors[s] for s in failed]
+        deadline = time.monotonic() + self.timeouts.request  # one budget for all the answers
         for sub, fut in waits:
             try:
-                fut.result(timeout=self.timeouts.request)
+                fut.result(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 self._acks.pop(sub, None)
                 errors.append(RequestTimeout(f"{self.provider} did not confirm {sub.kind} for {sub.symbol!r} "

@@ -198,6 +198,15 @@ class WebSocketTransport:
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(self._msg(f"sending failed: {exc}")) from exc
 
+    def abort(self) -> None:
+        """Shut the socket down from another thread, waking a blocked read or send."""
+        sock = self._ws.sock if self._ws else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Close politely if possible, and always release the socket."""
         ws, self._ws = self._ws, None
