@@ -11,11 +11,11 @@ import datetime as _dt
 import re
 import time as _time
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from .errors import ConfigurationError
 
-__all__ = ["Interval", "parse_interval", "to_ns", "time_range", "UNITS", "TimeLike"]
+__all__ = ["Interval", "parse_interval", "to_ns", "time_range", "expiry_seconds", "UNITS", "TimeLike"]
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400}
 _ALIASES = {"sec": "s", "min": "m", "hour": "h", "day": "d", "week": "w", "month": "mo",
@@ -116,6 +116,18 @@ def time_range(start: TimeLike, end: TimeLike, *, now_ns: Optional[int] = None) 
         raise ConfigurationError(
             f"start ({_iso(s)}) is after end ({_iso(e)}); pass an earlier start or a later end")
     return s, e
+
+
+def expiry_seconds(text: Any, default: float) -> float:
+    """Epoch seconds of an ISO-8601 expiry stamp from a server, or ``default``
+    when the stamp is missing or unreadable (tokens then get a known lifetime)."""
+    if isinstance(text, str):
+        try:
+            dt = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return default
+        return (dt if dt.tzinfo else dt.replace(tzinfo=_dt.timezone.utc)).timestamp()
+    return default
 
 
 def _iso(ns: int) -> str:

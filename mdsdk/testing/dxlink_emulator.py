@@ -23,8 +23,9 @@ import time
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
+from ._base import EmulatorBase
 from ._http import JsonRequest, JsonServer
 from .market import SyntheticMarket
 
@@ -459,7 +460,7 @@ class _Session:
         self.emu._blast_done.set()
 
 
-class DXLinkEmulator:
+class DXLinkEmulator(EmulatorBase):
     """A DXLink server plus tastytrade REST on 127.0.0.1, as a context manager.
 
     ``.url`` is the WebSocket URL, ``.api_url`` the REST base, and
@@ -487,31 +488,17 @@ class DXLinkEmulator:
         self.customer_not_found = False
         self.unknown_symbols: Set[str] = set()
         self.received: Deque[Dict[str, Any]] = collections.deque(maxlen=20000)
-        self.connections = 0
         self.rest_calls: Deque[Tuple[str, str]] = collections.deque(maxlen=1000)
-        self._lock = threading.Lock()
-        self._sessions: Set[_Session] = set()
         self._valid_tokens: Set[str] = {self.token}
         self._session_tokens: Set[str] = set()
         self._access_tokens: Set[str] = set()
         self._subscriptions: Set[Tuple[str, str]] = set()
         self._blast_job: Optional[Tuple[Any, ...]] = None
         self._blast_done = threading.Event()
-        self._closing = False
-        self._cond = threading.Condition()
-        self._server = serve(self._handle, host, port, compression=None, ping_interval=None,
-                             max_size=max_message_size, logger=_wire_log)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mdsdk-emulator-dxlink")
-        self._thread.start()
+        super().__init__(_Session, host=host, port=port, logger=_wire_log, max_size=max_message_size)
         self._rest = JsonServer(self._routes()) if rest else None
 
     # -- surface
-    @property
-    def url(self) -> str:
-        """The WebSocket URL of the DXLink endpoint."""
-        host, port = self._server.socket.getsockname()[:2]
-        return f"ws://{host}:{port}/realtime"
-
     @property
     def api_url(self) -> Optional[str]:
         """The base URL of the tastytrade REST endpoints."""
@@ -523,55 +510,13 @@ class DXLinkEmulator:
         valid both as a DXLink quote token and as a tastytrade session token."""
         return {"token": self.token}
 
-    def __enter__(self) -> "DXLinkEmulator":
-        return self
+    PATH = "/realtime"
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"DXLinkEmulator(url={self.url!r}, api_url={self.api_url!r})"
-
-    def close(self) -> None:
-        """Stop serving, close every connection and join all threads."""
-        if self._closing:
-            return
-        self._closing = True
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        for session in list(self._sessions):
-            try:
-                session.ws.close_socket()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        deadline = time.monotonic() + 5
-        while self._sessions and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def _closed(self) -> None:
         if self._rest:
             self._rest.close()
 
-    # -- faults and controls
-    def drop(self) -> None:
-        """Cut every open connection abruptly (no close frame)."""
-        for session in list(self._sessions):
-            session.ws.close_socket()
-
-    def stall(self) -> None:
-        """Make every open connection go silent (socket stays open); new
-        connections are served normally."""
-        for session in list(self._sessions):
-            session.stalled = True
-
-    def inject(self, text: str = "{this is not json") -> None:
-        """Send ``text`` as a frame on every open connection (garbage by default)."""
-        for session in list(self._sessions):
-            session.injected.append(text)
-
-    def close_with(self, code: int, reason: str = "") -> None:
-        """Close every open connection with WebSocket close ``code``."""
-        for session in list(self._sessions):
-            session.close_request = (code, reason)
-
+    # -- faults and controls (drop, stall, inject, close_with come from EmulatorBase)
     def expire_token(self) -> None:
         """Invalidate every quote token issued so far; authorised sessions get
         ``AUTH_STATE UNAUTHORIZED``. The REST side issues fresh ones."""
@@ -608,15 +553,6 @@ class DXLinkEmulator:
         if not self._blast_done.wait(seconds + 60):
             raise TimeoutError("no connection with a Quote subscription took the paced stream")
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Poll ``predicate`` until true or ``timeout``; returns its last value."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.01)
-        return predicate()
-
     def messages(self, kind: Optional[str] = None) -> List[Dict[str, Any]]:
         """Client frames received so far (parsed), optionally of one ``type``."""
         return [m for m in list(self.received) if kind is None or m.get("type") == kind]
@@ -626,23 +562,7 @@ class DXLinkEmulator:
         """Every (event type, symbol) any client has subscribed."""
         return set(self._subscriptions)
 
-    @property
-    def open_connections(self) -> int:
-        """How many client connections are open now."""
-        return len(self._sessions)
-
     # -- internals
-    def _handle(self, ws: ServerConnection) -> None:
-        session = _Session(self, ws)
-        with self._lock:
-            self._sessions.add(session)
-            self.connections += 1
-        try:
-            session.run()
-        finally:
-            with self._lock:
-                self._sessions.discard(session)
-
     def _record(self, raw: Any) -> None:
         try:
             self.received.append(json.loads(raw))

@@ -19,14 +19,14 @@ import datetime as _dt
 import json
 import logging
 import secrets as _secrets
-import threading
 import time
 import zlib
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
+from ._base import EmulatorBase
 from ._http import JsonRequest, JsonServer
 from .market import SyntheticMarket
 
@@ -317,7 +317,7 @@ class _Session:
                 "%Y%m%d", time.gmtime(t))), "bars": bars}]}})
 
 
-class TradovateEmulator:
+class TradovateEmulator(EmulatorBase):
     """Tradovate MD WebSocket + REST on 127.0.0.1, as a context manager.
 
     ``.url`` is the MD WebSocket, ``.api_url`` the REST base, ``.credentials``
@@ -346,17 +346,11 @@ class TradovateEmulator:
         self.history_tag = "realtime"
         self.received: Deque[str] = collections.deque(maxlen=20000)
         self.rest_calls: Deque[Tuple[str, str]] = collections.deque(maxlen=1000)
-        self.connections = 0
-        self._lock = threading.Lock()
         self._tokens: Dict[str, float] = {}
         self._tickets: Dict[str, float] = {}
-        self._sessions: Set[_Session] = set()
         self._ids = 100
         self._names: Dict[int, str] = {}
-        self._closing = False
-        self._server = serve(self._handle, host, port, compression=None, ping_interval=None, logger=_wire_log)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mdsdk-emulator-tradovate")
-        self._thread.start()
+        super().__init__(_Session, host=host, port=port, logger=_wire_log)
         self._rest = JsonServer({
             ("POST", "/v1/auth/accesstokenrequest"): self._post_token,
             ("GET", "/v1/auth/renewaccesstoken"): self._get_renew,
@@ -365,12 +359,6 @@ class TradovateEmulator:
         })
 
     # -- surface
-    @property
-    def url(self) -> str:
-        """The market-data WebSocket URL."""
-        host, port = self._server.socket.getsockname()[:2]
-        return f"ws://{host}:{port}/v1/websocket"
-
     @property
     def api_url(self) -> str:
         """The REST base URL (ends in ``/v1`` like Tradovate's)."""
@@ -381,53 +369,17 @@ class TradovateEmulator:
         """Keyword arguments that log in to this emulator."""
         return {"username": self.username, "password": self.password}
 
-    def __enter__(self) -> "TradovateEmulator":
-        return self
+    GARBAGE = "a[not json"
+    PATH = "/v1/websocket"
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"TradovateEmulator(url={self.url!r}, api_url={self.api_url!r})"
-
-    def close(self) -> None:
-        """Stop serving, close every connection and join all threads."""
-        if self._closing:
-            return
-        self._closing = True
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        for s in list(self._sessions):
-            try:
-                s.ws.close_socket()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        deadline = time.monotonic() + 5
-        while self._sessions and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def _closed(self) -> None:
         self._rest.close()
-
-    # -- faults
-    def drop(self) -> None:
-        """Cut every open connection abruptly."""
-        for s in list(self._sessions):
-            s.ws.close_socket()
-
-    def stall(self) -> None:
-        """Make every open connection silent (no data, no ``h``)."""
-        for s in list(self._sessions):
-            s.stalled = True
-
-    def inject(self, text: str = "a[not json") -> None:
-        """Send ``text`` as a raw frame on every open connection."""
-        for s in list(self._sessions):
-            s.injected.append(text)
 
     def close_with(self, code: int, reason: str = "Go away!") -> None:
         """Send ``c[code,reason]`` and close every connection."""
-        for s in list(self._sessions):
-            s.close_request = (code, reason)
+        super().close_with(code, reason)
 
+    # -- faults (drop, stall, inject come from EmulatorBase)
     def shutdown(self, reason: str = "Maintenance") -> None:
         """Send the ``shutdown`` event, then close every connection."""
         for s in list(self._sessions):
@@ -439,15 +391,6 @@ class TradovateEmulator:
         with self._lock:
             self._tokens.clear()
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Poll ``predicate`` until true or ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.01)
-        return predicate()
-
     def requests(self, endpoint: Optional[str] = None) -> List[str]:
         """Client frames received so far (optionally for one endpoint)."""
         frames = list(self.received)
@@ -455,23 +398,7 @@ class TradovateEmulator:
             return frames
         return [f for f in frames if f.split("\n", 1)[0].lower() == endpoint.lower()]
 
-    @property
-    def open_connections(self) -> int:
-        """How many client connections are open now."""
-        return len(self._sessions)
-
     # -- internals
-    def _handle(self, ws: ServerConnection) -> None:
-        session = _Session(self, ws)
-        with self._lock:
-            self._sessions.add(session)
-            self.connections += 1
-        try:
-            session.run()
-        finally:
-            with self._lock:
-                self._sessions.discard(session)
-
     def _record(self, text: str) -> None:
         self.received.append(text)
 

@@ -10,11 +10,11 @@ or ``username``/``password`` (legacy ``POST /sessions``). Then
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from typing import Any, Dict, Mapping, Optional
 
 from ...errors import AuthenticationError, ConfigurationError, ProviderError, RateLimitedError
+from ...intervals import expiry_seconds
 from ..base import AuthFlow, Endpoint, HttpRequest, HttpResponse
 
 __all__ = ["tastytrade_flow", "parse_error", "QUOTE_TOKEN_LIFETIME"]
@@ -40,15 +40,6 @@ def parse_error(resp: HttpResponse, what: str) -> Exception:
                                 provider="tastytrade", code=code, server_message=str(message))
     return ProviderError(f"tastytrade answered {what} with HTTP {resp.status}: {message}",
                          provider="tastytrade", code=code, server_message=str(message))
-
-
-def _expiry(text: Any, now: float) -> float:
-    if isinstance(text, str):
-        try:
-            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return now + QUOTE_TOKEN_LIFETIME
 
 
 def tastytrade_flow(config: Mapping[str, Any], now: Optional[float] = None) -> AuthFlow:
@@ -86,4 +77,4 @@ def tastytrade_flow(config: Mapping[str, Any], now: Optional[float] = None) -> A
     if not url:
         raise ProviderError("tastytrade's quote token came without a dxlink-url; pass url=...",
                             provider="tastytrade")
-    return Endpoint(str(url), str(data["token"]), _expiry(data.get("expires-at"), now))
+    return Endpoint(str(url), str(data["token"]), expiry_seconds(data.get("expires-at"), now + QUOTE_TOKEN_LIFETIME))

@@ -9,12 +9,12 @@ can clear it).
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from typing import Any, Dict, Generator, Mapping, Optional
 
 from ...errors import (AuthenticationError, ConfigurationError, ProviderError, RateLimitedError,
                        SubscriptionError)
+from ...intervals import expiry_seconds
 from ..base import AuthFlow, Endpoint, HttpRequest, HttpResponse
 
 __all__ = ["login_flow", "renew_flow", "contract_flow", "MAX_PENALTY_RETRIES"]
@@ -23,20 +23,12 @@ MAX_PENALTY_RETRIES = 3
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
-def _expiry(text: Any, now: float) -> float:
-    if isinstance(text, str):
-        try:
-            return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return now + 80 * 60  # the shorter documented lifetime
-
-
 def _endpoint(config: Mapping[str, Any], body: Mapping[str, Any], now: float) -> Endpoint:
     token = str(body["accessToken"])
     md_token = body.get("mdAccessToken")
-    return Endpoint(str(config["url"]), str(md_token or token), _expiry(body.get("expirationTime"), now),
-                    rest_token=token)
+    # Without expirationTime, assume 80 minutes: the shorter of the documented lifetimes.
+    expires = expiry_seconds(body.get("expirationTime"), now + 80 * 60)
+    return Endpoint(str(config["url"]), str(md_token or token), expires, rest_token=token)
 
 
 def _http_error(resp: HttpResponse, what: str) -> Exception:
