@@ -24,7 +24,6 @@ class LatestCache:
         self._cond = threading.Condition()
         self.quotes: Dict[str, Quote] = {}
         self.summaries: Dict[str, Summary] = {}
-        self.received_at: Dict[str, float] = {}
         self._errors: Dict[str, MdsdkError] = {}
         self._waiters = 0
         self._closed = False
@@ -40,14 +39,9 @@ class LatestCache:
                 seen = True
             elif cls is Summary:
                 self.summaries[ev.symbol] = ev  # type: ignore[assignment]
-        if seen:
-            now = time.time()
-            for ev in events:
-                if ev.__class__ is Quote:
-                    self.received_at[ev.symbol] = now
-            if self._waiters:
-                with self._cond:
-                    self._cond.notify_all()
+        if seen and self._waiters:
+            with self._cond:
+                self._cond.notify_all()
 
     def reject(self, symbol: str, error: MdsdkError) -> None:
         """Record that ``symbol`` cannot be served; wake its waiters."""
