@@ -20,7 +20,7 @@ from typing import ClassVar, Iterator, Mapping, Optional, Tuple, TypeVar
 
 __all__ = [
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL",
-    "Status", "STATUS_KINDS", "EVENT_KINDS", "EMPTY", "NAN", "kind_of",
+    "Status", "STATUS_KINDS", "EVENT_KINDS", "EMPTY", "NAN",
 ]
 
 NAN = math.nan
@@ -173,8 +173,3 @@ class Status(Event):
 EVENT_KINDS = ("quote", "trade", "bar", "summary", "profile", "book", "pnl", "status")
 
 E = TypeVar("E", bound=Event)
-
-
-def kind_of(event: Event) -> str:
-    """Return the event-type tag (``"quote"``, ``"trade"``, ...) of an event."""
-    return event.topic

@@ -10,7 +10,6 @@ way pandas offers.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from operator import attrgetter, itemgetter
 from typing import Dict, Iterable, Mapping, Sequence
@@ -20,7 +19,7 @@ import pandas as pd
 
 from .events import Bar, Quote
 
-__all__ = ["bars_to_frame", "quotes_to_frame", "events_to_frame", "from_columns", "to_text", "OHLCV"]
+__all__ = ["bars_to_frame", "quotes_to_frame", "from_columns", "to_text", "OHLCV"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -84,16 +83,3 @@ def to_text(df: pd.DataFrame, max_rows: int = 60) -> str:
     """A DataFrame as a terminal-width table (for the CLI)."""
     with pd.option_context("display.width", 140, "display.max_columns", 30):
         return str(df.to_string(max_rows=max_rows))
-
-
-def events_to_frame(events: Iterable[object]) -> pd.DataFrame:
-    """Any events -> a flat frame (one row per event, its fields as columns)."""
-    rows = []
-    for ev in events:
-        row = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev) if f.name != "extra"}  # type: ignore[arg-type]
-        row["kind"] = getattr(ev, "topic", "")
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    if "time" in df:
-        df["time"] = pd.to_datetime(df["time"], unit="ns", utc=True)
-    return df

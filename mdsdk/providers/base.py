@@ -19,6 +19,8 @@ Rules every protocol object follows:
   ``Status(error)`` event and bumps :attr:`malformed`.
 * ``handle_timer`` raises :class:`~mdsdk.errors.ConnectionLost` when the peer
   missed its deadline; otherwise it queues keepalives.
+* ``now`` is wall-clock epoch seconds (``time.time()``): the same number
+  stamps candle ``fromTime`` requests and drives the deadlines.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ State transitions of one socket::
 from __future__ import annotations
 
 import json
-import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
@@ -254,7 +253,7 @@ class DXLinkProtocol(ProviderProtocol):
                 if series.live is not None:
                     series.from_ms = series.live.time_ms
                 elif not series.from_ms:
-                    series.from_ms = int(now_ms_hint(now) - 2 * parse_interval(series.interval).seconds * 1000)
+                    series.from_ms = int(now * 1000 - 2 * parse_interval(series.interval).seconds * 1000)
             ch, items = self._items(sub)
             if ch in self._opened:
                 by_channel.setdefault(ch, []).extend(items)
@@ -587,8 +586,3 @@ def _iv(interval: str) -> Tuple[int, str]:
 def _num_out(v: float) -> Any:
     return int(v) if float(v).is_integer() else v
 
-
-def now_ms_hint(now: float) -> float:
-    """Epoch milliseconds for ``now`` when ``now`` is wall-clock seconds;
-    the runtime passes wall-clock time to protocol objects."""
-    return now * 1000.0 if not math.isnan(now) else 0.0
