@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterator, Mapping, Optional, Tuple, TypeVar
+from typing import ClassVar, Iterator, Mapping, Optional, Tuple
 
 __all__ = [
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL",
@@ -171,5 +171,3 @@ class Status(Event):
 
 
 EVENT_KINDS = ("quote", "trade", "bar", "summary", "profile", "book", "pnl", "status")
-
-E = TypeVar("E", bound=Event)
