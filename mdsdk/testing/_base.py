@@ -1,48 +1,204 @@
 """What every emulator shares: a websockets server in a background thread,
-one session object per client connection, the common fault switches, and
-clean shutdown. Protocol specifics live in the subclasses."""
+one session per client connection running one loop, the common fault
+surface, restart on the same port, and clean shutdown.
+
+The session loop (``SessionBase.run``) is the same for every protocol: wait
+briefly for a client frame and hand it to ``on_message``; then do the
+housekeeping a fault may have asked for (a pending close, a stall, injected
+frames) and finally the protocol's own periodic work. Faults are requested
+from other threads by setting a flag the session's own thread acts on, so a
+socket is only ever written by the thread that owns it.
+"""
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional, Set
+from typing import Any, Callable, Deque, Generic, List, Optional, Sequence, Set, Tuple, TypeVar
 
-from websockets.sync.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
 
-__all__ = ["EmulatorBase"]
+__all__ = ["EmulatorBase", "SessionBase", "Farewell"]
+
+E = TypeVar("E", bound="EmulatorBase")
+# What a session sends before it closes: text frames, then a close (code, reason).
+Farewell = Tuple[Tuple[str, ...], int, str]
+
+
+class SessionBase(Generic[E]):
+    """One client connection, run on its websockets handler thread.
+
+    Subclasses implement the protocol: :meth:`on_message` for each client
+    frame, and optionally :meth:`greet` (sent once on connect),
+    :meth:`periodic` (data, keepalives, timeouts; return False to end the
+    session), :meth:`close_frames` and :meth:`takeover_farewell`.
+    """
+
+    def __init__(self, emu: E, ws: ServerConnection) -> None:
+        self.emu = emu
+        self.ws = ws
+        self.authorized = False
+        now = time.monotonic()
+        self.last_recv = now
+        self.last_send = now
+        self._stalled = False
+        self._injected: Deque[str] = collections.deque()
+        self._farewell: Optional[Farewell] = None
+
+    # -- requests from other threads (flags only; this session's thread acts)
+    @property
+    def stalled(self) -> bool:
+        """Whether the session has gone silent (see :meth:`stall`)."""
+        return self._stalled
+
+    def stall(self) -> None:
+        """Go silent: read and ignore client frames, send nothing, never time out."""
+        self._stalled = True
+
+    def inject(self, text: str) -> None:
+        """Send ``text`` as a raw frame at the next housekeeping."""
+        self._injected.append(text)
+
+    def request_close(self, code: int, reason: str = "", frames: Sequence[str] = ()) -> None:
+        """Send ``frames`` then close with ``code``; the first request wins."""
+        if self._farewell is None:
+            self._farewell = (tuple(frames), code, reason)
+
+    def cut(self) -> None:
+        """Close the TCP connection abruptly (no close frame)."""
+        try:
+            self.ws.close_socket()
+        except OSError:
+            pass  # already gone
+
+    # -- the loop
+    def run(self) -> None:
+        """Serve the connection until it closes or the emulator stops."""
+        try:
+            self.greet()
+            while not self.emu.closing:
+                text = self.receive(self.recv_timeout())
+                if text is not None and not self._stalled:
+                    self.on_message(text)
+                if not self._housekeeping():
+                    return
+        except ConnectionClosed:
+            return
+
+    def receive(self, timeout: float) -> Optional[str]:
+        """The next client frame within ``timeout`` seconds, recorded, or None."""
+        try:
+            raw = self.ws.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        self.last_recv = time.monotonic()
+        self.emu.record(text)
+        return text
+
+    def _housekeeping(self) -> bool:
+        farewell = self._farewell
+        if farewell is not None:
+            frames, code, reason = farewell
+            for frame in frames:
+                self.send_text(frame)
+            self.ws.close(code, reason)
+            return False
+        if self._stalled:
+            return True
+        while self._injected:
+            self.send_text(self._injected.popleft())
+        return self.periodic(time.monotonic())
+
+    def send_text(self, text: str) -> None:
+        """Send one text frame."""
+        self.ws.send(text)
+        self.last_send = time.monotonic()
+
+    # -- protocol hooks
+    def recv_timeout(self) -> float:
+        """How long one wait for a client frame may last (bounds fault latency)."""
+        return 0.05
+
+    def greet(self) -> None:
+        """Send what the server sends as soon as a client connects."""
+
+    def on_message(self, text: str) -> None:
+        """Handle one client frame."""
+        raise NotImplementedError
+
+    def periodic(self, now: float) -> bool:
+        """Periodic work at monotonic time ``now``; False ends the session."""
+        return True
+
+    def close_frames(self, code: int, reason: str) -> Sequence[str]:
+        """Frames the protocol sends before closing with ``code`` (none by default)."""
+        return ()
+
+    def takeover_farewell(self) -> Farewell:
+        """What this protocol sends when another login takes the session over."""
+        raise NotImplementedError
 
 
 class EmulatorBase:
     """A WebSocket server on ``host:port`` (0 = any free port) that runs
-    ``session_class(self, ws).run()`` for each client, as a context manager.
-
-    Sessions must have ``ws``, ``stalled``, ``injected`` (a deque of raw
-    frames to send) and ``close_request`` (``(code, reason)`` or None).
+    ``session_class(self, ws).run()`` for each client, as a context manager,
+    with the fault surface every emulator shares: :meth:`drop`,
+    :meth:`stall`, :meth:`inject`, ``refuse_auth``, :meth:`expire_token`,
+    :meth:`close_with`, :meth:`restart` and :meth:`takeover` (automatic on a
+    second login when ``exclusive``).
     """
 
     GARBAGE = "{this is not json"  # what inject() sends by default
     PATH = "/"
+    CLOSE_TIMEOUT = 2.0  # a client that never answers our close frame is cut after this
 
-    def __init__(self, session_class: Any, *, host: str, port: int, logger: logging.Logger,
-                 max_size: Optional[int] = 1 << 20) -> None:
-        self._session_class = session_class
-        self._lock = threading.Lock()
-        self._sessions: Set[Any] = set()
+    def __init__(self, session_class: Callable[[Any, ServerConnection], SessionBase[Any]], *, host: str,
+                 port: int, logger: logging.Logger, max_size: Optional[int] = 1 << 20,
+                 exclusive: bool = False) -> None:
+        self.exclusive = exclusive
+        self.refuse_auth = False
         self.connections = 0
+        self._session_class = session_class
+        self._logger = logger
+        self._max_size = max_size
+        self._sessions_lock = threading.Lock()
+        self._restart_lock = threading.Lock()
+        self._sessions: Set[SessionBase[Any]] = set()
         self._closing = False
-        self._server = serve(self._handle, host, port, compression=None, ping_interval=None,
-                             max_size=max_size, logger=logger)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"mdsdk-emulator-{type(self).__name__}")
-        self._thread.start()
+        self._host = host
+        self._server = self._serve(port)
+        self._port: int = self._server.socket.getsockname()[1]
+        self._thread = self._start()
 
+    def _serve(self, port: int) -> Server:
+        return serve(self._handle, self._host, port, compression=None, ping_interval=None,
+                     max_size=self._max_size, close_timeout=self.CLOSE_TIMEOUT, logger=self._logger)
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._server.serve_forever,
+                                  name=f"mdsdk-emulator-{type(self).__name__}")
+        thread.start()
+        return thread
+
+    # -- surface
     @property
     def url(self) -> str:
-        """The WebSocket URL."""
-        host, port = self._server.socket.getsockname()[:2]
-        return f"ws://{host}:{port}{self.PATH}"
+        """The WebSocket URL (unchanged by :meth:`restart`)."""
+        return f"ws://{self._host}:{self._port}{self.PATH}"
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` has begun; sessions end their loops."""
+        return self._closing
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        return len(self._sessions)
 
     def __enter__(self) -> Any:
         return self
@@ -58,43 +214,85 @@ class EmulatorBase:
         if self._closing:
             return
         self._closing = True
+        with self._restart_lock:
+            self._stop_serving()
+        self._closed()
+
+    def _stop_serving(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
-        for session in list(self._sessions):
-            try:
-                session.ws.close_socket()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        deadline = time.monotonic() + 5
-        while self._sessions and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self._closed()
+        for session in self.sessions():
+            session.cut()
+        self.wait_for(lambda: not self._sessions, timeout=5)
 
     def _closed(self) -> None:
         """Hook: release what the subclass runs beside the socket (REST)."""
 
-    # -- fault switches every emulator has
+    def sessions(self) -> List[SessionBase[Any]]:
+        """The sessions open now (a copy)."""
+        with self._sessions_lock:
+            return list(self._sessions)
+
+    def record(self, text: str) -> None:
+        """Hook: keep a client frame for inspection (called by sessions)."""
+
+    # -- the common fault surface
     def drop(self) -> None:
         """Cut every open connection abruptly (no close frame)."""
-        for session in list(self._sessions):
-            session.ws.close_socket()
+        for session in self.sessions():
+            session.cut()
 
     def stall(self) -> None:
         """Make every open connection go silent (the socket stays open); new
         connections are served normally."""
-        for session in list(self._sessions):
-            session.stalled = True
+        for session in self.sessions():
+            session.stall()
 
     def inject(self, text: Optional[str] = None) -> None:
         """Send ``text`` (garbage by default) as a raw frame on every open connection."""
-        for session in list(self._sessions):
-            session.injected.append(self.GARBAGE if text is None else text)
+        for session in self.sessions():
+            session.inject(self.GARBAGE if text is None else text)
 
     def close_with(self, code: int, reason: str = "") -> None:
-        """Close every open connection with WebSocket close ``code``."""
-        for session in list(self._sessions):
-            session.close_request = (code, reason)
+        """Close every open connection with WebSocket close ``code``, after
+        whatever close frame the protocol sends first."""
+        for session in self.sessions():
+            session.request_close(code, reason, session.close_frames(code, reason))
 
+    def expire_token(self) -> None:
+        """Invalidate every token issued so far (protocol specific)."""
+        raise NotImplementedError
+
+    def takeover(self) -> None:
+        """Do what the real server does when a second client logs in with the
+        same credentials: every open session gets the protocol's takeover
+        frames and is closed."""
+        self._take_over(self.sessions())
+
+    def restart(self) -> None:
+        """Stop serving, cut every session, and serve again on the same port,
+        keeping issued tokens and all other state; returns once listening."""
+        with self._restart_lock:
+            if self._closing:
+                raise RuntimeError("the emulator is closed")
+            for session in self.sessions():
+                session.cut()
+            self._stop_serving()
+            self._server = self._serve(self._port)
+            self._thread = self._start()
+
+    def session_authorized(self, session: SessionBase[Any]) -> None:
+        """Called by a session that just logged in; with ``exclusive`` it
+        takes over the older logged-in sessions."""
+        if self.exclusive:
+            self._take_over([s for s in self.sessions() if s is not session and s.authorized])
+
+    def _take_over(self, sessions: List[SessionBase[Any]]) -> None:
+        for session in sessions:
+            frames, code, reason = session.takeover_farewell()
+            session.request_close(code, reason, frames)
+
+    # -- helpers
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Poll ``predicate`` until true or ``timeout``; returns its last value."""
         deadline = time.monotonic() + timeout
@@ -104,18 +302,13 @@ class EmulatorBase:
             time.sleep(0.01)
         return predicate()
 
-    @property
-    def open_connections(self) -> int:
-        """How many client connections are open now."""
-        return len(self._sessions)
-
     def _handle(self, ws: ServerConnection) -> None:
         session = self._session_class(self, ws)
-        with self._lock:
+        with self._sessions_lock:
             self._sessions.add(session)
             self.connections += 1
         try:
             session.run()
         finally:
-            with self._lock:
+            with self._sessions_lock:
                 self._sessions.discard(session)

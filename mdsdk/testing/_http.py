@@ -30,46 +30,53 @@ class JsonRequest:
 Route = Callable[[JsonRequest], Tuple[int, Any]]
 
 
+class _Server(ThreadingHTTPServer):
+    routes: Dict[Tuple[str, str], Route]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 0.5  # idle keep-alive connections end quickly, so close() can join them
+    server: _Server
+
+    def _request(self) -> JsonRequest:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        return JsonRequest(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                           {k.lower(): v for k, v in self.headers.items()}, body)
+
+    def _handle(self) -> None:
+        req = self._request()
+        route = self.server.routes.get((req.method, req.path))
+        if route is None:
+            status, payload = 404, {"error": {"code": "not_found", "message": f"no route {req.path!s}"}}
+        else:
+            status, payload = route(req)
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # keep test output clean; requests are inspected through the emulator
+
+
 class JsonServer:
     """Serve ``routes`` on 127.0.0.1:``port`` (0 = pick a free port)."""
 
     def __init__(self, routes: Dict[Tuple[str, str], Route], host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes = routes
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 0.5  # idle keep-alive connections end quickly, so close() can join them
-
-            def _handle(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode("utf-8", "replace")
-                req = JsonRequest(self.command, parts.path,
-                                  {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
-                route = outer.routes.get((self.command, parts.path))
-                if route is None:
-                    status, payload = 404, {"error": {"code": "not_found", "message": f"no route {parts.path!s}"}}
-                else:
-                    status, payload = route(req)
-                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = do_PUT = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # keep test output clean; requests are inspected through the emulator
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), _Handler)
+        self._server.routes = routes
         self._server.daemon_threads = False
         self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Tuple
 
-__all__ = ["SyntheticMarket", "Candle"]
+__all__ = ["SyntheticMarket", "Candle", "in_regular_hours", "last_regular_time", "last_extended_time"]
 
 _M = (1 << 64) - 1
 # (period in seconds, amplitude of log price)
@@ -106,3 +106,32 @@ class SyntheticMarket:
             vol = float(int(vol * (end - start) / period))
         return Candle(start, prices[0], max(prices), min(prices), prices[-1], vol,
                       max(1, int(vol // 100)))
+
+
+# The emulators' simple session model for US equities: one regular session,
+# 13:30-20:00 UTC every day; everything else is extended hours.
+REGULAR_OPEN = 13 * 3600 + 30 * 60
+REGULAR_CLOSE = 20 * 3600
+_LAST_INSTANT = 0.1  # trades are 0.1 s apart in the synthetic tape
+
+
+def in_regular_hours(t: float) -> bool:
+    """Whether epoch second ``t`` falls in the regular session (13:30-20:00 UTC)."""
+    return REGULAR_OPEN <= t % 86400 < REGULAR_CLOSE
+
+
+def last_regular_time(t: float) -> float:
+    """The latest instant at or before ``t`` inside the regular session."""
+    if in_regular_hours(t):
+        return t
+    day = (t // 86400) * 86400
+    if t % 86400 >= REGULAR_CLOSE:
+        return day + REGULAR_CLOSE - _LAST_INSTANT
+    return day - 86400 + REGULAR_CLOSE - _LAST_INSTANT
+
+
+def last_extended_time(t: float) -> float:
+    """The latest instant at or before ``t`` outside the regular session."""
+    if not in_regular_hours(t):
+        return t
+    return (t // 86400) * 86400 + REGULAR_OPEN - _LAST_INSTANT
