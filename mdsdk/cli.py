@@ -1,4 +1,4 @@
-"""The ``mdsdk`` command line: stream, quote, history, record, replay, emulate.
+"""The ``mdsdk`` command line: stream, quote, history, record, replay, emulate, providers.
 
 Exit codes: 0 ok, 2 usage error, 1 runtime error (one line on stderr; the
 traceback only with ``--debug``).
@@ -7,6 +7,7 @@ traceback only with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import signal
@@ -18,6 +19,7 @@ from typing import Any, Dict, Optional, Sequence, TextIO
 from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
 from .events import Bar, Event, Quote, Status, Summary, Trade
+from .registry import DEFAULT_PROVIDER, known_providers
 
 __all__ = ["main"]
 
@@ -157,22 +159,31 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _emulator_args(cls: Any, args: argparse.Namespace) -> Dict[str, Any]:
+    """The command-line settings the emulator class accepts."""
+    wanted = {"port": args.port, "tick": args.tick, "seed": args.seed,
+              "keepalive_timeout": args.keepalive_timeout}
+    if args.no_auth:
+        wanted["require_auth"] = False
+    accepted = inspect.signature(cls).parameters
+    return {k: v for k, v in wanted.items() if k in accepted and v is not None}
+
+
 def _emulate(args: argparse.Namespace, out: TextIO) -> int:
-    from .testing import DXLinkEmulator, TradovateEmulator
+    from .registry import get_spec, load_object
+    spec = get_spec(args.provider)
+    if not spec.emulator:
+        raise ConfigurationError(f"provider {spec.name!r} has no emulator")
+    cls = load_object(spec.emulator)
     stop = threading.Event()
-    emu: Any
-    if args.provider == "tradovate":
-        emu = TradovateEmulator(port=args.port, tick=args.tick, seed=args.seed)
-        hint = (f"try: MDSDK_TRADOVATE_USERNAME={emu.username} MDSDK_TRADOVATE_PASSWORD={emu.password} "
-                f"mdsdk stream ESZ6 --provider tradovate --url {emu.url} --api-url {emu.api_url}")
-    else:
-        emu = DXLinkEmulator(port=args.port, tick=args.tick, seed=args.seed, require_auth=not args.no_auth,
-                             keepalive_timeout=args.keepalive_timeout)
-        hint = (f"try: MDSDK_DXLINK_TOKEN={emu.token} mdsdk stream SPY --provider dxlink --url {emu.url}"
-                if not args.no_auth else f"try: mdsdk stream SPY --provider dxlink --url {emu.url}")
-    with emu:
-        out.write(f"{args.provider} emulator\n  url:     {emu.url}\n  api_url: {emu.api_url}\n"
-                  f"  login:   {emu.username} / {emu.password}\n{hint}\n")
+    with cls(**_emulator_args(cls, args)) as emu:
+        names = {o.name for o in spec.options}
+        env = " ".join(f"MDSDK_{spec.name.upper()}_{k.upper()}={v}" for k, v in emu.credentials.items()
+                       if k in names and not args.no_auth)
+        urls = f" --url {emu.url}" + (f" --api-url {emu.api_url}" if getattr(emu, "api_url", None) else "")
+        symbol = getattr(emu, "example_symbol", "SYMBOL")
+        out.write(f"{spec.name} emulator\n  url:     {emu.url}\n  api_url: {getattr(emu, 'api_url', None)}\n"
+                  f"try: {env + ' ' if env else ''}mdsdk stream {symbol} --provider {spec.name}{urls}\n")
         out.flush()
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         try:
@@ -182,6 +193,21 @@ def _emulate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _providers(args: argparse.Namespace, out: TextIO) -> int:
+    from .registry import get_spec, known_providers
+    rows = [(name, get_spec(name)) for name in known_providers()]
+    out.write(f"{'provider':<12} {'kinds':<36} {'history':<8} {'acks':<5} {'rpc':<5} {'emulator':<9} description\n")
+    for name, spec in rows:
+        c = spec.capabilities
+        out.write(f"{name:<12} {','.join(c.kinds):<36} {_yes(c.history):<8} {_yes(c.acks):<5} {_yes(c.rpc):<5} "
+                  f"{_yes(bool(spec.emulator)):<9} {spec.description}\n")
+    return 0
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mdsdk", description="Market data from streaming WebSocket APIs.")
     p.add_argument("--version", action="version", version=f"mdsdk {__version__}")
@@ -189,8 +215,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def conn(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--provider", default="sim", help="sim (default), dxlink, tastytrade, tradovate")
-        sp.add_argument("--url", help="WebSocket URL (for dxlink or an emulator)")
+        sp.add_argument("--provider", default=DEFAULT_PROVIDER,
+                        help=f"one of {', '.join(known_providers())} (default {DEFAULT_PROVIDER}; "
+                        "see `mdsdk providers`)")
+        sp.add_argument("--url", help="WebSocket URL (a server of your own, or an emulator)")
         sp.add_argument("--api-url", dest="api_url", help="REST base URL")
 
     s = sub.add_parser("stream", help="stream live quotes/trades/bars")
@@ -230,18 +258,21 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="decode a recorded session")
     rp.add_argument("file")
-    rp.add_argument("--provider", default="dxlink")
+    rp.add_argument("--provider", default=None, help="default: the provider named in the recording")
     rp.add_argument("--format", choices=("table", "jsonl"), default="table")
     rp.set_defaults(run=_replay)
 
-    e = sub.add_parser("emulate", help="run a provider emulator on 127.0.0.1")
-    e.add_argument("provider", choices=("dxlink", "tradovate"))
+    pv = sub.add_parser("providers", help="list the providers and what each can do")
+    pv.set_defaults(run=_providers)
+
+    e = sub.add_parser("emulate", help="run a provider's emulator on 127.0.0.1")
+    e.add_argument("provider", help="a provider name (see `mdsdk providers`)")
     e.add_argument("--port", type=int, default=0)
-    e.add_argument("--tick", type=float, default=0.1)
-    e.add_argument("--seed", type=int, default=7)
+    e.add_argument("--tick", type=float, default=None)
+    e.add_argument("--seed", type=int, default=None)
     e.add_argument("--no-auth", action="store_true", help="accept clients without a token")
-    e.add_argument("--keepalive-timeout", type=float, default=60.0,
-                   help="seconds of client silence before the DXLink emulator drops it")
+    e.add_argument("--keepalive-timeout", type=float, default=None,
+                   help="seconds of client silence before the emulator drops it (where it has the setting)")
     e.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
     e.set_defaults(run=_emulate)
     return p

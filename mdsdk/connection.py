@@ -1,14 +1,16 @@
-"""Connection: the one thread that owns one socket.
+"""The socket thread: one thread owns one provider connection.
 
-All I/O of a feed happens here (model: paho-mqtt's loop): REST login, opening
-the socket, the handshake, receiving, keepalives, reconnects. Other threads
-hand it commands through a queue and wake it through a socketpair; it waits
-in ``select`` with a timeout equal to the protocol's next deadline, so there
-is no extra ping thread. Backoff sleeps are also waits on the wake socket,
-so ``close()`` is prompt.
+Model: paho-mqtt's loop. The thread opens the socket, drives the protocol
+object, sends keepalives and reconnects with backoff. Other threads hand it
+commands through a queue and wake it through a socketpair; it waits in
+``select`` with a timeout equal to the protocol's next deadline (or the
+end of a reconnect backoff), so there is no extra ping thread and commands
+run during a backoff too, never lost. REST calls the protocol asks for run
+on one REST worker thread (started only for providers that use REST) and
+come back to the socket thread as commands: a REST call never runs here.
 
-Decoded events leave as one list per frame through ``sink`` (the
-dispatcher); nothing user-supplied runs on this thread.
+Deadlines use the monotonic clock; the wall clock only stamps events. Both
+come from ``clock``, the seam tests use to move time.
 """
 
 from __future__ import annotations
@@ -21,53 +23,98 @@ import socket
 import threading
 import time
 from concurrent.futures import Future
-from typing import IO, Any, Callable, List, Optional
+from typing import IO, Any, Callable, List, Optional, Union
 
-from .errors import (AuthenticationError, ClosedError, ConnectionLost, MdsdkError,
-                     RequestTimeout)
+from .errors import ClosedError, ConnectionLost, MdsdkError, RequestTimeout, redact
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
-from .providers.base import (AuthExpired, AuthRejected, Config, Endpoint, Fatal, ProviderProtocol, Ready)
+from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol, Ready, Reconnect, Reply,
+                             Request)
+from .replies import PendingReplies
 
-__all__ = ["Connection", "Command"]
+__all__ = ["Connection", "Command", "Clock"]
 
 log = logging.getLogger("mdsdk.connection")
 
-Command = Callable[[ProviderProtocol, float], None]
+Command = Callable[[ProviderProtocol, float, int], None]
 _BURST_FRAMES = 256   # frames read back-to-back before timers and commands get a turn
 _BURST_EVENTS = 4096  # events gathered into one batch at most
 
 
+class Clock:
+    """The two clocks the runtime reads: monotonic seconds for deadlines and
+    epoch nanoseconds for stamps. Tests pass one that jumps."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps."""
+        return time.monotonic()
+
+    def time_ns(self) -> int:
+        """Wall-clock epoch nanoseconds."""
+        return time.time_ns()
+
+
 class _Stop(Exception):
-    """Raised inside the loop when close() was requested."""
+    """Raised inside the loop when the thread must end."""
+
+
+class _RestWorker:
+    """One thread that performs the protocol's REST calls in order and hands
+    each answer back to the socket thread as a command."""
+
+    def __init__(self, name: str, perform: Callable[[HttpRequest], HttpResponse],
+                 deliver: Callable[[Command], None], stopping: threading.Event) -> None:
+        self._perform, self._deliver, self._stopping = perform, deliver, stopping
+        self._jobs: "queue.SimpleQueue[Optional[tuple[int, HttpRequest]]]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call_id: int, req: HttpRequest) -> None:
+        self._jobs.put((call_id, req))
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None or self._stopping.is_set():
+                return
+            call_id, req = job
+            answer: Union[HttpResponse, MdsdkError]
+            if req.delay > 0 and self._stopping.wait(min(req.delay, 3600.0)):
+                return
+            try:
+                answer = self._perform(req)
+            except MdsdkError as exc:
+                answer = exc
+            self._deliver(_answer(call_id, answer))
+
+    def close(self, timeout: float) -> None:
+        self._jobs.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 class Connection:
     """Runs ``protocol`` over sockets from ``transport_factory`` on its own thread.
 
-    ``endpoint_source(refresh)`` returns where to connect (performing any REST
-    login; ``refresh=True`` asks for a fresh token). ``sink(events)`` receives
-    every decoded batch. ``on_signal(signal)`` receives history answers and
-    rejections (called on this thread; it must not block).
+    ``sink(events)`` receives every decoded batch; ``http`` performs REST
+    calls (built lazily, on the REST worker); ``record`` gets every frame.
     """
 
-    def __init__(self, *, provider: str, config: Config, protocol: ProviderProtocol,
-                 endpoint_source: Callable[[bool], Endpoint],
-                 transport_factory: Callable[[Endpoint], Any],
-                 sink: Callable[[List[Event]], None],
-                 on_signal: Callable[[Any], None],
+    def __init__(self, *, provider: str, protocol: ProviderProtocol,
+                 transport_factory: Callable[[Any], Any], sink: Callable[[List[Event]], None],
+                 http: Optional[Callable[[HttpRequest], HttpResponse]] = None,
                  reconnect: ReconnectPolicy = ReconnectPolicy(), timeouts: Timeouts = Timeouts(),
-                 record: Optional[IO[str]] = None) -> None:
+                 record: Optional[IO[str]] = None, clock: Optional[Clock] = None) -> None:
         self.provider = provider
-        self.config = config
         self.protocol = protocol
-        self._endpoint_source = endpoint_source
         self._transport_factory = transport_factory
         self._sink = sink
-        self._on_signal = on_signal
+        self._http = http
         self.reconnect = reconnect
         self.timeouts = timeouts
         self._record = record
+        self.clock = clock or Clock()
+        self.pending = PendingReplies()
         self._commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -75,6 +122,7 @@ class Connection:
         self._started: "Future[None]" = Future()
         self._thread = threading.Thread(target=self._run, name=f"mdsdk-{provider}", daemon=True)
         self._transport: Any = None
+        self._rest: Optional[_RestWorker] = None
         self.error: Optional[MdsdkError] = None
         # Figures for stats(); written by the socket thread only.
         self.reconnects = 0
@@ -82,7 +130,9 @@ class Connection:
         self.frames_out = 0
         self.last_frame_at: Optional[float] = None
         self.connected = False
-        self._refreshed = False
+        self._attempt = 0
+        self._retry_at = 0.0
+        self._up_since: Optional[float] = None
 
     # ------------------------------------------------------------ control (any thread)
     def start(self) -> None:
@@ -104,11 +154,25 @@ class Connection:
             raise
 
     def call(self, command: Command) -> None:
-        """Run ``command(protocol, now)`` on the socket thread, soon."""
+        """Run ``command(protocol, now, wall_ns)`` on the socket thread, soon."""
         if self._stopping.is_set():
             raise ClosedError("the feed is closed; connect again to make new requests")
         self._commands.put(command)
         self._wake()
+
+    def request(self, req: Request, timeout: float, what: str) -> Any:
+        """Send ``req`` through the protocol and wait for its answer (one
+        pending table, one timeout rule: on timeout the request is cancelled)."""
+        if self.error is not None:
+            raise self.error
+        rid, fut = self.pending.open()
+        self.call(lambda p, now, wall: p.request(rid, req, now, wall))
+        return self.pending.wait(rid, fut, timeout, what,
+                                 lambda: self._cancel(rid))
+
+    def _cancel(self, rid: int) -> None:
+        if not self._stopping.is_set():
+            self.call(lambda p, now, wall: p.cancel(rid, now, wall))
 
     def _wake(self) -> None:
         try:
@@ -117,16 +181,19 @@ class Connection:
             pass  # closing, or the buffer is full: either way the loop will wake
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Stop the thread, close the socket, and wait (``timeouts.close``)."""
+        """Stop the threads, close the socket, and wait (``timeouts.close``)."""
         self._stopping.set()
         self._wake()
+        limit = self.timeouts.close if timeout is None else timeout
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            limit = self.timeouts.close if timeout is None else timeout
             self._thread.join(limit * 0.75)
             transport = self._transport
             if self._thread.is_alive() and transport is not None:
-                transport.abort()  # unblock a read or a REST-free send stuck on a dead peer
+                transport.abort()  # unblock a read or a send stuck on a dead peer
                 self._thread.join(limit * 0.25)
+        if self._rest is not None:
+            self._rest.close(limit)
+        self.pending.fail_all(ClosedError("the feed was closed while waiting for an answer"))
         if not self._thread.is_alive():
             for s in (self._wake_r, self._wake_w):
                 s.close()
@@ -137,83 +204,74 @@ class Connection:
         return self._thread.is_alive()
 
     # ------------------------------------------------------------ the thread
+    def _now(self) -> float:
+        return self.clock.monotonic()
+
     def _emit(self, kind: str, detail: str, **extra: object) -> None:
-        self._sink([Status("", time.time_ns(), self.provider, kind=kind, detail=detail, extra=extra)])
+        self._sink([Status("", self.clock.time_ns(), self.provider, kind=kind,
+                           detail=redact(detail, self.protocol.secrets), extra=extra)])
 
     def _run(self) -> None:
-        attempt = 0
-        refresh = False
-        self._refreshed = False
-        while not self._stopping.is_set():
-            up_since: Optional[float] = None
-            try:
-                endpoint = self._endpoint_source(refresh)
-                refresh = False
-                self._open(endpoint)
-                up_since = time.monotonic()
-                self._serve()
-                return  # _serve returns only when stopping
-            except _Stop:
-                return
-            except AuthenticationError as exc:
-                if not self._started.done():
-                    self._started.set_exception(exc)
-                    return
-                if not self._refreshed:
-                    # Expired, or refused on reconnect: one fresh token, then give up.
-                    refresh = self._refreshed = True
-                    self._emit("disconnected", f"{exc}; fetching a fresh token and reconnecting")
-                    self._close_transport()
-                    continue
-                self._fatal(exc)
-                return
-            except MdsdkError as exc:
-                self._close_transport()
-                if not self._started.done():
-                    self._started.set_exception(exc)
-                    return
-                if getattr(exc, "fatal", False):
-                    self._fatal(exc)
-                    return
-                if up_since is not None and time.monotonic() - up_since >= self.reconnect.reset_after:
-                    attempt = 0
-                attempt += 1
-                if self.reconnect.gives_up(attempt):
-                    self._fatal(ConnectionLost(f"gave up after {attempt - 1} reconnect attempts: {exc}"))
-                    return
-                self._emit("disconnected", str(exc), error=type(exc).__name__)
-                delay = self.reconnect.delay(attempt)
-                self._emit("reconnecting", f"reconnecting in {delay:.1f} s (attempt {attempt})",
-                           attempt=attempt, delay=delay)
-                if self._sleep(delay):
-                    return
-                self.reconnects += 1
-            except Exception as exc:  # noqa: BLE001 - a bug must not kill the feed silently
-                log.exception("mdsdk connection thread failed")
-                err = MdsdkError(f"internal error in the {self.provider} connection: {exc!r}")
-                if not self._started.done():
-                    self._started.set_exception(err)
-                else:
-                    self._fatal(err)
-                return
-            finally:
-                self._close_transport()
+        try:
+            while not self._stopping.is_set():
+                if self._transport is None and self._now() >= self._retry_at:
+                    self._try_open()
+                self._step()
+        except _Stop:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the feed silently
+            log.exception("mdsdk connection thread failed")
+            self._fatal(MdsdkError(f"internal error in the {self.provider} connection: {exc!r}"), stop=False)
+        finally:
+            self._close_transport()
 
-    def _fatal(self, exc: MdsdkError) -> None:
-        self.error = exc
-        self._emit("error", f"{exc} (the feed has stopped)", error=type(exc).__name__, fatal=True)
-        self._on_signal(Fatal(exc))
+    def _try_open(self) -> None:
+        proto = self.protocol
+        endpoint = proto.endpoint(self._now(), self.clock.time_ns())
+        self._after()
+        if endpoint is None:
+            return  # a REST login is running; its answer wakes us
+        try:
+            transport = self._transport_factory(endpoint)
+            transport.open()
+        except MdsdkError as exc:
+            self._lost(exc)
+            return
+        self._transport = transport
+        if self._attempt:
+            self.reconnects += 1
+        self._up_since = self._now()
+        proto.connection_made(self._now(), self.clock.time_ns())
+        self._after()
 
-    def _sleep(self, seconds: float) -> bool:
-        """Wait ``seconds`` or until woken by close(); True when stopping."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            select.select([self._wake_r], [], [], left)
+    def _step(self) -> None:
+        proto, transport = self.protocol, self._transport
+        now = self._now()
+        timeout = 1.0
+        deadline = proto.next_deadline()
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, deadline - now))
+        if transport is None:
+            timeout = min(timeout, max(0.0, self._retry_at - now))
+        elif transport.pending():
+            timeout = 0.0
+        readers = [self._wake_r] if transport is None else [self._wake_r, transport.fileno()]
+        ready, _, _ = select.select(readers, [], [], timeout)
+        if self._wake_r in ready:
             self._drain_wake()
-        return True
+            if self._stopping.is_set():
+                raise _Stop()
+            self._run_commands()
+        if self._transport is not None and (len(ready) > 1 or ready and ready[0] is not self._wake_r
+                                            or self._transport.pending()):
+            self._read_burst()
+        deadline = proto.next_deadline()
+        if deadline is not None and self._now() >= deadline:
+            try:
+                proto.handle_timer(self._now(), self.clock.time_ns())
+            except ConnectionLost as exc:
+                self._lost(exc)
+        self._after()
 
     def _drain_wake(self) -> None:
         try:
@@ -222,13 +280,126 @@ class Connection:
         except (BlockingIOError, InterruptedError):
             pass
 
-    def _open(self, endpoint: Endpoint) -> None:
-        transport = self._transport_factory(endpoint)
-        transport.open()
-        self._transport = transport
-        self.protocol.set_token(endpoint.token)
-        self.protocol.connection_made(time.time())
-        self._flush()
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            command(self.protocol, self._now(), self.clock.time_ns())
+            self._after()
+
+    # ------------------------------------------------------------ after every protocol call
+    def _after(self) -> None:
+        """Send queued frames, hand REST calls to the worker, act on signals
+        and deliver news the protocol produced outside a frame."""
+        proto = self.protocol
+        if self._transport is not None:
+            self._flush()
+        else:
+            proto.outgoing()  # nothing can be sent without a socket; a reconnect resends state
+        calls = proto.http_outgoing()
+        for call_id, req in calls:
+            self._rest_worker().submit(call_id, req)
+        news = getattr(proto, "news", None)
+        if news:
+            self._sink(list(news))
+            news.clear()
+        if proto.signals:
+            self._signals()
+
+    def _rest_worker(self) -> _RestWorker:
+        if self._rest is None:
+            perform = self._http or _no_rest(self.provider)
+            self._rest = _RestWorker(f"mdsdk-{self.provider}-rest", perform, self.call, self._stopping)
+        return self._rest
+
+    def _flush(self) -> None:
+        frames = self.protocol.outgoing()
+        if not frames:
+            return
+        transport, rec = self._transport, self._record
+        try:
+            for text in frames:
+                transport.send(text)
+                if rec is not None:
+                    self._write_record("out", redact(text, self.protocol.secrets))
+        except ConnectionLost as exc:
+            self._lost(exc)
+            return
+        self.frames_out += len(frames)
+
+    def _write_record(self, direction: str, text: str) -> None:
+        assert self._record is not None
+        self._record.write(json.dumps({"dir": direction, "raw": text, "t": round(time.time(), 6)}) + "\n")
+
+    def _signals(self, events: Optional[List[Event]] = None) -> None:
+        """Act on the protocol's news. "connected" goes out before the frame's
+        ``events`` (so it precedes "resubscribed"); the events are delivered
+        before a reconnect or a stop, so nothing received is lost."""
+        proto = self.protocol
+        signals, proto.signals = proto.signals, []
+        later: List[Any] = []
+        for sig in signals:
+            if isinstance(sig, Reply):
+                self.pending.resolve(sig)
+            elif isinstance(sig, Ready):
+                self.connected = True
+                if not self._started.done():
+                    self._started.set_result(None)
+                    self._emit("connected", f"connected to {self.provider}")
+                else:
+                    self._emit("connected", f"reconnected to {self.provider}", reconnects=self.reconnects)
+            else:
+                later.append(sig)
+        if events:
+            self._sink(events)
+        for sig in later:
+            if isinstance(sig, Reconnect):
+                self._lost(sig.error, immediate=sig.now)
+            elif isinstance(sig, Fatal):
+                self._fatal(sig.error)
+
+    # ------------------------------------------------------------ failures
+    def _lost(self, exc: MdsdkError, immediate: bool = False) -> None:
+        """The socket is gone (or must go): report, and plan the next attempt."""
+        if self._transport is not None:
+            exc = self._translate(exc)
+        self._close_transport()
+        if not self._started.done():
+            self._fatal(exc)
+        if getattr(exc, "fatal", False):
+            self._fatal(exc)
+        now = self._now()
+        if self._up_since is not None and now - self._up_since >= self.reconnect.reset_after:
+            self._attempt = 0
+        self._up_since = None
+        self._attempt += 1
+        if self.reconnect.gives_up(self._attempt):
+            self._fatal(ConnectionLost(f"gave up after {self._attempt - 1} reconnect attempts: {exc}"))
+        self._emit("disconnected", str(exc), error=type(exc).__name__)
+        delay = 0.0 if immediate else self.reconnect.delay(self._attempt)
+        self._emit("reconnecting", f"reconnecting in {delay:.1f} s (attempt {self._attempt})",
+                   attempt=self._attempt, delay=delay)
+        self._retry_at = now + delay
+
+    def _translate(self, exc: MdsdkError) -> MdsdkError:
+        transport = self._transport
+        translated = self.protocol.closed_error(transport.close_code, getattr(transport, "close_reason", ""))
+        return translated if translated is not None else exc
+
+    def _fatal(self, exc: MdsdkError, stop: bool = True) -> None:
+        """The feed stops with ``exc``: every waiter hears it."""
+        self.error = exc
+        self._close_transport()
+        if not self._started.done():
+            self._started.set_exception(exc)
+        else:
+            self._emit("error", f"{exc} (the feed has stopped)", error=type(exc).__name__, fatal=True)
+        self.pending.fail_all(exc)
+        self._stopping.set()
+        if stop:
+            raise _Stop()
 
     def _close_transport(self) -> None:
         transport, self._transport = self._transport, None
@@ -237,57 +408,8 @@ class Connection:
             self.protocol.connection_lost()
             transport.close()
 
-    def _flush(self) -> None:
-        frames = self.protocol.outgoing()
-        if not frames:
-            return
-        transport = self._transport
-        rec = self._record
-        for text in frames:
-            transport.send(text)
-            if rec is not None:
-                self._write_record("out", self.config.redact(text))
-        self.frames_out += len(frames)
-
-    def _write_record(self, direction: str, text: str) -> None:
-        assert self._record is not None
-        self._record.write(json.dumps({"dir": direction, "raw": text, "t": round(time.time(), 6)}) + "\n")
-
-    def _run_commands(self) -> None:
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            command(self.protocol, time.time())
-
-    def _serve(self) -> None:
-        proto, transport = self.protocol, self._transport
-        sock = transport.fileno()
-        wake = self._wake_r
-        readers = [sock, wake]
-        while True:
-            if self._stopping.is_set():
-                raise _Stop()
-            deadline = proto.next_deadline()
-            now = time.time()
-            timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
-            if transport.pending():
-                timeout = 0.0
-            ready, _, _ = select.select(readers, [], [], timeout)
-            if wake in ready:
-                self._drain_wake()
-                if self._stopping.is_set():
-                    raise _Stop()
-                self._run_commands()
-            if sock in ready or transport.pending():
-                self._read_burst(sock)
-            deadline = proto.next_deadline()
-            if deadline is not None and time.time() >= deadline:
-                proto.handle_timer(time.time())
-            self._flush()
-
-    def _read_burst(self, sock: int) -> None:
+    # ------------------------------------------------------------ reading
+    def _read_burst(self) -> None:
         """Read every frame that is already waiting (up to a bound) and hand
         their events over as one batch.
 
@@ -296,7 +418,8 @@ class Connection:
         idle the burst is a single frame, so no latency is added.
         """
         proto, transport, rec = self.protocol, self._transport, self._record
-        receive = proto.receive
+        receive, clock = proto.receive, self.clock
+        sock = transport.fileno()
         batch: List[Event] = []
         for _ in range(_BURST_FRAMES):
             try:
@@ -304,20 +427,22 @@ class Connection:
             except ConnectionLost as exc:
                 if batch:
                     self._sink(batch)  # nothing already received is lost
-                raise self._closed(exc) from exc
+                self._lost(exc)
+                return
             if text is not None:
-                ns = time.time_ns()
-                now = ns / 1e9
+                ns = clock.time_ns()
                 self.frames_in += 1
-                self.last_frame_at = now
+                self.last_frame_at = ns / 1e9
                 if rec is not None:
                     self._write_record("in", text)
-                events = receive(text, now, ns)
+                events = receive(text, clock.monotonic(), ns)
                 if proto.signals:
                     if batch:
                         self._sink(batch)
                         batch = []
                     self._signals(events)
+                    if self._transport is None:
+                        return
                 elif events:
                     if batch:
                         batch.extend(events)
@@ -330,46 +455,14 @@ class Connection:
         if batch:
             self._sink(batch)
 
-    def _closed(self, exc: ConnectionLost) -> MdsdkError:
-        code = self._transport.close_code if self._transport is not None else None
-        translated = self.protocol.closed_error(code, getattr(self._transport, "close_reason", ""))
-        if translated is not None:
-            return translated
-        return exc
 
-    def _signals(self, events: List[Event]) -> None:
-        """Act on the protocol's news. "connected" goes out before the frame's
-        events (so it precedes "resubscribed"); the events are delivered
-        before any error is raised, so nothing received is lost."""
-        signals, self.protocol.signals = self.protocol.signals, []
-        failure: Optional[MdsdkError] = None
-        for sig in signals:
-            if isinstance(sig, Ready):
-                self.connected = True
-                self._refreshed = False
-                if not self._started.done():
-                    self._started.set_result(None)
-                    self._emit("connected", f"connected to {self.provider}")
-                else:
-                    self._emit("connected", f"reconnected to {self.provider}", reconnects=self.reconnects)
-            elif isinstance(sig, AuthRejected):
-                failure = failure or sig.error
-            elif isinstance(sig, AuthExpired):
-                failure = failure or _Expired(str(sig.error))
-            elif isinstance(sig, Fatal):
-                failure = failure or _FatalError(str(sig.error))
-            else:
-                self._on_signal(sig)
-        if events:
-            self._sink(events)
-        if failure is not None:
-            raise failure
+def _answer(call_id: int, answer: Union[HttpResponse, MdsdkError]) -> Command:
+    def command(p: ProviderProtocol, now: float, wall: int) -> None:
+        p.http_response(call_id, answer, now, wall)
+    return command
 
 
-class _Expired(AuthenticationError):
-    """An authorised session lost its token; refreshed once, then fatal."""
-
-
-class _FatalError(MdsdkError):
-    fatal = True
-
+def _no_rest(provider: str) -> Callable[[HttpRequest], HttpResponse]:
+    def perform(req: HttpRequest) -> HttpResponse:
+        raise MdsdkError(f"{provider} asked for a REST call but has no api_url; pass api_url=...")
+    return perform

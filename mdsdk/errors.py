@@ -30,6 +30,7 @@ __all__ = [
     "RemoteProtocolError",
     "ProviderError",
     "RateLimitedError",
+    "TakeoverError",
     "RequestTimeout",
     "ClosedError",
     "redact",
@@ -134,6 +135,11 @@ class RateLimitedError(ProviderError):
     def __init__(self, message: str, *, retry_after: Optional[float] = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+class TakeoverError(ProviderError):
+    """Another client logged in with the same credentials and the server
+    closed this session; mdsdk does not fight back by reconnecting."""
 
 
 class RequestTimeout(MdsdkError, TimeoutError):

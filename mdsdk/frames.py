@@ -19,7 +19,7 @@ import pandas as pd
 
 from .events import Bar, Quote
 
-__all__ = ["bars_to_frame", "quotes_to_frame", "from_columns", "to_text", "OHLCV"]
+__all__ = ["bars_to_frame", "quotes_to_frame", "from_columns", "to_text", "table", "OHLCV"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -83,3 +83,9 @@ def to_text(df: pd.DataFrame, max_rows: int = 60) -> str:
     """A DataFrame as a terminal-width table (for the CLI)."""
     with pd.option_context("display.width", 140, "display.max_columns", 30):
         return str(df.to_string(max_rows=max_rows))
+
+
+def table(rows: Sequence[Mapping[str, object]], index: str) -> pd.DataFrame:
+    """Plain records as a DataFrame indexed by ``index`` (for listings such
+    as :func:`mdsdk.providers`)."""
+    return pd.DataFrame(list(rows)).set_index(index)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, List
 
-from .errors import UnknownProviderError
+from .errors import ConfigurationError, UnknownProviderError
 from .providers.base import ProviderSpec
 
-__all__ = ["get_spec", "known_providers", "load_object", "PLANNED"]
+__all__ = ["get_spec", "known_providers", "load_object", "PLANNED", "DEFAULT_PROVIDER"]
 
 _REGISTRY: Dict[str, str] = {
     "sim": "mdsdk.providers.dxlink:SIM",
@@ -20,6 +20,7 @@ _REGISTRY: Dict[str, str] = {
     "tastytrade": "mdsdk.providers.dxlink:TASTYTRADE",
     "tradovate": "mdsdk.providers.tradovate:TRADOVATE",
 }
+DEFAULT_PROVIDER = "sim"  # needs no account and no network
 # Named in the design, not shipped yet: a clearer error than "unknown".
 PLANNED = ("tda", "schwab", "thetadata", "crosstrade")
 
@@ -40,7 +41,9 @@ def get_spec(name: str) -> ProviderSpec:
 
     Raises UnknownProviderError listing the known names.
     """
-    key = str(name).strip().lower()
+    if not isinstance(name, str):
+        raise ConfigurationError(f"provider must be a name such as 'sim', got {type(name).__name__}")
+    key = name.strip().lower()
     path = _REGISTRY.get(key)
     if path is None:
         known = ", ".join(_REGISTRY)
@@ -49,5 +52,6 @@ def get_spec(name: str) -> ProviderSpec:
                 f"provider {name!r} is not available in this version of mdsdk yet; available: {known}")
         raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}")
     spec = load_object(path)
-    assert isinstance(spec, ProviderSpec)
+    if not isinstance(spec, ProviderSpec):
+        raise UnknownProviderError(f"provider {name!r} is registered as {path}, which is not a ProviderSpec")
     return spec

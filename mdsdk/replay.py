@@ -1,10 +1,12 @@
 """Replay recorded sessions (JSONL) through the same protocol objects.
 
 Format, one JSON object per line: ``{"dir": "in"|"out", "raw": "<frame>",
-"t": <epoch seconds, optional>}``; other keys are ignored. ``out`` lines are
-shown to the protocol as frames it sent (so it learns request ids and candle
-symbols as it did live); ``in`` lines are received. A recording that starts
-mid-stream, with no handshake, still decodes.
+"t": <epoch seconds, optional>}``; other keys are ignored. A first line
+``{"provider": "<name>"}`` (written by ``record=``) names the provider that
+decodes the rest. ``out`` lines are shown to the protocol as frames it sent
+(so it learns request ids and candle symbols as it did live); ``in`` lines
+are received. A recording that starts mid-stream, with no handshake, still
+decodes.
 """
 
 from __future__ import annotations
@@ -12,45 +14,68 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Iterable, Iterator, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Union
 
 from .errors import ConfigurationError
 from .events import Event
-from .providers.base import resolve_options
+from .providers.base import ProviderProtocol, resolve_options
 from .registry import get_spec
 
 __all__ = ["replay", "replay_lines"]
 
 
-def replay(path: Union[str, "os.PathLike[str]"], provider: str = "dxlink") -> Iterator[Event]:
-    """Yield the events of a recorded session file as ``provider`` decodes them."""
+def replay(path: Union[str, "os.PathLike[str]"], provider: Optional[str] = None) -> Iterator[Event]:
+    """Yield the events of a recorded session file, decoded by ``provider``
+    (default: the provider named in the recording's first line)."""
     try:
         handle = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read recording {os.fspath(path)!r}: {exc.strerror}") from exc
+    except (OSError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read recording {path!r}: {getattr(exc, 'strerror', exc)}") from None
     with handle:
         yield from replay_lines(handle, provider, source=os.fspath(path))
 
 
-def replay_lines(lines: Iterable[str], provider: str = "dxlink", source: str = "<lines>") -> Iterator[Event]:
+def _parse(line: str, source: str, number: int) -> Dict[str, Any]:
+    try:
+        item = json.loads(line)
+    except (ValueError, RecursionError):
+        item = None
+    if not isinstance(item, dict):
+        raise ConfigurationError(f"{source}:{number} is not a recording line; expected "
+                                 '{"dir": "in"|"out", "raw": "..."}')
+    return item
+
+
+def _protocol(name: Optional[str], source: str) -> ProviderProtocol:
+    if name is None:
+        raise ConfigurationError(f"{source} does not name its provider (no {{\"provider\": ...}} first line); "
+                                 "pass provider=... (e.g. 'dxlink' or 'tradovate')")
+    spec = get_spec(name)
+    return spec.make_protocol(resolve_options(spec.name, spec.options, {}, environ={}))
+
+
+def replay_lines(lines: Iterable[str], provider: Optional[str] = None, source: str = "<lines>") -> Iterator[Event]:
     """Yield the events of recorded JSONL ``lines`` (see the module docstring)."""
-    spec = get_spec(provider)
-    protocol = spec.make_protocol(resolve_options(spec.name, spec.options, {}, environ={}))
+    protocol: Optional[ProviderProtocol] = None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-            direction, raw = item["dir"], item["raw"]
-        except (ValueError, TypeError, KeyError):
-            raise ConfigurationError(
-                f"{source}:{number} is not a recording line; expected "
-                '{"dir": "in"|"out", "raw": "..."}') from None
+        item = _parse(line, source, number)
+        if "dir" not in item and isinstance(item.get("provider"), str):
+            provider = provider or item["provider"]
+            continue
+        direction, raw = item.get("dir"), item.get("raw")
+        if direction not in ("in", "out") or not isinstance(raw, str):
+            raise ConfigurationError(f"{source}:{number} is not a recording line; expected "
+                                     '{"dir": "in"|"out", "raw": "..."}')
+        if protocol is None:
+            protocol = _protocol(provider, source)
         t = item.get("t")
-        now = float(t) if isinstance(t, (int, float)) else time.time()
+        wall = float(t) if isinstance(t, (int, float)) and 0 < t < 4e9 else time.time()
         if direction == "out":
-            protocol.replay_sent(str(raw), now)
-        elif direction == "in":
-            yield from protocol.receive(str(raw), now, int(now * 1e9))
+            protocol.replay_sent(raw, wall, int(wall * 1e9))
+        else:
+            yield from protocol.receive(raw, wall, int(wall * 1e9))
         protocol.outgoing()
+        protocol.http_outgoing()
         protocol.signals.clear()

@@ -20,7 +20,7 @@ from typing import Deque, Dict, Iterable, List, Optional
 
 import websocket
 
-from .errors import ConnectionLost, TransportError, redact
+from .errors import ConfigurationError, ConnectionLost, TransportError, redact
 
 __all__ = ["WebSocketTransport"]
 
@@ -73,6 +73,9 @@ class WebSocketTransport:
         except (OSError, websocket.WebSocketException) as exc:
             raise TransportError(self._msg(
                 f"could not connect to {self.url}: {exc}; check the URL and your network")) from exc
+        except ValueError as exc:  # websocket-client's word for a URL it cannot parse
+            raise ConfigurationError(self._msg(
+                f"{self.url!r} is not a WebSocket URL ({exc}); pass url='wss://host/path'")) from exc
         ws.settimeout(self.timeout)
         self._ws = ws
 

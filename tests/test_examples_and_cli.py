@@ -58,8 +58,8 @@ def test_cli_record_and_replay(tmp_path: pathlib.Path) -> None:
 
 def test_cli_against_a_standalone_style_emulator() -> None:
     with DXLinkEmulator(require_auth=False) as emu:
-        code, out = run("stream", "ESZ4", "--provider", "dxlink", "--url", emu.url, "--seconds", "1")
-    assert code == 0 and "ESZ4" in out
+        code, out = run("stream", "SPY", "--provider", "dxlink", "--url", emu.url, "--seconds", "1")
+    assert code == 0 and "SPY" in out
 
 
 def test_cli_tradovate_against_its_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,9 +67,9 @@ def test_cli_tradovate_against_its_emulator(monkeypatch: pytest.MonkeyPatch) -> 
     with TradovateEmulator() as emu:
         monkeypatch.setenv("MDSDK_TRADOVATE_USERNAME", emu.username)
         monkeypatch.setenv("MDSDK_TRADOVATE_PASSWORD", emu.password)
-        code, out = run("stream", "ESZ4", "--provider", "tradovate", "--url", emu.url, "--api-url", emu.api_url,
+        code, out = run("stream", "ESZ6", "--provider", "tradovate", "--url", emu.url, "--api-url", emu.api_url,
                         "--seconds", "1")
-    assert code == 0 and "ESZ4" in out and "quote" in out
+    assert code == 0 and "ESZ6" in out and "quote" in out
 
 
 def test_cli_emulate_prints_how_to_connect() -> None:

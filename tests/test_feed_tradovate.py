@@ -191,9 +191,9 @@ def test_shutdown_and_close_frames_reconnect(tv: TradovateEmulator) -> None:
     with _connect(tv) as feed:
         statuses = _statuses(feed)
         feed.get_quote("ESZ6")
-        tv.shutdown("ConnectionQuotaReached")
+        tv.shutdown("Maintenance")
         assert wait_until(lambda: [s.kind for s in statuses].count("resubscribed") == 1, 10)
-        assert any("ConnectionQuotaReached" in s.detail for s in statuses)
+        assert any("Maintenance" in s.detail for s in statuses)
         tv.close_with(3000)
         assert wait_until(lambda: [s.kind for s in statuses].count("resubscribed") == 2, 10)
 

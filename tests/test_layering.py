@@ -12,8 +12,9 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "mdsdk"
 LAYERS: Dict[str, int] = {"values": 0, "protocol": 1, "io": 2, "runtime": 3, "facade": 4, "testing": 5}
 VALUES = {"errors", "events", "policy", "intervals", "_version"}
 IO = {"transport", "http"}
-RUNTIME = {"connection", "dispatch", "cache", "registry"}
+RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
+SHARED_PROTOCOL = ("base", "core", "fields")  # what every provider package may build on
 THIRD_PARTY_OWNERS = {"websocket": {"transport"}, "requests": {"http"}, "tenacity": {"http"},
                       "pandas": {"frames"}, "numpy": {"frames"}, "websockets": {"testing"}}
 
@@ -92,7 +93,7 @@ def test_imports_point_down_only() -> None:
                     if ok and mod.startswith("mdsdk.providers.") and imp.startswith("mdsdk.providers."):
                         mine_pkg = mod.split(".")[2]
                         their_pkg = imp.split(".")[2] if len(imp.split(".")) > 2 else "base"
-                        ok = their_pkg in (mine_pkg, "base")
+                        ok = their_pkg in (mine_pkg,) + SHARED_PROTOCOL
                 else:
                     ok = LAYERS[theirs] <= LAYERS[mine] and theirs != "testing"
                     if mine == "io" and theirs == "io" and imp != mod:
@@ -126,3 +127,41 @@ def test_every_package_directory_is_a_real_package() -> None:
                if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
                and not (d / "__init__.py").exists()]
     assert not missing, f"directories without __init__.py: {missing}"
+
+
+PROVIDER_NEUTRAL = ("feed", "connection", "replies", "dispatch", "cache", "frames", "cli", "replay")
+
+
+def _provider_names() -> List[str]:
+    from mdsdk.registry import PLANNED, known_providers
+    return known_providers() + list(PLANNED)
+
+
+def test_runtime_and_facade_name_no_provider() -> None:
+    # A provider plugs in through the registry alone: the spine never names one.
+    names = set(_provider_names())
+    problems = []
+    for short in PROVIDER_NEUTRAL:
+        tree = ast.parse((PKG / f"{short}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                words = set(node.value.lower().replace(",", " ").replace("/", " ").split())
+                hit = names & words
+                if hit and node.value.strip().lower() not in ("",):
+                    problems.append(f"{short}.py line {node.lineno}: {node.value!r} names {sorted(hit)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_exec_or_eval_in_mdsdk() -> None:
+    problems = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval"):
+                problems.append(f"{name_of(path)} line {node.lineno}: {node.func.id}()")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_name_checker_sees_a_provider_literal() -> None:
+    tree = ast.parse('x = "connect to tradovate now"')
+    consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    assert set(_provider_names()) & set(consts[0].split())

@@ -3,24 +3,30 @@
 A provider is a package under ``mdsdk/providers/`` that exposes a
 :class:`ProviderSpec`. Its protocol object is *sans-I/O* (see h11, wsproto):
 frames go in through :meth:`ProviderProtocol.receive`, frames to send come
-out of :meth:`ProviderProtocol.outgoing`, time is always an argument, and the
-object says when it next needs attention (:meth:`next_deadline`). It never
-touches a socket, a thread or a clock, so it is tested by feeding it frames.
+out of :meth:`ProviderProtocol.outgoing`, HTTP exchanges it needs come out of
+:meth:`ProviderProtocol.http_outgoing` as values and their answers go back
+in through :meth:`ProviderProtocol.http_response`. Time is always an
+argument: ``now`` is monotonic seconds (deadlines), ``wall_ns`` epoch
+nanoseconds (event stamps, server-facing times). The object says when it
+next needs attention (:meth:`next_deadline`). It never touches a socket, a
+thread or a clock, so it is tested by feeding it frames and responses.
 
-Rules every protocol object follows:
+Rules every protocol object follows (the shared core in
+:mod:`mdsdk.providers.core` implements most of them once):
 
-* One object lives for the whole feed, across reconnects. The runtime calls
-  :meth:`connection_made` on every new socket; the object forgets per-socket
-  state (channels, handshake) but keeps the desired subscriptions and replays
-  them itself once the handshake is done, emitting ``Status(resubscribed)``.
-* User-visible events are returned from ``receive``; runtime news (handshake
-  done, auth refused, history finished) is appended to :attr:`signals`.
-* A malformed frame never raises out of ``receive``: it becomes a
+* One object lives for the whole feed, across reconnects. It keeps the
+  desired subscriptions (the only copy) and replays them after every
+  handshake, reporting ``Status(resubscribed)``.
+* A request that expects an answer (:class:`Subscribe`, :class:`History`,
+  :class:`Rpc`) comes with an id; the answer is one :class:`Reply` signal
+  carrying a value or a typed error.
+* User-visible events are returned from ``receive``; runtime news is
+  appended to :attr:`signals` (:class:`Ready`, :class:`Reply`,
+  :class:`Reconnect`, :class:`Fatal`).
+* A malformed frame never raises out of ``receive``: it becomes one
   ``Status(error)`` event and bumps :attr:`malformed`.
 * ``handle_timer`` raises :class:`~mdsdk.errors.ConnectionLost` when the peer
-  missed its deadline; otherwise it queues keepalives.
-* ``now`` is wall-clock epoch seconds (``time.time()``): the same number
-  stamps candle ``fromTime`` requests and drives the deadlines.
+  missed its deadline; otherwise it queues keepalives and starts renewals.
 """
 
 from __future__ import annotations
@@ -28,21 +34,21 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple)
+from typing import (Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
-from ..errors import ConfigurationError, MdsdkError, redact
-from ..events import Bar, Event, Status
+from ..errors import ConfigurationError, MdsdkError, UnsupportedError, redact
+from ..events import Bar, Event
 from ..intervals import Interval
 
 __all__ = [
-    "Subscription", "HistoryRequest", "Option", "Config", "ProviderSpec", "ProviderProtocol",
-    "HttpRequest", "HttpResponse", "Endpoint", "AuthFlow",
-    "Signal", "Ready", "AuthRejected", "AuthExpired", "HistoryDone", "HistoryFailed",
-    "SubscriptionRejected", "SubscriptionAcked", "Fatal", "SUBSCRIBABLE_KINDS",
+    "Subscription", "Subscribe", "History", "Rpc", "Request", "HistoryResult", "Option", "Config",
+    "Capabilities", "ProviderSpec", "ProviderProtocol", "HttpRequest", "HttpResponse", "Endpoint",
+    "AuthFlow", "Signal", "Ready", "Reply", "Reconnect", "Fatal", "SUBSCRIBABLE_KINDS",
+    "resolve_options", "as_bool",
 ]
 
-SUBSCRIBABLE_KINDS = ("quote", "trade", "bar", "summary", "profile", "book")
+SUBSCRIBABLE_KINDS = ("quote", "trade", "bar", "summary", "profile", "book", "pnl")
 
 
 @dataclass(frozen=True)
@@ -55,16 +61,44 @@ class Subscription:
     interval: Optional[str] = None
 
 
+# ---------------------------------------------------------------- requests
 @dataclass(frozen=True)
-class HistoryRequest:
-    """Bars of ``interval`` for ``symbol`` whose start lies in
-    ``[start_ns, end_ns)``; ``id`` matches the answer to the request."""
+class Subscribe:
+    """Add ``subs`` (idempotent); the reply's value is a tuple of the
+    :class:`~mdsdk.errors.SubscriptionError` of every rejected one."""
 
-    id: int
+    subs: Tuple[Subscription, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """Bars of ``interval`` for ``symbol`` whose start lies in
+    ``[start_ns, end_ns)``; the reply's value is a :class:`HistoryResult`."""
+
     symbol: str
     interval: Interval
     start_ns: int
     end_ns: int
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """A provider remote call ``api`` with keyword ``args``; the reply's value
+    is whatever the server answered."""
+
+    api: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+Request = Union[Subscribe, History, Rpc]
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    """The answer to a :class:`History` request: bars ascending by start."""
+
+    bars: Tuple[Bar, ...]
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------- signals
@@ -79,55 +113,27 @@ class Ready(Signal):
 
 
 @dataclass(frozen=True)
-class AuthRejected(Signal):
-    """The server refused the credentials during the handshake."""
-
-    error: MdsdkError
-
-
-@dataclass(frozen=True)
-class AuthExpired(Signal):
-    """An authorised session lost its authorisation (token expired)."""
-
-    error: MdsdkError
-
-
-@dataclass(frozen=True)
-class HistoryDone(Signal):
-    """A history request finished; ``bars`` are ascending by start time."""
+class Reply(Signal):
+    """The answer to request ``request_id``: ``value``, or ``error`` when it failed."""
 
     request_id: int
-    bars: Tuple[Bar, ...]
-    truncated: bool = False
+    value: Any = None
+    error: Optional[MdsdkError] = None
 
 
 @dataclass(frozen=True)
-class HistoryFailed(Signal):
-    """A history request failed with ``error``."""
+class Reconnect(Signal):
+    """Drop this socket and connect again: ``now=True`` skips the backoff
+    (a fresh token is on its way)."""
 
-    request_id: int
     error: MdsdkError
-
-
-@dataclass(frozen=True)
-class SubscriptionAcked(Signal):
-    """The server confirmed a subscription (providers that acknowledge)."""
-
-    subscription: Subscription
-
-
-@dataclass(frozen=True)
-class SubscriptionRejected(Signal):
-    """The server rejected one subscription; ``error`` is a SubscriptionError."""
-
-    subscription: Subscription
-    error: MdsdkError
+    now: bool = False
 
 
 @dataclass(frozen=True)
 class Fatal(Signal):
-    """Reconnecting cannot help (for example, a frame the server will never
-    accept); the feed stops with ``error``."""
+    """Reconnecting cannot help (credentials refused, session taken over);
+    the feed stops with ``error``."""
 
     error: MdsdkError
 
@@ -135,7 +141,8 @@ class Fatal(Signal):
 # ---------------------------------------------------------------- HTTP values
 @dataclass(frozen=True)
 class HttpRequest:
-    """A REST call described as data; the ``http`` module performs it."""
+    """A REST call described as data; the runtime's REST worker performs it
+    against the protocol's ``api_url``."""
 
     method: str
     path: str
@@ -143,6 +150,9 @@ class HttpRequest:
     params: Optional[Mapping[str, Any]] = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before sending (penalty back-off)
+
+    def __repr__(self) -> str:  # bodies and headers carry credentials
+        return f"HttpRequest({self.method} {self.path})"
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,9 @@ class HttpResponse:
     body: Any
     text: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"HttpResponse({self.status})"
 
 
 @dataclass(frozen=True)
@@ -175,22 +188,37 @@ class Endpoint:
         return tuple(t for t in (self.token, self.rest_token) if t)
 
 
-# A login flow is a generator: it yields HttpRequests, is sent HttpResponses,
-# and returns the Endpoint. Pure, so it is tested without a server.
+# A REST flow is a generator: it yields HttpRequests, is sent HttpResponses,
+# and returns its result (an Endpoint for logins). Pure, so it is tested
+# without a server.
 AuthFlow = Generator[HttpRequest, HttpResponse, Endpoint]
 
 
 # ---------------------------------------------------------------- options
+def as_bool(v: Any) -> bool:
+    """A boolean option from a bool or the usual strings ("true", "0", ...)."""
+    if isinstance(v, str):
+        low = v.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(v)
+    return bool(v)
+
+
 @dataclass(frozen=True)
 class Option:
     """A keyword argument a provider accepts; ``secret`` options are redacted
-    everywhere, ``env`` overrides the default variable name."""
+    everywhere; ``emulator`` options are also handed to the provider's
+    emulator when the feed runs one in-process."""
 
     name: str
     default: Any = None
     secret: bool = False
     help: str = ""
     kind: Callable[[Any], Any] = str
+    emulator: bool = False
 
 
 class Config(Mapping[str, Any]):
@@ -220,9 +248,22 @@ class Config(Mapping[str, Any]):
         """``text`` with every secret of this config masked."""
         return redact(text, self.secrets)
 
+    def with_values(self, **changes: Any) -> "Config":
+        """A copy with ``changes`` applied (the in-process emulator's URLs)."""
+        return Config(self.provider, dict(self._values, **changes), self._secret_names)
+
     def __repr__(self) -> str:
         shown = {k: ("***" if k in self._secret_names and v else v) for k, v in self._values.items()}
         return f"Config({self.provider!r}, {shown})"
+
+
+def _convert(provider: str, opt: Option, raw: Any) -> Any:
+    try:
+        return opt.kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        shown = "***" if opt.secret else repr(raw)
+        raise ConfigurationError(
+            f"option {opt.name}={shown} for {provider!r} is not valid: {opt.help or opt.kind.__name__}") from None
 
 
 def resolve_options(provider: str, options: Sequence[Option], kwargs: Mapping[str, Any],
@@ -241,90 +282,133 @@ def resolve_options(provider: str, options: Sequence[Option], kwargs: Mapping[st
     prefix = "MDSDK_" + provider.upper().replace("-", "_") + "_"
     for opt in options:
         if kwargs.get(opt.name) is not None:
-            raw = kwargs[opt.name]
+            values[opt.name] = _convert(provider, opt, kwargs[opt.name])
         elif (prefix + opt.name.upper()) in env:
-            raw = env[prefix + opt.name.upper()]
+            values[opt.name] = _convert(provider, opt, env[prefix + opt.name.upper()])
         else:
             values[opt.name] = opt.default
-            continue
-        try:
-            values[opt.name] = opt.kind(raw)
-        except (TypeError, ValueError):
-            shown = "***" if opt.secret else repr(raw)
-            raise ConfigurationError(
-                f"option {opt.name}={shown} for {provider!r} is not valid: {opt.help or opt.kind.__name__}") from None
     return Config(provider, values, [o.name for o in options if o.secret])
+
+
+# ---------------------------------------------------------------- capabilities
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, as one value: the event ``kinds`` it streams,
+    whether it serves ``history`` (and at which ``history_units``), whether
+    the server acknowledges subscriptions (``acks``), offers ``rpc``, and
+    needs REST (``rest``)."""
+
+    kinds: Tuple[str, ...] = ("quote", "trade")
+    history: bool = False
+    acks: bool = False
+    rpc: bool = False
+    rest: bool = False
+
+    def require(self, provider: str, what: str) -> None:
+        """Raise UnsupportedError naming ``provider`` and the capability
+        ``what`` ("history", "rpc", or an event kind) when it is missing."""
+        if what in ("history", "rpc", "acks", "rest"):
+            if not getattr(self, what):
+                raise UnsupportedError(f"provider {provider!r} does not offer {what}; "
+                                       f"see mdsdk.providers() for what each provider can do")
+            return
+        if what not in self.kinds:
+            raise UnsupportedError(f"provider {provider!r} does not stream {what!r}; it offers "
+                                   f"{', '.join(self.kinds)} (see mdsdk.providers())")
+
+    def row(self) -> Dict[str, Any]:
+        """This value as one row of the providers table."""
+        return {"kinds": ",".join(self.kinds), "history": self.history, "acks": self.acks,
+                "rpc": self.rpc, "rest": self.rest}
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What the registry knows about a provider: its options, how to build
+    its protocol object, what it can do, a description, and its emulator
+    (``"module:Class"``, loaded lazily so provider code never imports
+    :mod:`mdsdk.testing`). ``defaults`` pre-sets options (``sim`` is the
+    DXLink provider with ``emulate=True``)."""
+
+    name: str
+    options: Tuple[Option, ...]
+    make_protocol: Callable[[Config], "ProviderProtocol"]
+    capabilities: Capabilities
+    description: str = ""
+    emulator: Optional[str] = None
 
 
 # ---------------------------------------------------------------- protocol
 class ProviderProtocol(ABC):
     """The sans-I/O interface every provider's protocol object implements.
-    See the module docstring for the rules."""
+    See the module docstring for the rules; :class:`mdsdk.providers.core.ProtocolCore`
+    implements everything but the wire format."""
 
     provider: str = ""
+    api_url: Optional[str] = None  # REST base for http_outgoing() requests
+    malformed: int = 0
+    signals: List[Signal]
 
-    def __init__(self) -> None:
-        self.signals: List[Signal] = []
-        self.malformed = 0
-        self._out: List[str] = []
-
-    # -- lifecycle
     @abstractmethod
-    def connection_made(self, now: float) -> None:
+    def endpoint(self, now: float, wall_ns: int) -> Optional[Endpoint]:
+        """Where to connect now; None while a REST login is still running."""
+
+    @abstractmethod
+    def connection_made(self, now: float, wall_ns: int) -> None:
         """A new socket is open: reset per-socket state and queue the first frames."""
 
+    @abstractmethod
     def connection_lost(self) -> None:
-        """The socket is gone; forget per-socket state (default: nothing)."""
+        """The socket is gone; forget per-socket state."""
 
     @property
     @abstractmethod
     def ready(self) -> bool:
         """True once the handshake finished on the current socket."""
 
-    def set_token(self, token: Optional[str]) -> None:
-        """Use ``token`` for the next handshake."""
-        self.token = token
-
-    # -- data
     @abstractmethod
-    def receive(self, text: str, now: float, received_ns: int) -> List[Event]:
+    def receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
         """Handle one frame; return the events it carried (possibly none)."""
 
+    @abstractmethod
     def outgoing(self) -> List[str]:
         """Take the frames queued for sending (in order)."""
-        out, self._out = self._out, []
-        return out
+
+    @abstractmethod
+    def http_outgoing(self) -> List[Tuple[int, HttpRequest]]:
+        """Take the REST calls queued for the REST worker, with their ids."""
+
+    @abstractmethod
+    def http_response(self, call_id: int, response: Union[HttpResponse, MdsdkError], now: float,
+                      wall_ns: int) -> None:
+        """The answer (or transport error) of REST call ``call_id``."""
 
     @abstractmethod
     def next_deadline(self) -> Optional[float]:
-        """The ``now`` at which :meth:`handle_timer` must run next."""
+        """The monotonic ``now`` at which :meth:`handle_timer` must run next."""
 
     @abstractmethod
-    def handle_timer(self, now: float) -> None:
-        """Queue keepalives that are due; raise ConnectionLost when the peer is overdue."""
-
-    # -- requests
-    @abstractmethod
-    def subscribe(self, subs: Iterable[Subscription], now: float) -> None:
-        """Add subscriptions (idempotent); sent now if ready, else after the handshake."""
+    def handle_timer(self, now: float, wall_ns: int) -> None:
+        """Queue keepalives and renewals that are due; raise ConnectionLost when the peer is overdue."""
 
     @abstractmethod
-    def unsubscribe(self, subs: Iterable[Subscription], now: float) -> None:
+    def request(self, request_id: int, request: Request, now: float, wall_ns: int) -> None:
+        """Start ``request``; its answer comes as a :class:`Reply` signal."""
+
+    @abstractmethod
+    def cancel(self, request_id: int, now: float, wall_ns: int) -> None:
+        """Abandon request ``request_id`` (its caller stopped waiting)."""
+
+    @abstractmethod
+    def unsubscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0) -> None:
         """Remove subscriptions (unknown ones are ignored)."""
 
-    def request_history(self, request: HistoryRequest, now: float) -> None:
-        """Start a history request; the answer arrives as a HistoryDone/HistoryFailed signal."""
-        from ..errors import UnsupportedError
-        self.signals.append(HistoryFailed(request.id, UnsupportedError(
-            f"{self.provider} has no history; use a provider that serves bars")))
+    @property
+    @abstractmethod
+    def subscriptions(self) -> Tuple[Subscription, ...]:
+        """The desired subscriptions (safe to read from any thread)."""
 
-    def cancel_history(self, request_id: int, now: float) -> None:
-        """Abandon a history request (after a timeout)."""
-
-    def learn_symbols(self, contracts: Mapping[str, Any]) -> None:
-        """Take symbol -> provider id mappings resolved over REST (default: unused)."""
-
-    def replay_sent(self, text: str, now: float) -> None:
+    def replay_sent(self, text: str, now: float, wall_ns: int) -> None:
         """Learn from a frame a recorded session sent (request ids, candle
         symbols), as if this object had sent it. Default: nothing to learn."""
 
@@ -332,50 +416,7 @@ class ProviderProtocol(ABC):
         """Translate a WebSocket close code into an error worth reporting, or None."""
         return None
 
-    # -- helpers for subclasses
-    def _status(self, kind: str, detail: str, received_ns: int, symbol: str = "",
-                **extra: object) -> Status:
-        return Status(symbol, received_ns, self.provider, kind=kind, detail=detail,
-                      extra=extra or {})
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """What the registry knows about a provider: its options, how to build
-    its protocol object, and (optionally) how to log in over REST."""
-
-    name: str
-    options: Tuple[Option, ...]
-    make_protocol: Callable[[Config], ProviderProtocol]
-    auth_flow: Optional[Callable[[Config], AuthFlow]] = None
-    kinds: Tuple[str, ...] = ("quote", "trade", "bar", "summary")
-    has_history: bool = True
-    description: str = ""
-    # "module:Class" of a server to run in-process (``sim``); loaded by the
-    # registry by name so that provider packages never import mdsdk.testing.
-    local_server: Optional[str] = None
-    # Renew a token before it expires: (config, current endpoint) -> flow.
-    renew_flow: Optional[Callable[[Config, Endpoint], AuthFlow]] = None
-    # Resolve a user symbol to the provider's id: (config, endpoint, symbol) -> flow.
-    resolve_flow: Optional[Callable[[Config, Endpoint, str], Generator[HttpRequest, HttpResponse, Any]]] = None
-    # True when the server acknowledges each subscription: subscribe() then
-    # waits for the answer and raises SubscriptionError for rejected symbols.
-    acks: bool = False
-    # The REST base when the user gave no api_url (e.g. demo vs live hosts).
-    default_api_url: Optional[Callable[[Config], str]] = None
-
-    def api_url(self, config: Config) -> str:
-        """The REST base URL: ``api_url=`` if given, else the provider's default."""
-        if config.get("api_url"):
-            return str(config["api_url"])
-        if self.default_api_url is not None:
-            return self.default_api_url(config)
-        raise ConfigurationError(f"provider {self.name!r} needs api_url=...")
-
-    def endpoint(self, config: Config) -> Endpoint:
-        """The socket endpoint when no REST login is needed (``url``, ``token``)."""
-        url = config.get("url")
-        if not url:
-            raise ConfigurationError(
-                f"provider {self.name!r} needs url=... (or MDSDK_{self.name.upper()}_URL)")
-        return Endpoint(str(url), config.get("token"))
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        """Every secret this object knows (options and tokens), for redaction."""
+        return ()

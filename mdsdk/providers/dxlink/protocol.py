@@ -11,40 +11,63 @@ Rules (from ../shared/protocols/dxlink.md, sections 3, 8, 10-12):
 * Decoding follows the latest FEED_CONFIG per (channel, type); FULL and
   COMPACT are told apart by shape; several types per FEED_DATA are decoded.
 * KEEPALIVE goes out whenever we have been silent for half the server's
-  keepalive timeout (at most every 30 s); a server silent for our announced
-  ``keepalive_timeout`` is dead.
+  keepalive timeout (at most every ``keepalive_interval``); a server silent
+  for our announced ``keepalive_timeout`` is dead.
 * Candle snapshots come newest first between SNAPSHOT_BEGIN and
   SNAPSHOT_END/SNIP; REMOVE_EVENT rows are placeholders; an event older than
   ``fromTime`` also ends a snapshot.
 * Nothing survives a reconnect: on every new socket the handshake is redone
   and every desired subscription replayed (live bars resume from the last bar
   received, so the gap is backfilled without duplicates).
-
-State transitions of one socket::
-
-    IDLE --connection_made--> SETUP_SENT --AUTH_STATE UNAUTHORIZED--> AUTH_SENT
-    SETUP_SENT/AUTH_SENT --AUTH_STATE AUTHORIZED--> OPENING --all channels opened--> READY
-    AUTH_SENT --AUTH_STATE UNAUTHORIZED--> FAILED (AuthRejected)
-    READY --AUTH_STATE UNAUTHORIZED--> FAILED (AuthExpired)
+* An ERROR saying another session was opened with the same credentials is a
+  takeover: the feed stops with TakeoverError instead of fighting back.
 """
 
 from __future__ import annotations
 
+import enum
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
-from ...errors import (AuthenticationError, ConnectionLost, LocalProtocolError, MdsdkError)
+from ...errors import AuthenticationError, LocalProtocolError, MdsdkError, TakeoverError
 from ...events import Event
 from ...intervals import parse_interval
-from ..base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest, ProviderProtocol,
-                    Ready, Subscription)
+from ..base import Capabilities, Endpoint, Fatal, History, HistoryResult, Subscription
+from ..core import Liveness, LoginFlow, ProtocolCore, StateMachine
 from .codec import (REMOVE_EVENT, REQUEST_FIELDS, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP,
                     TX_PENDING, CandleRow, candle_key, candle_symbol, compile_decoder,
                     guess_layout, split_candle_symbol)
 
-__all__ = ["DXLinkProtocol", "LIVE", "BARS", "HIST", "CLIENT_VERSION"]
+__all__ = ["DXLinkProtocol", "State", "TRANSITIONS", "LIVE", "BARS", "HIST", "CLIENT_VERSION"]
+
+
+class State(enum.Enum):
+    """States of one DXLink socket."""
+
+    IDLE = "IDLE"
+    SETUP_SENT = "SETUP_SENT"
+    AUTH_SENT = "AUTH_SENT"
+    OPENING = "OPENING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+# (state, event) -> next state; anything else leaves the state alone.
+TRANSITIONS: Dict[Tuple[State, str], State] = {
+    (State.IDLE, "connect"): State.SETUP_SENT,
+    (State.SETUP_SENT, "auth_sent"): State.AUTH_SENT,
+    (State.SETUP_SENT, "authorized"): State.OPENING,
+    (State.AUTH_SENT, "authorized"): State.OPENING,
+    (State.OPENING, "all_opened"): State.READY,
+    (State.READY, "channel_closed"): State.OPENING,
+    (State.SETUP_SENT, "refused"): State.FAILED,
+    (State.AUTH_SENT, "refused"): State.FAILED,
+    (State.OPENING, "refused"): State.FAILED,
+    (State.READY, "refused"): State.FAILED,
+}
 
 LIVE, BARS, HIST = 1, 3, 5
 CHANNEL_TYPES = {LIVE: ("Quote", "Trade", "TradeETH", "Summary", "Profile"), BARS: ("Candle",),
@@ -53,6 +76,8 @@ KIND_TYPES = {"quote": ("Quote",), "trade": ("Trade", "TradeETH"), "summary": ("
               "profile": ("Profile",)}
 CLIENT_VERSION = "0.1-DXF-JS/0.3.0"
 _END = SNAPSHOT_END | SNAPSHOT_SNIP
+_TAKEOVER = re.compile(r"another (session|connection|client)|taken over|logged in elsewhere", re.I)
+Pending = Tuple[int, History]
 
 
 @dataclass
@@ -66,7 +91,7 @@ class _Series:
     in_snapshot: bool = False
     end_seen: bool = False
     live: Optional[CandleRow] = None
-    request: Optional[HistoryRequest] = None
+    request: Optional[Pending] = None
     truncated: bool = False
 
     def begin(self) -> None:
@@ -92,56 +117,65 @@ class _Series:
         return sorted(self.rows.values(), key=lambda r: r.time_ms)
 
 
-class DXLinkProtocol(ProviderProtocol):
-    """Sans-I/O DXLink client: see the module docstring for its rules."""
+class DXLinkProtocol(ProtocolCore):
+    """Sans-I/O DXLink client: see the module docstring for its rules.
 
-    def __init__(self, token: Optional[str] = None, *, provider: str = "dxlink",
-                 keepalive_timeout: float = 60.0, keepalive_interval: float = 30.0,
-                 handshake_timeout: float = 10.0, aggregation: float = 0.0,
-                 chunk_size: int = 8192) -> None:
-        super().__init__()
-        self.provider = provider
-        self.token = token
+    ``token`` and ``url`` make a fixed endpoint; ``login`` (a REST flow such
+    as tastytrade's) fetches them instead."""
+
+    capabilities = Capabilities(kinds=("quote", "trade", "bar", "summary", "profile"), history=True)
+
+    def __init__(self, token: Optional[str] = None, *, provider: str = "dxlink", url: str = "",
+                 login: Optional[LoginFlow] = None, keepalive_timeout: float = 60.0,
+                 keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
+                 aggregation: float = 0.0, chunk_size: int = 8192, secrets: Tuple[str, ...] = ()) -> None:
+        static = None if login is not None else Endpoint(url, token)
+        super().__init__(provider, Liveness("DXLink server", keepalive_interval, keepalive_timeout,
+                                            handshake_timeout), static=static, login=login, secrets=secrets)
         self.keepalive_timeout = float(keepalive_timeout)
         self.keepalive_interval = float(keepalive_interval)
-        self.handshake_timeout = float(handshake_timeout)
         self.aggregation = aggregation
-        self.chunk_size = chunk_size
-        # Kept across sockets.
-        self._desired: Dict[Subscription, None] = {}
+        self.chunk_size = max(256, int(chunk_size))
+        self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
         self._series: Dict[str, _Series] = {}            # live bars by candle key
         self._history: Dict[str, _Series] = {}           # active history by candle key
-        self._history_queue: Dict[str, Deque[HistoryRequest]] = {}
-        self._connections = 0
+        self._history_queue: Dict[str, Deque[Pending]] = {}
         self._reset_socket()
+
+    @property
+    def state(self) -> State:
+        """The current socket state."""
+        return self.machine.state
+
+    @property
+    def token(self) -> Optional[str]:
+        """The token of the endpoint in use."""
+        ep = self.auth.current
+        return ep.token if ep is not None else None
 
     # ------------------------------------------------------------ lifecycle
     def _reset_socket(self) -> None:
-        self.state = "IDLE"
-        self.server_keepalive = 60.0
+        self.machine.reset()
         self._opened: Set[int] = set()
         self._layouts: Dict[Tuple[int, str], List[str]] = {}
         self._decoders: Dict[Tuple[int, str], Any] = {}
         self._full_decoders: Dict[Tuple[str, Tuple[str, ...]], Any] = {}
         self._candle_decoders: Dict[Tuple[int, Tuple[str, ...]], Any] = {}
-        self._last_recv = self._last_send = self._hs_deadline = 0.0
+        self.live.set_keepalive(self.keepalive_interval)
 
-    def connection_made(self, now: float) -> None:
+    def _connected(self, now: float, wall_ns: int) -> None:
         self._reset_socket()
-        self._connections += 1
-        self._last_recv = self._last_send = now
-        self._hs_deadline = now + self.handshake_timeout
-        self.state = "SETUP_SENT"
+        self.machine.fire("connect")
         self._send({"type": "SETUP", "channel": 0, "version": CLIENT_VERSION,
                     "keepaliveTimeout": _num_out(self.keepalive_timeout),
                     "acceptKeepaliveTimeout": _num_out(self.keepalive_timeout)}, now)
 
-    def connection_lost(self) -> None:
+    def _disconnected(self) -> None:
         self._reset_socket()
 
     @property
     def ready(self) -> bool:
-        return self.state == "READY"
+        return self.machine.state is State.READY
 
     def closed_error(self, code: Optional[int], reason: str) -> Optional[MdsdkError]:
         if code == 1009:
@@ -151,48 +185,25 @@ class DXLinkProtocol(ProviderProtocol):
                 "bytes) or subscribe to fewer symbols at once")
         return None
 
-    # ------------------------------------------------------------ timers
-    def next_deadline(self) -> Optional[float]:
-        if self.state == "IDLE":
-            return None
-        interval = min(self.keepalive_interval, self.server_keepalive / 2.0)
-        deadline = min(self._last_send + interval, self._last_recv + self.keepalive_timeout)
-        if self.state != "READY":
-            deadline = min(deadline, self._hs_deadline)
-        return deadline
-
-    def handle_timer(self, now: float) -> None:
-        if self.state == "IDLE":
-            return
-        if self.state != "READY" and now >= self._hs_deadline and self.state != "FAILED":
-            raise ConnectionLost(
-                f"DXLink handshake did not finish within {self.handshake_timeout:g} s "
-                f"(stuck in {self.state}); the server may be overloaded")
-        if now >= self._last_recv + self.keepalive_timeout:
-            raise ConnectionLost(
-                f"no message from the DXLink server for {now - self._last_recv:.1f} s "
-                f"(keepalive timeout {self.keepalive_timeout:g} s); reconnecting")
-        if now >= self._last_send + min(self.keepalive_interval, self.server_keepalive / 2.0):
-            self._send({"type": "KEEPALIVE", "channel": 0}, now)
-
     # ------------------------------------------------------------ sending
     def _send(self, msg: Dict[str, Any], now: float) -> None:
-        self._out.append(json.dumps(msg, separators=(",", ":")))
-        self._last_send = now
+        self._send_text(json.dumps(msg, separators=(",", ":")), now)
 
-    def replay_sent(self, text: str, now: float) -> None:
+    def _keepalive(self, now: float) -> None:
+        self._send({"type": "KEEPALIVE", "channel": 0}, now)
+
+    def replay_sent(self, text: str, now: float, wall_ns: int) -> None:
         """Treat ``text`` as a frame we sent (replay of recorded ``out`` lines)."""
         try:
             msg = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if isinstance(msg, dict) and msg.get("type") == "FEED_SUBSCRIPTION":
             for item in msg.get("add") or ():
-                if isinstance(item, dict) and item.get("type") == "Candle" and "fromTime" in item:
-                    self._track_series_symbol(str(item.get("symbol", "")), int(item["fromTime"]))
+                if isinstance(item, dict) and item.get("type") == "Candle" and isinstance(item.get("fromTime"), int):
+                    self._track_series_symbol(str(item.get("symbol", "")), item["fromTime"])
 
     def _open_channels(self, now: float) -> None:
-        self.state = "OPENING"
         for ch in (LIVE, BARS, HIST):
             self._send({"type": "CHANNEL_REQUEST", "channel": ch, "service": "FEED",
                         "parameters": {"contract": "AUTO"}}, now)
@@ -242,172 +253,167 @@ class DXLinkProtocol(ProviderProtocol):
             return
         self._series.setdefault(candle_key(text), _Series(base, str(iv), from_ms))
 
-    def subscribe(self, subs: Iterable[Subscription], now: float, *, _replay: bool = False) -> None:
+    def _group(self, subs: List[Subscription], channels: Set[int], wall_ns: int) -> Dict[int, List[Dict[str, Any]]]:
+        """FEED_SUBSCRIPTION items of ``subs`` by channel (only ``channels``);
+        live bars resume from the last bar received, so the gap is refetched."""
         by_channel: Dict[int, List[Dict[str, Any]]] = {}
         for sub in subs:
-            if sub in self._desired and not _replay:
-                continue
-            self._desired[sub] = None
             if sub.kind == "bar":
                 series = self._bar_series(sub)
                 if series.live is not None:
                     series.from_ms = series.live.time_ms
                 elif not series.from_ms:
-                    series.from_ms = int(now * 1000 - 2 * parse_interval(series.interval).seconds * 1000)
+                    series.from_ms = wall_ns // 1_000_000 - 2 * parse_interval(series.interval).seconds * 1000
             ch, items = self._items(sub)
-            if ch in self._opened:
+            if ch in channels:
                 by_channel.setdefault(ch, []).extend(items)
-        for ch, items in by_channel.items():
+        return by_channel
+
+    def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        for ch, items in self._group(subs, self._opened, wall_ns or self._wall_ns).items():
             self._subscription(ch, "add", items, now)
 
-    def unsubscribe(self, subs: Iterable[Subscription], now: float) -> None:
+    def _send_unsubscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         by_channel: Dict[int, List[Dict[str, Any]]] = {}
         for sub in subs:
-            if sub not in self._desired:
-                continue
-            del self._desired[sub]
             ch, items = self._items(sub)
-            if sub.kind == "bar":
-                self._series.pop(candle_key(items[0]["symbol"]), None)
             if ch in self._opened:
                 by_channel.setdefault(ch, []).extend(items)
         for ch, items in by_channel.items():
             self._subscription(ch, "remove", items, now)
 
-    @property
-    def subscriptions(self) -> Tuple[Subscription, ...]:
-        """The desired subscriptions, replayed on every reconnect."""
-        return tuple(self._desired)
+    def _forget(self, subs: List[Subscription]) -> None:
+        for sub in subs:
+            if sub.kind == "bar":
+                self._series.pop(candle_key(self._items(sub)[1][0]["symbol"]), None)
 
     # ------------------------------------------------------------ history
-    def request_history(self, request: HistoryRequest, now: float) -> None:
+    def _start_history(self, request_id: int, request: History, now: float, wall_ns: int) -> None:
         key = candle_key(candle_symbol(request.symbol, request.interval.count, request.interval.unit))
-        self._history_queue.setdefault(key, deque()).append(request)
+        self._history_queue.setdefault(key, deque()).append((request_id, request))
         if key not in self._history:
-            self._start_history(key, now)
+            self._next_history(key, now)
 
-    def _start_history(self, key: str, now: float) -> None:
+    def _next_history(self, key: str, now: float) -> None:
         queue = self._history_queue.get(key)
         if not queue:
             self._history_queue.pop(key, None)
             return
-        req = queue[0]
-        series = _Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=req)
+        rid, req = queue[0]
+        series = _Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=(rid, req))
         self._history[key] = series
         if HIST in self._opened:
-            self._send_history_add(series, now)
+            self._send_history(series, "add", now)
 
-    def _send_history_add(self, series: _Series, now: float) -> None:
+    def _send_history(self, series: _Series, key: str, now: float) -> None:
         assert series.request is not None
-        iv = series.request.interval
-        self._subscription(HIST, "add", [{"type": "Candle", "symbol": candle_symbol(
+        iv = series.request[1].interval
+        self._subscription(HIST, key, [{"type": "Candle", "symbol": candle_symbol(
             series.symbol, iv.count, iv.unit), "fromTime": series.from_ms}], now)
 
-    def cancel_history(self, request_id: int, now: float) -> None:
+    def _cancel_request(self, request_id: int, now: float, wall_ns: int) -> None:
         for key, queue in list(self._history_queue.items()):
-            for req in list(queue):
-                if req.id == request_id:
-                    queue.remove(req)
+            for item in list(queue):
+                if item[0] == request_id:
+                    queue.remove(item)
             active = self._history.get(key)
-            if active and active.request and active.request.id == request_id:
+            if active and active.request and active.request[0] == request_id:
                 self._finish_history(key, now, deliver=False)
 
-    def _finish_history(self, key: str, now: float, received_ns: int = 0, deliver: bool = True) -> None:
+    def _finish_history(self, key: str, now: float, wall_ns: int = 0, deliver: bool = True) -> None:
         series = self._history.pop(key)
-        req = series.request
-        assert req is not None
+        assert series.request is not None
+        rid, req = series.request
         queue = self._history_queue.get(key)
-        if queue and queue[0] is req:
+        if queue and queue[0] is series.request:
             queue.popleft()
         if HIST in self._opened:
-            self._subscription(HIST, "remove", [{"type": "Candle", "symbol": candle_symbol(
-                req.symbol, req.interval.count, req.interval.unit), "fromTime": series.from_ms}], now)
+            self._send_history(series, "remove", now)
         if deliver:
             span_ms = req.interval.seconds * 1000
-            now_ms = received_ns // 1_000_000
+            now_ms = wall_ns // 1_000_000
             bars = tuple(
                 r.bar(req.symbol, str(req.interval), self.provider,
                       complete=not now_ms or r.time_ms + span_ms <= now_ms)
                 for r in series.sorted_rows()
                 if req.start_ns <= r.time_ms * 1_000_000 < req.end_ns)
-            self.signals.append(HistoryDone(req.id, bars, series.truncated))
-        self._start_history(key, now)
+            self._reply(rid, HistoryResult(bars, series.truncated))
+        self._next_history(key, now)
 
     # ------------------------------------------------------------ receiving
-    def receive(self, text: str, now: float, received_ns: int) -> List[Event]:
-        self._last_recv = now
+    def _receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
         try:
             msg = json.loads(text)
-            kind = msg["type"]
-        except (ValueError, TypeError, KeyError):
-            return self._malformed(text, received_ns, "not a JSON object with a 'type'")
+        except (ValueError, RecursionError):
+            return self._malformed(text, wall_ns, "not JSON")
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        if not isinstance(kind, str):
+            return self._malformed(text, wall_ns, "not a JSON object with a string 'type'")
         if kind == "FEED_DATA":
             try:
-                return self._feed_data(msg, received_ns, now)
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-                return self._malformed(text, received_ns, f"undecodable FEED_DATA ({exc})")
+                return self._feed_data(msg, wall_ns, now)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+                return self._malformed(text, wall_ns, f"undecodable FEED_DATA ({exc})")
         handler = self._HANDLERS.get(kind)
         if handler is None:
             return []  # unknown types are ignored, as both official clients do
         try:
-            return handler(self, msg, now, received_ns) or []
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            return self._malformed(text, received_ns, f"bad {kind} message ({exc})")
+            return handler(self, msg, now, wall_ns) or []
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+            return self._malformed(text, wall_ns, f"bad {kind} message ({exc})")
 
-    def _malformed(self, text: str, received_ns: int, why: str) -> List[Event]:
-        self.malformed += 1
-        shown = text if len(text) <= 120 else text[:117] + "..."
-        return [self._status("error", f"skipped a malformed frame from the server: {why}: {shown!r}",
-                             received_ns, malformed=self.malformed)]
-
-    def _on_setup(self, msg: Dict[str, Any], now: float, received_ns: int) -> None:
+    def _on_setup(self, msg: Dict[str, Any], now: float, wall_ns: int) -> None:
         timeout = msg.get("keepaliveTimeout")
         if isinstance(timeout, (int, float)) and timeout > 0:
-            self.server_keepalive = float(timeout)
+            self.live.set_keepalive(min(self.keepalive_interval, float(timeout) / 2.0))
 
-    def _on_auth_state(self, msg: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
+    def _on_auth_state(self, msg: Dict[str, Any], now: float, wall_ns: int) -> List[Event]:
         state = msg.get("state")
         if state == "AUTHORIZED":
-            if self.state in ("SETUP_SENT", "AUTH_SENT"):
+            if self.machine.fire("authorized"):
                 self._open_channels(now)
             return []
         if state != "UNAUTHORIZED":
             raise ValueError(f"unknown AUTH_STATE {state!r}")
-        if self.state == "SETUP_SENT":
-            if self.token:
-                self._send({"type": "AUTH", "channel": 0, "token": self.token}, now)
-                self.state = "AUTH_SENT"
-                return []
-            return self._fail(AuthRejected(AuthenticationError(
+        current = self.machine.state
+        if current is State.SETUP_SENT and self.token:
+            self._send({"type": "AUTH", "channel": 0, "token": self.token}, now)
+            self.machine.fire("auth_sent")
+            return []
+        if current is State.SETUP_SENT:
+            return self._refused(AuthenticationError(
                 "the DXLink server requires a token and none was given; pass token=... "
-                "(or use provider 'tastytrade' with your login)")), received_ns)
-        if self.state == "AUTH_SENT":
-            return self._fail(AuthRejected(AuthenticationError(
+                "(or use provider 'tastytrade' with your login)"), wall_ns)
+        if current is State.AUTH_SENT:
+            return self._refused(AuthenticationError(
                 "the DXLink server rejected the token (AUTH_STATE UNAUTHORIZED); "
-                "fetch a fresh quote token and connect again")), received_ns)
-        if self.state in ("OPENING", "READY"):
-            return self._fail(AuthExpired(AuthenticationError(
-                "the DXLink session lost its authorization (token expired?)")), received_ns)
+                "fetch a fresh quote token and connect again"), wall_ns)
+        if current in (State.OPENING, State.READY):
+            return self._refused(AuthenticationError(
+                "the DXLink session lost its authorization (token expired?)"), wall_ns)
         return []
 
-    def _fail(self, signal: Any, received_ns: int) -> List[Event]:
-        self.state = "FAILED"
-        self.signals.append(signal)
-        return [self._status("error", str(signal.error), received_ns)]
+    def _refused(self, error: MdsdkError, wall_ns: int) -> List[Event]:
+        self.machine.fire("refused")
+        return self._auth_refused(error, wall_ns)
 
-    def _on_error(self, msg: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
+    def _on_error(self, msg: Dict[str, Any], now: float, wall_ns: int) -> List[Event]:
         code = str(msg.get("error", "UNKNOWN"))
         text = str(msg.get("message", ""))
+        if _TAKEOVER.search(text):
+            err = TakeoverError(f"DXLink closed this session: {text}; another client logged in with the "
+                                "same credentials (mdsdk does not reconnect, to avoid a reconnect war)",
+                                provider=self.provider, code=code, server_message=text)
+            self.machine.fire("refused")
+            self.signals.append(Fatal(err))
+            return [self._status("error", str(err), wall_ns, code=code)]
         if code == "UNAUTHORIZED" or "AuthException" in text:
-            err = AuthenticationError(f"DXLink refused authorization: {code}: {text}")
-            if self.state in ("OPENING", "READY"):
-                return self._fail(AuthExpired(err), received_ns)
-            return self._fail(AuthRejected(err), received_ns)
+            return self._refused(AuthenticationError(f"DXLink refused authorization: {code}: {text}"), wall_ns)
         return [self._status("error", f"DXLink server error {code} on channel "
-                             f"{msg.get('channel', 0)}: {text}", received_ns, code=code)]
+                             f"{msg.get('channel', 0)}: {text}", wall_ns, code=code)]
 
-    def _on_channel_opened(self, msg: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
-        ch = int(msg["channel"])
+    def _on_channel_opened(self, msg: Dict[str, Any], now: float, wall_ns: int) -> List[Event]:
+        ch = msg["channel"]
         if ch not in CHANNEL_TYPES or ch in self._opened:
             return []
         self._opened.add(ch)
@@ -416,47 +422,32 @@ class DXLinkProtocol(ProviderProtocol):
             for series in self._history.values():
                 series.begin()
                 series.in_snapshot = False
-                self._send_history_add(series, now)
-        else:
-            items: List[Dict[str, Any]] = []
-            for sub in self._desired:
-                sub_ch, sub_items = self._items(sub)
-                if sub_ch == ch:
-                    if sub.kind == "bar":
-                        series = self._bar_series(sub)
-                        if series.live is not None:
-                            series.from_ms = series.live.time_ms
-                            sub_ch, sub_items = self._items(sub)
-                    items.extend(sub_items)
-            if items:
-                self._subscription(ch, "add", items, now)
-        if self._opened == set(CHANNEL_TYPES) and self.state == "OPENING":
-            self.state = "READY"
-            self.signals.append(Ready())
-            if self._connections > 1 and self._desired:
-                return [self._status("resubscribed",
-                                     f"restored {len(self._desired)} subscriptions after reconnect",
-                                     received_ns, count=len(self._desired))]
+                self._send_history(series, "add", now)
+        elif self.machine.state is State.READY:
+            # a channel the server closed and reopened: its subscriptions again
+            for c, items in self._group(list(self.desired), {ch}, wall_ns).items():
+                self._subscription(c, "add", items, now)
+        if self._opened == set(CHANNEL_TYPES) and self.machine.fire("all_opened"):
+            return self._handshake_done(now, wall_ns)
         return []
 
-    def _on_channel_closed(self, msg: Dict[str, Any], now: float, received_ns: int) -> List[Event]:
-        ch = int(msg["channel"])
-        if ch in self._opened and self.state in ("OPENING", "READY"):
+    def _on_channel_closed(self, msg: Dict[str, Any], now: float, wall_ns: int) -> List[Event]:
+        ch = msg["channel"]
+        if ch in self._opened and self.machine.state in (State.OPENING, State.READY):
             # The server closed a channel we still use: ask for it again.
             self._opened.discard(ch)
             self._send({"type": "CHANNEL_REQUEST", "channel": ch, "service": "FEED",
                         "parameters": {"contract": "AUTO"}}, now)
-            if self.state == "READY":
-                self.state = "OPENING"
         return []
 
-    def _on_feed_config(self, msg: Dict[str, Any], now: float, received_ns: int) -> None:
-        ch = int(msg.get("channel", 0))
+    def _on_feed_config(self, msg: Dict[str, Any], now: float, wall_ns: int) -> None:
+        ch = msg.get("channel", 0)
         for etype, names in (msg.get("eventFields") or {}).items():
-            self._layouts[(ch, etype)] = list(names)
-            self._decoders.pop((ch, etype), None)
+            if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+                self._layouts[(ch, etype)] = list(names)
+                self._decoders.pop((ch, etype), None)
 
-    def _on_keepalive(self, msg: Dict[str, Any], now: float, received_ns: int) -> None:
+    def _on_keepalive(self, msg: Dict[str, Any], now: float, wall_ns: int) -> None:
         return None
 
     _HANDLERS = {
@@ -539,7 +530,7 @@ class DXLinkProtocol(ProviderProtocol):
                     if history.take(row):
                         self._finish_history(key, now, received_ns)
                     continue
-                if self.state != "IDLE":
+                if self.machine.state is not State.IDLE:
                     continue  # late rows of a finished history request
             series = self._series.get(key)
             if series is None:

@@ -3,36 +3,35 @@
 
 from __future__ import annotations
 
-from ..base import Config, Option, ProviderSpec
+from typing import Any
+
+from ..base import Config, Endpoint, Option, ProviderSpec, as_bool
 from .protocol import TradovateProtocol
 from .rest import contract_flow, login_flow, renew_flow
 
-__all__ = ["TRADOVATE", "TradovateProtocol"]
+__all__ = ["TRADOVATE", "TradovateProtocol", "DEMO_API", "LIVE_API"]
 
 DEMO_API = "https://demo.tradovateapi.com/v1"
 LIVE_API = "https://live.tradovateapi.com/v1"
 MD_URL = "wss://md.tradovateapi.com/v1/websocket"
 
 
-def _bool(v: object) -> bool:
-    if isinstance(v, str):
-        low = v.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(v)
-    return bool(v)
-
-
 def _make(config: Config) -> TradovateProtocol:
-    return TradovateProtocol(None, heartbeat_interval=config["heartbeat_interval"],
-                             server_timeout=config["server_timeout"],
-                             handshake_timeout=config["handshake_timeout"])
+    def login(wall: float) -> Any:
+        return login_flow(config, wall)
 
+    def renew(ep: Endpoint, wall: float) -> Any:
+        return renew_flow(config, ep, wall)
 
-def _api_url(config: Config) -> str:
-    return LIVE_API if config.get("live") else DEMO_API
+    def lookup(ep: Endpoint, symbol: str) -> Any:
+        return contract_flow(config, ep, symbol)
+
+    proto = TradovateProtocol(None, login=login, renew=renew, lookup=lookup,
+                              heartbeat_interval=config["heartbeat_interval"],
+                              server_timeout=config["server_timeout"],
+                              handshake_timeout=config["handshake_timeout"], secrets=config.secrets)
+    proto.api_url = str(config.get("api_url") or (LIVE_API if config.get("live") else DEMO_API))
+    return proto
 
 
 TRADOVATE = ProviderSpec(
@@ -45,20 +44,17 @@ TRADOVATE = ProviderSpec(
         Option("app_id", "mdsdk", help="appId sent with the login"),
         Option("app_version", "1.0", help="appVersion sent with the login"),
         Option("device_id", help="a stable device id (Tradovate checks it on live accounts)"),
-        Option("live", False, help="use the live REST host instead of demo (true/false)", kind=_bool),
+        Option("live", False, help="use the live REST host instead of demo (true/false)", kind=as_bool),
         Option("api_url", None, help=f"REST base URL (default {DEMO_API}, or {LIVE_API} with live=true)"),
         Option("url", MD_URL, help="market-data WebSocket URL"),
         Option("heartbeat_interval", 2.5, help="seconds between [] heartbeats", kind=float),
         Option("server_timeout", 10.0, help="seconds of server silence before the socket counts as dead", kind=float),
         Option("handshake_timeout", 10.0, help="seconds allowed for o + authorize", kind=float),
-        Option("verify_tls", True, help="verify TLS certificates (true/false)", kind=_bool),
+        Option("verify_tls", True, help="verify TLS certificates (true/false)", kind=as_bool),
+        Option("emulate", False, help="run this provider's emulator in-process and connect to it", kind=as_bool),
     ),
     make_protocol=_make,
-    auth_flow=login_flow,
-    renew_flow=renew_flow,
-    resolve_flow=contract_flow,
-    acks=True,
-    default_api_url=_api_url,
-    kinds=("quote", "trade", "bar", "summary", "book"),
+    capabilities=TradovateProtocol.capabilities,
     description="Tradovate futures market data (demo or live account)",
+    emulator="mdsdk.testing.tradovate_emulator:TradovateEmulator",
 )

@@ -1,0 +1,595 @@
+"""The shared protocol core: what every provider's protocol object needs
+once, so that each provider writes only its wire format.
+
+* :class:`StateMachine` - states as an Enum, transitions as a table
+  (model: h11 ``_state.py``); each provider writes its table at the top of
+  its module.
+* :class:`Liveness` - the keepalive timer, the peer-silence deadline and the
+  handshake deadline, on the monotonic clock.
+* :class:`SubscriptionSet` - the desired subscriptions: the only copy.
+* :class:`RestFlows` - pure REST generator flows driven by responses that
+  the runtime's REST worker brings back.
+* :class:`Credentials` - login, renewal before expiry (a deadline like a
+  keepalive), a fresh login after a refusal.
+* :class:`ProtocolCore` - the :class:`~mdsdk.providers.base.ProviderProtocol`
+  skeleton: request ids and replies, acknowledgements, malformed-frame
+  accounting, "resubscribed" news, auth-failure policy.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import abstractmethod
+from typing import (Any, Callable, Dict, Generator, Generic, Iterable, List, Mapping, Optional, Set,
+                    Tuple, TypeVar, Union)
+
+from ..errors import ConfigurationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
+from ..events import Event, Status
+from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
+                   Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
+
+__all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credentials", "ProtocolCore",
+           "MIN_INTERVAL", "subscription_error"]
+
+S = TypeVar("S", bound=enum.Enum)
+T = TypeVar("T")
+MIN_INTERVAL = 0.05  # no timer fires more often than this, whatever a server announces
+_SHOWN = 120         # characters of a malformed frame quoted in its Status
+
+
+class StateMachine(Generic[S]):
+    """A state from an Enum, moved only along ``table``: ``(state, event) -> state``."""
+
+    def __init__(self, table: Mapping[Tuple[S, str], S], initial: S) -> None:
+        self.table = table
+        self.initial = initial
+        self.state = initial
+
+    def fire(self, event: str) -> bool:
+        """Take the transition for ``event``; False (state unchanged) when the
+        table has none from the current state."""
+        new = self.table.get((self.state, event))
+        if new is None:
+            return False
+        self.state = new
+        return True
+
+    def reset(self) -> None:
+        """Back to the initial state (a new socket)."""
+        self.state = self.initial
+
+
+class Liveness:
+    """Keepalive, peer-silence and handshake deadlines of one socket.
+
+    ``keepalive`` is the interval of our keepalives: sent after that much
+    silence of ours (``idle_only``), or at that rhythm whatever else flows.
+    A peer silent for ``peer_timeout`` is dead; a handshake that has not
+    finished within ``handshake`` is stuck. Every interval is clamped to at
+    least :data:`MIN_INTERVAL`, so a hostile value cannot make a busy loop.
+    """
+
+    def __init__(self, name: str, keepalive: float, peer_timeout: float, handshake: float,
+                 idle_only: bool = True) -> None:
+        self.name = name
+        self.keepalive = max(MIN_INTERVAL, keepalive)
+        self.peer_timeout = max(MIN_INTERVAL, peer_timeout)
+        self.handshake = max(MIN_INTERVAL, handshake)
+        self.idle_only = idle_only
+        self.active = False
+        self.handshaking = False
+        self.last_send = self.last_recv = self.last_beat = self.hs_deadline = 0.0
+
+    def start(self, now: float) -> None:
+        """A socket opened at ``now``."""
+        self.active = self.handshaking = True
+        self.last_send = self.last_recv = self.last_beat = now
+        self.hs_deadline = now + self.handshake
+
+    def stop(self) -> None:
+        """The socket is gone: no deadlines."""
+        self.active = self.handshaking = False
+
+    def set_keepalive(self, seconds: float) -> None:
+        """Use a new keepalive interval (e.g. from the server's announcement)."""
+        self.keepalive = max(MIN_INTERVAL, seconds)
+
+    def sent(self, now: float) -> None:
+        """We sent a frame."""
+        self.last_send = now
+
+    def received(self, now: float) -> None:
+        """The peer sent a frame."""
+        self.last_recv = now
+
+    def deadline(self) -> Optional[float]:
+        """When :meth:`check` must run next, or None when no socket is open."""
+        if not self.active:
+            return None
+        beat = (self.last_send if self.idle_only else self.last_beat) + self.keepalive
+        deadline = min(beat, self.last_recv + self.peer_timeout)
+        return min(deadline, self.hs_deadline) if self.handshaking else deadline
+
+    def check(self, now: float) -> bool:
+        """Raise ConnectionLost when the peer or the handshake is overdue;
+        True when a keepalive is due (the caller sends it)."""
+        if not self.active:
+            return False
+        if self.handshaking and now >= self.hs_deadline:
+            raise ConnectionLost(f"the {self.name} handshake did not finish within {self.handshake:g} s; "
+                                 "the server may be overloaded")
+        if now >= self.last_recv + self.peer_timeout:
+            raise ConnectionLost(f"no message from the {self.name} for {now - self.last_recv:.1f} s "
+                                 f"(keepalive timeout {self.peer_timeout:g} s); reconnecting")
+        if now >= (self.last_send if self.idle_only else self.last_beat) + self.keepalive:
+            self.last_beat = self.last_send = now
+            return True
+        return False
+
+
+class SubscriptionSet:
+    """The desired subscriptions, in order. ``snapshot`` is replaced (never
+    mutated) on every change, so other threads can read it without a lock."""
+
+    def __init__(self) -> None:
+        self._desired: Dict[Subscription, None] = {}
+        self.snapshot: Tuple[Subscription, ...] = ()
+
+    def add(self, subs: Iterable[Subscription]) -> List[Subscription]:
+        """Add ``subs``; returns the ones that were not there yet."""
+        new = [s for s in dict.fromkeys(subs) if s not in self._desired]
+        for s in new:
+            self._desired[s] = None
+        if new:
+            self.snapshot = tuple(self._desired)
+        return new
+
+    def remove(self, subs: Iterable[Subscription]) -> List[Subscription]:
+        """Remove ``subs``; returns the ones that were there."""
+        gone = [s for s in dict.fromkeys(subs) if s in self._desired]
+        for s in gone:
+            del self._desired[s]
+        if gone:
+            self.snapshot = tuple(self._desired)
+        return gone
+
+    def __contains__(self, sub: object) -> bool:
+        return sub in self._desired
+
+    def __iter__(self) -> Any:
+        return iter(self.snapshot)
+
+    def __len__(self) -> int:
+        return len(self.snapshot)
+
+
+Flow = Generator[HttpRequest, HttpResponse, Any]
+
+
+class RestFlows:
+    """Pure REST flows in progress. Each step's request leaves through
+    :meth:`outgoing` with an id; :meth:`response` sends the answer into its
+    flow and, when the flow ends, calls its ``done(value)`` or ``failed(error)``."""
+
+    def __init__(self) -> None:
+        self._flows: Dict[int, Tuple[Flow, Callable[[Any], None], Callable[[MdsdkError], None]]] = {}
+        self._out: List[Tuple[int, HttpRequest]] = []
+        self._next = 1
+
+    def start(self, flow: Flow, done: Callable[[Any], None], failed: Callable[[MdsdkError], None]) -> None:
+        """Run ``flow`` until its first request (or its end)."""
+        self._step(flow, done, failed, None)
+
+    def _step(self, flow: Flow, done: Callable[[Any], None], failed: Callable[[MdsdkError], None],
+              response: Optional[HttpResponse]) -> None:
+        try:
+            req = next(flow) if response is None else flow.send(response)
+        except StopIteration as stop:
+            done(stop.value)
+            return
+        except MdsdkError as exc:
+            failed(exc)
+            return
+        call_id, self._next = self._next, self._next + 1
+        self._flows[call_id] = (flow, done, failed)
+        self._out.append((call_id, req))
+
+    def outgoing(self) -> List[Tuple[int, HttpRequest]]:
+        """Take the requests waiting for the REST worker."""
+        out, self._out = self._out, []
+        return out
+
+    def response(self, call_id: int, answer: Union[HttpResponse, MdsdkError]) -> None:
+        """Hand the answer of ``call_id`` to its flow (unknown ids are ignored)."""
+        entry = self._flows.pop(call_id, None)
+        if entry is None:
+            return
+        flow, done, failed = entry
+        if isinstance(answer, MdsdkError):
+            flow.close()
+            failed(answer)
+        else:
+            self._step(flow, done, failed, answer)
+
+    @property
+    def busy(self) -> bool:
+        """True while a flow waits for an answer."""
+        return bool(self._flows or self._out)
+
+
+LoginFlow = Callable[[float], Generator[HttpRequest, HttpResponse, Endpoint]]
+RenewFlow = Callable[[Endpoint, float], Generator[HttpRequest, HttpResponse, Endpoint]]
+
+
+class Credentials:
+    """Where to connect and with which token, kept fresh.
+
+    A provider either has a fixed ``static`` endpoint or a ``login`` flow
+    (run through ``rest``). A token with an expiry is renewed ahead of it
+    (``renew`` flow, or a fresh login) when :meth:`deadline` comes; a
+    refused renewal reports once through ``report`` and logs in afresh.
+    """
+
+    def __init__(self, rest: RestFlows, report: Callable[[str, str], None], clock: Callable[[], Tuple[float, float]],
+                 *, static: Optional[Endpoint] = None, login: Optional[LoginFlow] = None,
+                 renew: Optional[RenewFlow] = None) -> None:
+        self._rest, self._report, self._clock = rest, report, clock
+        self.current = static
+        self._login, self._renew = login, renew
+        self.busy = False
+        self.error: Optional[MdsdkError] = None
+        self.renew_at: Optional[float] = None
+        self.renewals = 0
+
+    @property
+    def can_refresh(self) -> bool:
+        """True when a fresh token can be had (a login flow exists)."""
+        return self._login is not None
+
+    def endpoint(self, now: float, wall_s: float) -> Optional[Endpoint]:
+        """The endpoint to connect to, starting a login when there is none."""
+        if self.current is None and not self.busy and self.error is None and self._login is not None:
+            self._start(self._login(wall_s), now, wall_s, renewing=False)
+        return self.current
+
+    def refresh(self, now: float, wall_s: float) -> bool:
+        """Forget the token and log in again; False when that is impossible."""
+        if self._login is None:
+            return False
+        self.current = None
+        if not self.busy:
+            self._start(self._login(wall_s), now, wall_s, renewing=False)
+        return True
+
+    def timer(self, now: float, wall_s: float) -> None:
+        """Start the renewal when it is due."""
+        if self.renew_at is None or now < self.renew_at or self.busy or self.current is None:
+            return
+        self.renew_at = None
+        flow = self._renew(self.current, wall_s) if self._renew is not None else self._login and self._login(wall_s)
+        if flow:
+            self._start(flow, now, wall_s, renewing=True)
+
+    def _start(self, flow: Flow, now: float, wall_s: float, renewing: bool) -> None:
+        self.busy = True
+
+        def done(ep: Endpoint) -> None:
+            self.busy, self.error, self.current = False, None, ep
+            self.renewals += renewing
+            self._schedule(ep, *self._clock())
+
+        def failed(exc: MdsdkError) -> None:
+            self.busy = False
+            if renewing and self._login is not None:
+                self._report("error", f"token renewal failed ({exc}); logging in again")
+                later, later_wall = self._clock()
+                self._start(self._login(later_wall), later, later_wall, renewing=False)
+            else:
+                self.error = exc
+
+        self._rest.start(flow, done, failed)
+
+    def _schedule(self, ep: Endpoint, now: float, wall_s: float) -> None:
+        if ep.expires_at is None:
+            self.renew_at = None
+            return
+        left = ep.expires_at - wall_s
+        # Renew a quarter of the lifetime ahead, at most 15 minutes ahead (Tradovate's advice).
+        self.renew_at = now + max(1.0, left - min(15 * 60.0, max(0.0, left) / 4))
+
+    def take_error(self) -> Optional[MdsdkError]:
+        """The login failure, once."""
+        err, self.error = self.error, None
+        return err
+
+
+class ProtocolCore(ProviderProtocol):
+    """Everything of a protocol object but its wire format.
+
+    A provider subclasses it and implements the hooks: :meth:`_connected`
+    (queue the first frames), :meth:`_receive` (one frame), :meth:`_keepalive`,
+    :meth:`_send_subscriptions`, :meth:`_send_unsubscriptions`, and for the
+    capabilities it has :meth:`_start_history` / :meth:`_start_rpc` /
+    :meth:`_cancel_request`. It calls :meth:`_handshake_done`,
+    :meth:`_acked`, :meth:`_rejected`, :meth:`_reply`, :meth:`_auth_refused`
+    and :meth:`_malformed` as the wire tells it.
+    """
+
+    capabilities = Capabilities()
+
+    def __init__(self, provider: str, liveness: Liveness, *, static: Optional[Endpoint] = None,
+                 login: Optional[LoginFlow] = None, renew: Optional[RenewFlow] = None,
+                 secrets: Tuple[str, ...] = ()) -> None:
+        self.provider = provider
+        self.live = liveness
+        self.signals: List[Signal] = []
+        self.news: List[Event] = []
+        self.malformed = 0
+        self.desired = SubscriptionSet()
+        self.rest = RestFlows()
+        self.auth = Credentials(self.rest, self._report, lambda: (self._now, self._wall_ns / 1e9),
+                                static=static, login=login, renew=renew)
+        self._secrets = secrets
+        self._out: List[str] = []
+        self._awaiting: Dict[int, Set[Subscription]] = {}
+        self._sub_errors: Dict[int, List[MdsdkError]] = {}
+        self._connections = 0
+        self._ever_ready = False
+        self._refreshed = False
+        self._wall_ns = 0
+        self._now = 0.0
+
+    @property
+    def token_renewals(self) -> int:
+        """How many times the token was renewed ahead of its expiry."""
+        return self.auth.renewals
+
+    # ------------------------------------------------------------ secrets and news
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        ep = self.auth.current
+        return self._secrets + (ep.secrets if ep is not None else ())
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret masked."""
+        return redact(text, self.secrets)
+
+    def _status(self, kind: str, detail: str, wall_ns: int, symbol: str = "", **extra: object) -> Status:
+        return Status(symbol, wall_ns or self._wall_ns, self.provider, kind=kind, detail=self.redact(detail),
+                      extra=extra or {})
+
+    def _report(self, kind: str, detail: str) -> None:
+        self.news.append(self._status(kind, detail, self._wall_ns))
+
+    def _malformed(self, text: str, wall_ns: int, why: str) -> List[Event]:
+        """One Status(error) for a frame that could not be used; counted."""
+        self.malformed += 1
+        shown = text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+        return [self._status("error", f"skipped a malformed frame from the server: {why}: {shown!r}",
+                             wall_ns, malformed=self.malformed)]
+
+    def _at(self, now: float, wall_ns: int) -> None:
+        self._now = now
+        if wall_ns:
+            self._wall_ns = wall_ns
+
+    # ------------------------------------------------------------ lifecycle
+    def endpoint(self, now: float, wall_ns: int) -> Optional[Endpoint]:
+        self._at(now, wall_ns)
+        ep = self.auth.endpoint(now, wall_ns / 1e9)
+        err = self.auth.take_error()
+        if err is None and ep is not None and not ep.url:
+            err = ConfigurationError(f"provider {self.provider!r} needs url=... "
+                                     f"(or MDSDK_{self.provider.upper()}_URL)")
+        if err is not None:
+            self.signals.append(Fatal(err))
+            return None
+        return ep
+
+    def connection_made(self, now: float, wall_ns: int) -> None:
+        self._at(now, wall_ns)
+        self._connections += 1
+        self.live.start(now)
+        self._connected(now, wall_ns)
+
+    def connection_lost(self) -> None:
+        self.live.stop()
+        self._disconnected()
+
+    def outgoing(self) -> List[str]:
+        out, self._out = self._out, []
+        return out
+
+    def http_outgoing(self) -> List[Tuple[int, HttpRequest]]:
+        return self.rest.outgoing()
+
+    def http_response(self, call_id: int, response: Union[HttpResponse, MdsdkError], now: float,
+                      wall_ns: int) -> None:
+        self._at(now, wall_ns)
+        self.rest.response(call_id, response)
+
+    def _send_text(self, text: str, now: float) -> None:
+        self._out.append(text)
+        self.live.sent(now)
+
+    # ------------------------------------------------------------ timers
+    def next_deadline(self) -> Optional[float]:
+        times = [t for t in (self.live.deadline(), self.auth.renew_at, self._deadline()) if t is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float, wall_ns: int) -> None:
+        self._at(now, wall_ns)
+        self.auth.timer(now, wall_ns / 1e9)
+        if self.live.check(now):
+            self._keepalive(now)
+        self._timer(now, wall_ns)
+
+    def _deadline(self) -> Optional[float]:
+        """A provider's own next deadline (default: none)."""
+        return None
+
+    def _timer(self, now: float, wall_ns: int) -> None:
+        """A provider's own timed work (default: none)."""
+
+    # ------------------------------------------------------------ receiving
+    def receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
+        self._at(now, wall_ns)
+        self.live.received(now)
+        events = self._receive(text, now, wall_ns)
+        if self.news:
+            events, self.news = self.news + events, []
+        return events
+
+    def _handshake_done(self, now: float, wall_ns: int) -> List[Event]:
+        """Call when the socket is streaming: Ready, then replay the desired
+        subscriptions; returns the "resubscribed" news after a reconnect."""
+        self.live.handshaking = False
+        self._ever_ready = True
+        self._refreshed = False
+        self.signals.append(Ready())
+        subs = list(self.desired)
+        if subs:
+            self._send_subscriptions(subs, now, wall_ns)
+        if self._connections > 1 and subs:
+            return [self._status("resubscribed", f"restored {len(subs)} subscriptions after reconnect",
+                                 wall_ns, count=len(subs))]
+        return []
+
+    def _auth_refused(self, error: MdsdkError, wall_ns: int) -> List[Event]:
+        """The server refused our credentials: stop if they were never good
+        (or cannot be renewed); otherwise fetch a fresh token once and reconnect."""
+        if self._ever_ready and not self._refreshed and self.auth.refresh(self._now, self._wall_ns / 1e9):
+            self._refreshed = True
+            self.signals.append(Reconnect(error, now=True))
+        else:
+            self.signals.append(Fatal(error))
+        return [self._status("error", str(error), wall_ns)]
+
+    # ------------------------------------------------------------ requests
+    def request(self, request_id: int, request: Request, now: float, wall_ns: int) -> None:
+        self._at(now, wall_ns)
+        if isinstance(request, Subscribe):
+            self._subscribe(request.subs, now, wall_ns, request_id)
+        elif isinstance(request, History):
+            if self._refuse(request_id, "history"):
+                return
+            self._start_history(request_id, request, now, wall_ns)
+        elif isinstance(request, Rpc):
+            if self._refuse(request_id, "rpc"):
+                return
+            self._start_rpc(request_id, request, now, wall_ns)
+
+    def _refuse(self, request_id: int, what: str) -> bool:
+        try:
+            self.capabilities.require(self.provider, what)
+        except UnsupportedError as exc:
+            self._reply(request_id, error=exc)
+            return True
+        return False
+
+    def cancel(self, request_id: int, now: float, wall_ns: int) -> None:
+        self._at(now, wall_ns)
+        self._awaiting.pop(request_id, None)
+        self._sub_errors.pop(request_id, None)
+        self._cancel_request(request_id, now, wall_ns)
+
+    def _reply(self, request_id: Optional[int], value: Any = None, error: Optional[MdsdkError] = None) -> None:
+        if request_id is not None:
+            self.signals.append(Reply(request_id, value, error))
+
+    def subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0,
+                  request_id: Optional[int] = None) -> None:
+        """Add subscriptions (idempotent): sent now when ready, else after the handshake."""
+        self._subscribe(tuple(subs), now, wall_ns, request_id)
+
+    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
+                   request_id: Optional[int]) -> None:
+        self._at(now, wall_ns)
+        new = self.desired.add(subs)
+        if request_id is not None and new and self.capabilities.acks:
+            self._awaiting[request_id] = set(new)
+            self._sub_errors[request_id] = []
+        elif request_id is not None:
+            self._reply(request_id, ())
+        if new and self.ready:
+            self._send_subscriptions(new, now, wall_ns)
+
+    def unsubscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0) -> None:
+        self._at(now, wall_ns)
+        gone = self.desired.remove(subs)
+        if gone:
+            self._settle(gone, None)
+            if self.ready:
+                self._send_unsubscriptions(gone, now, wall_ns)
+            self._forget(gone)
+
+    @property
+    def subscriptions(self) -> Tuple[Subscription, ...]:
+        return self.desired.snapshot
+
+    def _acked(self, sub: Subscription) -> None:
+        """The server confirmed ``sub``."""
+        self._settle([sub], None)
+
+    def _rejected(self, sub: Subscription, error: MdsdkError, wall_ns: int) -> List[Event]:
+        """The server (or a lookup) refused ``sub``: it leaves the desired set,
+        its waiting caller gets ``error``, and a Status reports it."""
+        self.desired.remove([sub])
+        self._forget([sub])
+        self._settle([sub], error)
+        code = getattr(error, "code", None)
+        return [self._status("error", str(error), wall_ns, symbol=sub.symbol, code=code)]
+
+    def _settle(self, subs: List[Subscription], error: Optional[MdsdkError]) -> None:
+        for rid, waiting in list(self._awaiting.items()):
+            hit = waiting.intersection(subs)
+            if not hit:
+                continue
+            waiting.difference_update(hit)
+            if error is not None:
+                self._sub_errors[rid].append(error)
+            if not waiting:
+                del self._awaiting[rid]
+                self._reply(rid, tuple(self._sub_errors.pop(rid, ())))
+
+    # ------------------------------------------------------------ provider hooks
+    @abstractmethod
+    def _connected(self, now: float, wall_ns: int) -> None:
+        """Reset per-socket state and queue the first frames of the handshake."""
+
+    def _disconnected(self) -> None:
+        """Forget per-socket state (default: nothing)."""
+
+    @abstractmethod
+    def _receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
+        """Decode one frame; never raises for bad input (use :meth:`_malformed`)."""
+
+    @abstractmethod
+    def _keepalive(self, now: float) -> None:
+        """Queue one keepalive frame."""
+
+    @abstractmethod
+    def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        """Send ``subs`` on the ready socket (also the replay after a reconnect)."""
+
+    @abstractmethod
+    def _send_unsubscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        """Tell the ready socket to stop ``subs``."""
+
+    def _forget(self, subs: List[Subscription]) -> None:
+        """Drop provider state kept for ``subs`` (default: nothing)."""
+
+    def _start_history(self, request_id: int, request: History, now: float, wall_ns: int) -> None:
+        self._reply(request_id, error=UnsupportedError(f"{self.provider} has no history"))
+
+    def _start_rpc(self, request_id: int, request: Rpc, now: float, wall_ns: int) -> None:
+        self._reply(request_id, error=UnsupportedError(f"{self.provider} has no rpc"))
+
+    def _cancel_request(self, request_id: int, now: float, wall_ns: int) -> None:
+        """Abandon a history or RPC request (default: nothing to undo)."""
+
+
+def subscription_error(provider: str, sub: Subscription, code: Any, text: str) -> SubscriptionError:
+    """The error for a rejected subscription, with the server's words."""
+    return SubscriptionError(f"{provider} rejected {sub.kind} for {sub.symbol!r}: {text} ({code})",
+                             symbol=sub.symbol, code=code, text=text)
