@@ -169,6 +169,7 @@ class EmulatorBase:
         self._restart_lock = threading.Lock()
         self._sessions: Set[SessionBase[Any]] = set()
         self._closing = False
+        self._restarting = False
         self._host = host
         self._server = self._serve(port)
         self._port: int = self._server.socket.getsockname()[1]
@@ -275,9 +276,13 @@ class EmulatorBase:
         with self._restart_lock:
             if self._closing:
                 raise RuntimeError("the emulator is closed")
-            for session in self.sessions():
-                session.cut()
-            self._stop_serving()
+            self._restarting = True  # a client reconnecting meanwhile is cut too
+            try:
+                for session in self.sessions():
+                    session.cut()
+                self._stop_serving()
+            finally:
+                self._restarting = False
             self._server = self._serve(self._port)
             self._thread = self._start()
 
@@ -304,6 +309,9 @@ class EmulatorBase:
 
     def _handle(self, ws: ServerConnection) -> None:
         session = self._session_class(self, ws)
+        if self._restarting:
+            session.cut()
+            return
         with self._sessions_lock:
             self._sessions.add(session)
             self.connections += 1
