@@ -177,10 +177,10 @@ class Feed:
         subs = tuple(Subscription(k, s, iv if k == "bar" else None) for s in syms for k in ks)
         errors = self._connection.request(Subscribe(subs), self.timeouts.request,
                                           f"{self.provider}'s confirmation of {', '.join(syms)}")
-        for err in errors:
-            self.cache.reject(err.symbol, err)
+        for sub, err in errors:
+            self.cache.reject(sub.symbol, err)
         if errors:
-            raise errors[0]
+            raise errors[0][1]
 
     def unsubscribe(self, symbols: Symbols, kinds: Optional[Union[str, Sequence[str]]] = None) -> None:
         """Stop streaming ``symbols`` (all kinds, or only ``kinds``)."""

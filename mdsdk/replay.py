@@ -51,7 +51,9 @@ def _protocol(name: Optional[str], source: str) -> ProviderProtocol:
         raise ConfigurationError(f"{source} does not name its provider (no {{\"provider\": ...}} first line); "
                                  "pass provider=... (e.g. 'dxlink' or 'tradovate')")
     spec = get_spec(name)
-    return spec.make_protocol(resolve_options(spec.name, spec.options, {}, environ={}))
+    # A replay never connects; the URL only satisfies providers that insist on one.
+    given = {"url": f"replay:{source}"} if any(o.name == "url" for o in spec.options) else {}
+    return spec.make_protocol(resolve_options(spec.name, spec.options, given, environ={}))
 
 
 def replay_lines(lines: Iterable[str], provider: Optional[str] = None, source: str = "<lines>") -> Iterator[Event]:

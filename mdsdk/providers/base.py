@@ -64,8 +64,8 @@ class Subscription:
 # ---------------------------------------------------------------- requests
 @dataclass(frozen=True)
 class Subscribe:
-    """Add ``subs`` (idempotent); the reply's value is a tuple of the
-    :class:`~mdsdk.errors.SubscriptionError` of every rejected one."""
+    """Add ``subs`` (idempotent); the reply's value is a tuple of
+    ``(subscription, error)`` for every rejected one (empty when all are good)."""
 
     subs: Tuple[Subscription, ...]
 
@@ -354,7 +354,7 @@ class ProviderProtocol(ABC):
         """Where to connect now; None while a REST login is still running."""
 
     @abstractmethod
-    def connection_made(self, now: float, wall_ns: int) -> None:
+    def connection_made(self, now: float, wall_ns: int = 0) -> None:
         """A new socket is open: reset per-socket state and queue the first frames."""
 
     @abstractmethod
@@ -388,15 +388,15 @@ class ProviderProtocol(ABC):
         """The monotonic ``now`` at which :meth:`handle_timer` must run next."""
 
     @abstractmethod
-    def handle_timer(self, now: float, wall_ns: int) -> None:
+    def handle_timer(self, now: float, wall_ns: int = 0) -> None:
         """Queue keepalives and renewals that are due; raise ConnectionLost when the peer is overdue."""
 
     @abstractmethod
-    def request(self, request_id: int, request: Request, now: float, wall_ns: int) -> None:
+    def request(self, request_id: int, request: Request, now: float, wall_ns: int = 0) -> None:
         """Start ``request``; its answer comes as a :class:`Reply` signal."""
 
     @abstractmethod
-    def cancel(self, request_id: int, now: float, wall_ns: int) -> None:
+    def cancel(self, request_id: int, now: float, wall_ns: int = 0) -> None:
         """Abandon request ``request_id`` (its caller stopped waiting)."""
 
     @abstractmethod

@@ -23,7 +23,7 @@ from abc import abstractmethod
 from typing import (Any, Callable, Dict, Generator, Generic, Iterable, List, Mapping, Optional, Set,
                     Tuple, TypeVar, Union)
 
-from ..errors import ConfigurationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
+from ..errors import ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
 from ..events import Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
@@ -332,7 +332,7 @@ class ProtocolCore(ProviderProtocol):
         self._secrets = secrets
         self._out: List[str] = []
         self._awaiting: Dict[int, Set[Subscription]] = {}
-        self._sub_errors: Dict[int, List[MdsdkError]] = {}
+        self._sub_errors: Dict[int, List[Tuple[Subscription, MdsdkError]]] = {}
         self._connections = 0
         self._ever_ready = False
         self._refreshed = False
@@ -378,15 +378,12 @@ class ProtocolCore(ProviderProtocol):
         self._at(now, wall_ns)
         ep = self.auth.endpoint(now, wall_ns / 1e9)
         err = self.auth.take_error()
-        if err is None and ep is not None and not ep.url:
-            err = ConfigurationError(f"provider {self.provider!r} needs url=... "
-                                     f"(or MDSDK_{self.provider.upper()}_URL)")
         if err is not None:
             self.signals.append(Fatal(err))
             return None
         return ep
 
-    def connection_made(self, now: float, wall_ns: int) -> None:
+    def connection_made(self, now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
         self._connections += 1
         self.live.start(now)
@@ -417,7 +414,7 @@ class ProtocolCore(ProviderProtocol):
         times = [t for t in (self.live.deadline(), self.auth.renew_at, self._deadline()) if t is not None]
         return min(times) if times else None
 
-    def handle_timer(self, now: float, wall_ns: int) -> None:
+    def handle_timer(self, now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
         self.auth.timer(now, wall_ns / 1e9)
         if self.live.check(now):
@@ -466,7 +463,7 @@ class ProtocolCore(ProviderProtocol):
         return [self._status("error", str(error), wall_ns)]
 
     # ------------------------------------------------------------ requests
-    def request(self, request_id: int, request: Request, now: float, wall_ns: int) -> None:
+    def request(self, request_id: int, request: Request, now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
         if isinstance(request, Subscribe):
             self._subscribe(request.subs, now, wall_ns, request_id)
@@ -487,7 +484,7 @@ class ProtocolCore(ProviderProtocol):
             return True
         return False
 
-    def cancel(self, request_id: int, now: float, wall_ns: int) -> None:
+    def cancel(self, request_id: int, now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
         self._awaiting.pop(request_id, None)
         self._sub_errors.pop(request_id, None)
@@ -547,7 +544,7 @@ class ProtocolCore(ProviderProtocol):
                 continue
             waiting.difference_update(hit)
             if error is not None:
-                self._sub_errors[rid].append(error)
+                self._sub_errors[rid].extend((sub, error) for sub in hit)
             if not waiting:
                 del self._awaiting[rid]
                 self._reply(rid, tuple(self._sub_errors.pop(rid, ())))

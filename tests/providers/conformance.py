@@ -17,7 +17,7 @@ import pytest
 
 from mdsdk.errors import ConnectionLost
 from mdsdk.events import Quote, Status
-from mdsdk.providers.base import ProviderProtocol, Ready, Subscription
+from mdsdk.providers.base import HttpRequest, HttpResponse, ProviderProtocol, Ready, Subscription
 
 T0 = 1_700_000_000.0
 
@@ -56,6 +56,10 @@ class Harness:
         """True if ``frame`` is a valid opening frame of the handshake."""
         raise NotImplementedError
 
+    def respond_http(self, request: HttpRequest) -> HttpResponse:
+        """The REST answer to one request the protocol asks for (default: 404)."""
+        return HttpResponse(404, None, "no REST in this harness")
+
 
 class Pair:
     """A protocol object wired to the harness's scripted server in memory."""
@@ -69,15 +73,18 @@ class Pair:
         self.now = T0
 
     def pump(self) -> None:
-        """Deliver client frames to the server and answers back until quiet."""
+        """Deliver client frames (and REST calls) to the server and answers back until quiet."""
         for _ in range(100):
             out = self.proto.outgoing()
-            if not out:
+            calls = self.proto.http_outgoing()
+            if not out and not calls:
                 return
             self.sent.extend(out)
             for frame in out:
                 for answer in self.h.respond(frame):
                     self.receive(answer)
+            for call_id, req in calls:
+                self.proto.http_response(call_id, self.h.respond_http(req), self.now, int(self.now * 1e9))
         raise AssertionError("the exchange did not settle in 100 rounds")
 
     def receive(self, frame: str) -> List[Any]:
@@ -88,6 +95,9 @@ class Pair:
         return evs
 
     def connect(self) -> None:
+        self.pump()  # a REST login first, where the provider has one
+        self.proto.endpoint(self.now, int(self.now * 1e9))
+        self.pump()
         self.proto.connection_made(self.now)
         for frame in self.h.greeting():
             self.receive(frame)

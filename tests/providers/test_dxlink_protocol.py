@@ -13,8 +13,7 @@ import pytest
 from mdsdk.errors import LocalProtocolError
 from mdsdk.events import Bar, Profile, Quote, Status, Summary, Trade
 from mdsdk.intervals import parse_interval
-from mdsdk.providers.base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest,
-                                  Subscription)
+from mdsdk.providers.base import Fatal, History, Reply, Subscription
 from mdsdk.providers.dxlink.codec import candle_key, candle_symbol, guess_layout
 from mdsdk.providers.dxlink.protocol import BARS, HIST, LIVE, DXLinkProtocol
 from mdsdk.replay import replay_lines
@@ -114,13 +113,13 @@ def test_no_auth_server_goes_straight_to_channels() -> None:
 
 def test_rejected_token_and_expiry_are_signals() -> None:
     pair = Pair(DXLinkPeer(token="right"))
-    pair.proto.set_token("wrong")
+    pair.proto = DXLinkProtocol("wrong")
     pair.connect()
-    assert any(isinstance(s, AuthRejected) for s in pair.signals) and not pair.proto.ready
+    assert any(isinstance(s, Fatal) for s in pair.signals) and not pair.proto.ready
     ok = Pair(DXLinkPeer())
     ok.connect()
     ok.receive(_j({"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"}))
-    assert any(isinstance(s, AuthExpired) for s in ok.signals)
+    assert any(isinstance(s, Fatal) for s in ok.signals)
 
 
 def test_server_keepalive_timeout_sets_our_keepalive_pace() -> None:
@@ -206,7 +205,7 @@ def test_fixture_errors_become_status_and_auth_signal() -> None:
         statuses.extend(p.receive(line["raw"], T0, 1))
     assert [s.kind for s in statuses] == ["error"] * len(statuses) and len(statuses) >= 3
     assert "TIMEOUT" in statuses[0].detail and "60 seconds" in statuses[0].detail
-    assert any(isinstance(s, AuthRejected) for s in p.signals)
+    assert any(isinstance(s, Fatal) for s in p.signals)
 
 
 def test_fixture_keepalive_lifecycle_frames_are_quiet() -> None:
@@ -294,8 +293,8 @@ def test_history_snapshot_with_tx_pending_snip_and_range_filter() -> None:
     pair.connect()
     iv = parse_interval("5m")
     start = 1_700_000_000_000
-    req = HistoryRequest(1, "AAPL", iv, start * 10**6, (start + 3 * 300_000) * 10**6)
-    pair.proto.request_history(req, T0)
+    req = (1, History("AAPL", iv, start * 10**6, (start + 3 * 300_000) * 10**6))
+    pair.proto.request(*req, T0)
     [add] = [json.loads(f) for f in pair.proto.outgoing()]
     assert add == {"type": "FEED_SUBSCRIPTION", "channel": HIST,
                    "add": [{"type": "Candle", "symbol": "AAPL{=5m}", "fromTime": start}]}
@@ -303,13 +302,13 @@ def test_history_snapshot_with_tx_pending_snip_and_range_filter() -> None:
     t = [start + i * 300_000 for i in range(5)]
     pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle",
                      _row("AAPL{=5m}", 4 | 1, t[4], 14) + _row("AAPL{=5m}", 1, t[3], 13)]}))
-    assert not [s for s in pair.signals if isinstance(s, HistoryDone)]
+    assert not [s for s in pair.signals if isinstance(s, Reply)]
     pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle",
                      _row("AAPL{=5m}", 0, t[2], 12) + _row("AAPL{=5m}", 0, t[1], 11)
                      + _row("AAPL{=5m}", 8, t[0], 10)]}))
-    [done] = [s for s in pair.signals if isinstance(s, HistoryDone)]
-    assert done.request_id == 1 and not done.truncated
-    assert [b.open for b in done.bars] == [10, 11, 12]  # end is exclusive
+    [done] = [s for s in pair.signals if isinstance(s, Reply)]
+    assert done.request_id == 1 and not done.value.truncated
+    assert [b.open for b in done.value.bars] == [10, 11, 12]  # end is exclusive
     removed = [json.loads(f) for f in pair.proto.outgoing()]
     assert removed[0]["remove"] == [{"type": "Candle", "symbol": "AAPL{=5m}", "fromTime": start}]
 
@@ -317,14 +316,14 @@ def test_history_snapshot_with_tx_pending_snip_and_range_filter() -> None:
 def test_history_empty_snapshot_and_placeholder() -> None:
     pair = Pair(DXLinkPeer())
     pair.connect()
-    req = HistoryRequest(2, "Q", parse_interval("1d"), 10**18, 2 * 10**18)
-    pair.proto.request_history(req, T0)
+    req = (2, History("Q", parse_interval("1d"), 10**18, 2 * 10**18))
+    pair.proto.request(*req, T0)
     pair.proto.outgoing()
     pair.receive(_candle_config(HIST))
     pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle",
                      ["Candle", "Q{=d}", 0x0E, 0, 10**9, "NaN", "NaN", "NaN", "NaN", "NaN"]]}))
-    [done] = [s for s in pair.signals if isinstance(s, HistoryDone)]
-    assert done.bars == ()
+    [done] = [s for s in pair.signals if isinstance(s, Reply)]
+    assert done.value.bars == ()
 
 
 def test_live_bars_complete_on_roll_and_resume_after_reconnect() -> None:
@@ -357,3 +356,19 @@ def test_candle_symbols() -> None:
     assert candle_key("AAPL{=1d}") == candle_key("AAPL{=d}") == candle_key("AAPL{=1D}")
     assert candle_key("A{=5m,tho=true}") == candle_key("A{tho=TRUE,=5m}")
     assert candle_key("A{=5m}") != candle_key("A{=1m}")
+
+
+def test_history_requests_for_the_same_series_run_one_after_another() -> None:
+    pair = Pair(DXLinkPeer())
+    pair.connect()
+    iv = parse_interval("5m")
+    start = 1_700_000_000_000
+    for rid in (1, 2):
+        pair.proto.request(rid, History("AAPL", iv, start * 10**6, (start + 600_000) * 10**6), T0)
+    [first] = [json.loads(f) for f in pair.proto.outgoing()]  # the second waits for the first
+    assert first["add"][0]["fromTime"] == start
+    pair.receive(_candle_config(HIST))
+    for rid in (1, 2):
+        pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle",
+                         _row("AAPL{=5m}", 4, start + 300_000, 11) + _row("AAPL{=5m}", 8, start, 10)]}))
+    assert [s.request_id for s in pair.signals if isinstance(s, Reply)] == [1, 2]

@@ -12,8 +12,7 @@ import pytest
 from mdsdk.errors import AuthenticationError, ConnectionLost, SubscriptionError, UnsupportedError
 from mdsdk.events import Bar, BookSnapshot, Quote, Summary, Trade
 from mdsdk.intervals import parse_interval
-from mdsdk.providers.base import (AuthExpired, AuthRejected, HistoryDone, HistoryRequest, Subscription,
-                                  SubscriptionAcked, SubscriptionRejected)
+from mdsdk.providers.base import Fatal, History, Reply, Subscribe, Subscription
 from mdsdk.providers.tradovate.codec import (chart_description, encode_request, iso_to_ns, ns_to_iso,
                                              parse_frame, ticks_from_packet)
 from mdsdk.providers.tradovate.protocol import TradovateProtocol
@@ -136,28 +135,29 @@ def test_bad_token_and_401_later_are_auth_signals() -> None:
     p.receive("o", T0, 1)
     p.receive(_a({"i": 0, "s": 401, "d": "Invalid access token"}), T0, 1)
     [sig] = p.signals
-    assert isinstance(sig, AuthRejected) and "Invalid access token" in str(sig.error)
+    assert isinstance(sig, Fatal) and "Invalid access token" in str(sig.error)
     pair = _ready()
     pair.proto.subscribe([Subscription("quote", "AAA")], T0)
     [req] = pair.proto.outgoing()
     rid = int(req.split("\n")[1])
     pair.receive(_a({"i": rid, "s": 401, "d": "Access is denied"}))
-    assert any(isinstance(s, AuthExpired) for s in pair.signals)
+    assert any(isinstance(s, Fatal) for s in pair.signals)
 
 
 def test_symbol_error_with_status_200_rejects_that_symbol_only() -> None:
     pair = _ready()
-    pair.proto.subscribe([Subscription("quote", "AAA"), Subscription("quote", "BBB")], T0)
+    pair.proto.request(9, Subscribe((Subscription("quote", "AAA"), Subscription("quote", "BBB"))), T0)
     reqs = pair.proto.outgoing()
     ids = [int(r.split("\n")[1]) for r in reqs]
     evs = pair.receive(_a({"s": 200, "i": ids[0], "d": {"errorText": "Symbol is inaccessible",
-                                                        "errorCode": "UnknownSymbol", "mode": "None"}},
-                          {"s": 200, "i": ids[1]}))
-    [rej] = [s for s in pair.signals if isinstance(s, SubscriptionRejected)]
-    assert rej.subscription.symbol == "AAA" and isinstance(rej.error, SubscriptionError)
-    assert (rej.error.symbol, rej.error.code, rej.error.text) == ("AAA", "UnknownSymbol", "Symbol is inaccessible")
-    assert [s.subscription.symbol for s in pair.signals if isinstance(s, SubscriptionAcked)] == ["BBB"]
-    assert [e.kind for e in evs] == ["error"]
+                                                        "errorCode": "UnknownSymbol", "mode": "None"}}))
+    assert not [s for s in pair.signals if isinstance(s, Reply)]  # one answer for the request, once all are in
+    pair.receive(_a({"s": 200, "i": ids[1]}))
+    [reply] = [s for s in pair.signals if isinstance(s, Reply)]
+    [(sub, err)] = reply.value
+    assert reply.request_id == 9 and sub.symbol == "AAA" and isinstance(err, SubscriptionError)
+    assert (err.symbol, err.code, err.text) == ("AAA", "UnknownSymbol", "Symbol is inaccessible")
+    assert [(e.kind, e.symbol) for e in evs] == [("error", "AAA")]
     assert pair.proto.subscriptions == (Subscription("quote", "BBB"),)
 
 
@@ -259,7 +259,7 @@ def test_history_pages_with_closest_timestamp_until_start() -> None:
     pair.now = 1_800_000_000.0  # 2027: every 2026 bar is complete
     iv = parse_interval("1h")
     start, end = iso_to_ns("2026-01-05T00:00:00Z"), iso_to_ns("2026-01-05T06:00:00Z")
-    pair.proto.request_history(HistoryRequest(7, "EEE", iv, start, end), T0)
+    pair.proto.request(7, History("EEE", iv, start, end), T0)
     answer, body = _chart_answer(pair, 40, 41)
     assert body["timeRange"] == {"closestTimestamp": "2026-01-05T06:00:00.000Z",
                                  "asFarAsTimestamp": "2026-01-05T00:00:00.000Z"}
@@ -274,9 +274,9 @@ def test_history_pages_with_closest_timestamp_until_start() -> None:
     pair.receive(_a({"s": 200, "i": int(out[1].split("\n")[1]), "d": {"historicalId": 50, "realtimeId": 51}}))
     page2 = [_bar(f"2026-01-05T0{h}:00:00.000Z", h) for h in (2, 1, 0)]
     pair.receive(_a({"e": "chart", "d": {"charts": [{"id": 50, "bars": page2}, {"id": 51, "eoh": True}]}}))
-    [done] = [s for s in pair.signals if isinstance(s, HistoryDone)]
-    assert [b.open for b in done.bars] == [0, 1, 2, 3, 4, 5] and not done.truncated
-    assert all(b.interval == "1h" and b.symbol == "EEE" and b.complete for b in done.bars)
+    [done] = [s for s in pair.signals if isinstance(s, Reply)]
+    assert [b.open for b in done.value.bars] == [0, 1, 2, 3, 4, 5] and not done.value.truncated
+    assert all(b.interval == "1h" and b.symbol == "EEE" and b.complete for b in done.value.bars)
 
 
 def test_ticks_relative_encoding_out_of_order() -> None:
@@ -386,8 +386,9 @@ def test_socket_penalty_is_retried_with_the_ticket_and_429_is_rate_limited() -> 
     pair.proto.handle_timer(T0 + 2)
     retry = [f for f in pair.proto.outgoing() if f != "[]"]
     assert len(retry) == 1 and json.loads(retry[0].split("\n", 3)[3]) == {"symbol": "AAA", "p-ticket": "TK"}
-    pair.proto.subscribe([Subscription("quote", "BBB")], T0)
+    pair.proto.request(3, Subscribe((Subscription("quote", "BBB"),)), T0)
     [req2] = pair.proto.outgoing()
     pair.receive(_a({"s": 429, "i": int(req2.split("\n")[1])}))
-    [rej] = [s for s in pair.signals if isinstance(s, SubscriptionRejected)]
-    assert isinstance(rej.error, RateLimitedError) and rej.subscription.symbol == "BBB"
+    [rej] = [s for s in pair.signals if isinstance(s, Reply)]
+    [(sub, err)] = rej.value
+    assert isinstance(err, RateLimitedError) and sub.symbol == "BBB"

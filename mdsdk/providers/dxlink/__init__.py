@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from ...errors import ConfigurationError
 from ..base import Config, Option, ProviderSpec, as_bool
 from .protocol import DXLinkProtocol
 from .rest import tastytrade_flow
@@ -30,6 +31,8 @@ _TUNING = (
 
 def _make(provider: str, login: bool) -> Callable[[Config], DXLinkProtocol]:
     def make(config: Config) -> DXLinkProtocol:
+        if not login and not config.get("url"):
+            raise ConfigurationError(f"provider {provider!r} needs url=... (or MDSDK_{provider.upper()}_URL)")
         flow = None
         if login:
             def flow(wall: float):  # type: ignore[no-untyped-def]

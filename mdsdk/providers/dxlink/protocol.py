@@ -299,8 +299,8 @@ class DXLinkProtocol(ProtocolCore):
         if not queue:
             self._history_queue.pop(key, None)
             return
-        rid, req = queue[0]
-        series = _Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=(rid, req))
+        req = queue[0][1]
+        series = _Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=queue[0])
         self._history[key] = series
         if HIST in self._opened:
             self._send_history(series, "add", now)
