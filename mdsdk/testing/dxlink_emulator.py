@@ -74,6 +74,8 @@ class DXLinkEmulator(EmulatorBase):
     """
 
     PATH = "/realtime"
+    example_symbol = "SPY"   # an instrument the real server knows
+    unknown_symbol = "NOPE"  # a name it does not
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, require_auth: bool = True,
                  token: Optional[str] = None, username: str = "demo", password: str = "demo-password",

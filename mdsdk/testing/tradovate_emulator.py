@@ -72,6 +72,8 @@ class TradovateEmulator(EmulatorBase):
 
     GARBAGE = "a[not json"
     PATH = "/v1/websocket"
+    example_symbol = "ESZ6"   # an instrument the real server knows
+    unknown_symbol = "NOPE9"  # a name it does not
     USER_ID = 4242
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, username: str = "demo",
