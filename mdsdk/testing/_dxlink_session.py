@@ -4,7 +4,7 @@ emulator (dxlink.md section 14), on the shared session loop."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from websockets.sync.server import ServerConnection
 
@@ -79,9 +79,6 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
     def takeover_farewell(self) -> Farewell:
         frame = _dumps({"type": "ERROR", "channel": 0, "error": "UNKNOWN", "message": TAKEOVER_MESSAGE})
         return (frame,), TAKEOVER_CLOSE[0], TAKEOVER_CLOSE[1]
-
-    def close_frames(self, code: int, reason: str) -> Sequence[str]:
-        return ()
 
     def periodic(self, now: float) -> bool:
         self._apply_requests()
