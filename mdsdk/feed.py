@@ -30,7 +30,7 @@ from .transport import WebSocketTransport
 if TYPE_CHECKING:  # pandas is imported by frames only (DESIGN.md section 2)
     import pandas as pd
 
-__all__ = ["Feed"]
+__all__ = ["Feed", "emulator_options"]
 
 log = logging.getLogger("mdsdk.feed")
 Symbols = Union[str, Iterable[str]]
@@ -70,10 +70,16 @@ class _Emulated:
 
     def config(self, spec: ProviderSpec, config: Config) -> Config:
         """``config`` pointed at the emulator (its URLs and credentials)."""
-        names = {o.name for o in spec.options}
-        given = dict(url=self.server.url, api_url=getattr(self.server, "api_url", None),
-                     **self.server.credentials)
-        return config.with_values(**{k: v for k, v in given.items() if k in names and v is not None})
+        return config.with_values(**emulator_options(spec, self.server))
+
+
+def emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:
+    """The keyword arguments that point provider ``spec`` at a running
+    emulator ``server``: its URL, REST base and credentials, as far as the
+    provider takes them (``mdsdk.connect(name, **emulator_options(...))``)."""
+    names = {o.name for o in spec.options}
+    given = dict(url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
+    return {k: v for k, v in given.items() if k in names and v is not None}
 
 
 class Feed:

@@ -1,7 +1,9 @@
 """The façade and runtime against the DXLink emulator over real sockets:
-streaming, callbacks, iterators, history, recording, and every fault the
-issue names (auth refused, token expiry, unknown symbol, garbage, drop,
-stall, close codes, raising and slow callbacks)."""
+what is specific to DXLink, tastytrade and sim (logins, close code 1009,
+FULL format, candles) and to the façade (callbacks, iterators, history,
+recording, slow consumers). The faults every provider shares (drop, stall,
+garbage, auth refusal, token expiry, takeover, restart, unknown symbol) are
+in tests/runtime/conformance.py."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 
 import mdsdk
 from mdsdk import (AuthenticationError, ClosedError, ConfigurationError, QueuePolicy, Quote,
-                   ReconnectPolicy, RequestTimeout, Status, UnknownProviderError)
+                   ReconnectPolicy, Status, UnknownProviderError)
 from mdsdk.testing.dxlink_emulator import DXLinkEmulator
 
 from .conftest import wait_until
@@ -97,12 +99,6 @@ def test_every_call_after_close_raises_closed_error() -> None:
             call()
 
 
-def test_auth_refused_raises_from_connect_without_retry(emulator: DXLinkEmulator) -> None:
-    with pytest.raises(AuthenticationError, match="rejected the token"):
-        mdsdk.connect("dxlink", url=emulator.url, token="not-the-token", reconnect=FAST)
-    assert emulator.connections == 1
-
-
 def test_tastytrade_login_with_password_and_wrong_password(emulator: DXLinkEmulator) -> None:
     with mdsdk.connect("tastytrade", api_url=emulator.api_url, username=emulator.username,
                        password=emulator.password) as feed:
@@ -118,73 +114,6 @@ def test_tastytrade_customer_not_found(emulator: DXLinkEmulator) -> None:
     emulator.customer_not_found = True
     with pytest.raises(AuthenticationError, match="must be a customer"):
         mdsdk.connect("tastytrade", url=emulator.url, api_url=emulator.api_url, **emulator.credentials)
-
-
-def test_token_expiry_mid_stream_refetches_reconnects_and_resubscribes(emulator: DXLinkEmulator) -> None:
-    with mdsdk.connect("tastytrade", url=emulator.url, api_url=emulator.api_url, reconnect=FAST,
-                       **emulator.credentials) as feed:
-        statuses = _statuses(feed)
-        feed.subscribe(["SPY", "QQQ"], kinds=("quote",))
-        assert feed.get_quote("QQQ").symbol == "QQQ"
-        tokens_before = list(emulator.rest_calls).count(("GET", "/api-quote-tokens"))
-        emulator.expire_token()
-        assert wait_until(lambda: "resubscribed" in _kinds(statuses), 10), _kinds(statuses)
-        kinds = _kinds(statuses)
-        assert kinds.index("disconnected") < kinds.index("connected") < kinds.index("resubscribed")
-        assert list(emulator.rest_calls).count(("GET", "/api-quote-tokens")) == tokens_before + 1
-        with feed.events(kinds=("quote",), timeout=5) as stream:
-            fresh = {ev.symbol for ev, _ in zip(stream, range(40))}
-        assert fresh == {"SPY", "QQQ"}
-
-
-def test_unknown_symbol_times_out_with_a_clear_message(emulator: DXLinkEmulator) -> None:
-    emulator.unknown_symbols.add("NOSUCH")
-    with mdsdk.connect("dxlink", url=emulator.url, **emulator.credentials) as feed:
-        feed.subscribe("SPY", kinds=("quote",))
-        with pytest.raises(RequestTimeout, match="may be unknown or not entitled"):
-            feed.get_quote("NOSUCH", timeout=0.5)
-        assert feed.get_quote("SPY").symbol == "SPY"
-
-
-def test_garbage_frame_is_reported_and_the_stream_goes_on(emulator: DXLinkEmulator) -> None:
-    with mdsdk.connect("dxlink", url=emulator.url, **emulator.credentials) as feed:
-        statuses = _statuses(feed)
-        feed.subscribe(["SPY", "AAPL"], kinds=("quote",))
-        feed.get_quote("SPY")
-        emulator.inject("{this is not json")
-        emulator.inject('{"type":"FEED_DATA","channel":1,"data":["Quote",[1,2,3]]}')
-        assert wait_until(lambda: feed.stats()["malformed"] == 2)
-        errors = [s for s in statuses if s.kind == "error"]
-        assert wait_until(lambda: len([s for s in statuses if s.kind == "error"]) == 2)
-        assert "malformed" in errors[0].detail
-        with feed.events(kinds=("quote",), timeout=5) as stream:
-            assert {ev.symbol for ev, _ in zip(stream, range(20))} == {"SPY", "AAPL"}
-        assert feed.stats()["reconnects"] == 0
-
-
-def test_drop_mid_stream_reconnects_and_restores_subscriptions(emulator: DXLinkEmulator) -> None:
-    with mdsdk.connect("dxlink", url=emulator.url, reconnect=FAST, **emulator.credentials) as feed:
-        statuses = _statuses(feed)
-        feed.subscribe(["SPY", "IBM"], kinds=("quote", "trade"))
-        feed.get_quote("IBM")
-        emulator.drop()
-        assert wait_until(lambda: "resubscribed" in _kinds(statuses), 10), _kinds(statuses)
-        assert {"disconnected", "reconnecting", "connected"} <= set(_kinds(statuses))
-        assert feed.stats()["reconnects"] == 1 and emulator.connections == 2
-        with feed.events(kinds=("trade",), timeout=5) as stream:
-            assert {ev.symbol for ev, _ in zip(stream, range(20))} == {"SPY", "IBM"}
-
-
-def test_stall_is_detected_within_the_keepalive_timeout(emulator: DXLinkEmulator) -> None:
-    with mdsdk.connect("dxlink", url=emulator.url, reconnect=FAST, keepalive_timeout=1.0,
-                       **emulator.credentials) as feed:
-        statuses = _statuses(feed)
-        feed.get_quote("SPY")
-        emulator.stall()
-        assert wait_until(lambda: "resubscribed" in _kinds(statuses), 10), _kinds(statuses)
-        lost = [s for s in statuses if s.kind == "disconnected"][0]
-        assert "keepalive timeout" in lost.detail
-        assert feed.get_quote("SPY").symbol == "SPY"
 
 
 def test_close_code_1009_is_a_typed_error(emulator: DXLinkEmulator) -> None:

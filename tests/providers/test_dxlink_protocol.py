@@ -368,7 +368,7 @@ def test_history_requests_for_the_same_series_run_one_after_another() -> None:
     [first] = [json.loads(f) for f in pair.proto.outgoing()]  # the second waits for the first
     assert first["add"][0]["fromTime"] == start
     pair.receive(_candle_config(HIST))
-    for rid in (1, 2):
+    for _ in (1, 2):
         pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle",
                          _row("AAPL{=5m}", 4, start + 300_000, 11) + _row("AAPL{=5m}", 8, start, 10)]}))
     assert [s.request_id for s in pair.signals if isinstance(s, Reply)] == [1, 2]
