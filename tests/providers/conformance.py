@@ -211,3 +211,24 @@ class ConformanceSuite:
         assert any(isinstance(e, Status) and e.kind == "resubscribed" for e in pair.events)
         got = [e for f in self.harness.quote_frames("EEE", 2.0, 2.5) for e in pair.receive(f)]
         assert any(isinstance(e, Quote) and not math.isnan(e.bid) for e in got)
+
+    def test_wall_clock_jumps_neither_fire_nor_suppress_deadlines(self, pair: Pair) -> None:
+        # Deadlines follow ``now`` (monotonic); the wall clock (NTP steps, a laptop
+        # waking up) may jump an hour either way without any effect on them.
+        pair.connect()
+        start = pair.now
+        for jump in (3600, -3600, -7200):
+            pair.now += 0.5
+            wall = int((pair.now + jump) * 1e9)
+            for frame in self.harness.quote_frames("BBB", 1.0, 1.5):
+                pair.proto.receive(frame, pair.now, wall)
+            pair.proto.handle_timer(pair.now, wall)  # must not raise: the peer just spoke
+            pair.proto.outgoing()
+        deadline = pair.proto.next_deadline()
+        assert deadline is not None and start < deadline <= pair.now + 3600
+        with pytest.raises(ConnectionLost):  # and silence is still caught on the monotonic clock
+            later = pair.now
+            for _ in range(1000):
+                later = pair.proto.next_deadline() or later + 1
+                pair.proto.handle_timer(later, int((later - 3600) * 1e9))
+                pair.proto.outgoing()

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
 import mdsdk
+from mdsdk.connection import Clock
 from mdsdk.errors import AuthenticationError, RequestTimeout, SubscriptionError, TakeoverError
 from mdsdk.events import Quote, Status
 from mdsdk.feed import emulator_options
@@ -197,3 +199,31 @@ class RuntimeConformance:
                     feed.get_quote(emu.unknown_symbol, timeout=1.0)
             q = feed.get_quote(emu.example_symbol)  # the rest keep streaming
             assert not math.isnan(q.bid)
+
+
+class JumpingClock(Clock):
+    """A wall clock that jumps an hour forward, then back, while the
+    monotonic clock runs normally."""
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+
+    def time_ns(self) -> int:
+        return time.time_ns() + self.offset_ns
+
+
+class ClockConformance:
+    """Wall-clock steps during a stream cause no reconnect and hide no stall."""
+
+    def test_wall_clock_jumps_cause_no_reconnect_and_hide_no_stall(self, provider: str) -> None:
+        clock = JumpingClock()
+        with emulated(provider, quick_liveness=True, clock=clock) as (emu, feed):
+            got = statuses(feed)
+            feed.get_quote(emu.example_symbol)
+            for offset in (3600, -3600):
+                clock.offset_ns = offset * 1_000_000_000
+                assert fresh_quote(feed, emu.example_symbol)
+            time.sleep(1.5)  # longer than the 1 s liveness limit: a wrong clock would have fired by now
+            assert feed.stats()["reconnects"] == 0 and "disconnected" not in kinds(got)
+            emu.stall()
+            assert wait_until(lambda: "resubscribed" in kinds(got), 10), kinds(got)
