@@ -165,3 +165,20 @@ def test_the_name_checker_sees_a_provider_literal() -> None:
     tree = ast.parse('x = "connect to tradovate now"')
     consts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     assert set(_provider_names()) & set(consts[0].split())
+
+
+ARGPARSE_TABLES = {("mdsdk.cli", "_parser")}  # argument tables read best in one piece
+
+
+def test_modules_and_functions_stay_small() -> None:
+    problems = []
+    for path in modules():
+        src = path.read_text()
+        if len(src.splitlines()) > 600:
+            problems.append(f"{name_of(path)}: {len(src.splitlines())} lines (limit 600)")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno:
+                length = node.end_lineno - node.lineno + 1
+                if length > 40 and (name_of(path), node.name) not in ARGPARSE_TABLES:
+                    problems.append(f"{name_of(path)}.{node.name}: {length} lines (limit 40)")
+    assert not problems, "\n".join(problems)
