@@ -1,22 +1,26 @@
 """DXLink event decoding: FEED_DATA (COMPACT and FULL) to mdsdk events.
 
-Pure functions and tables. A decoder is compiled once per (event type, field
-list) from the field order the server announced in FEED_CONFIG, so the hot
-loop only indexes a list and converts numbers. Special doubles arrive as the
-strings ``"NaN"``/``"Infinity"``, which ``float()`` already understands.
+Pure functions and tables. Each DXLink event type has a field table (data,
+:mod:`mdsdk.providers.fields`); bound once per (event type, field list) to the
+field order the server announced in FEED_CONFIG, it decodes whole COMPACT
+arrays column by column. Special doubles arrive as the strings
+``"NaN"``/``"Infinity"``, which ``float()`` already understands.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ...events import EMPTY, Bar, Event, Profile, Quote, Summary, Trade
+from ..fields import (MAX_MS, NS_PER_MS, Converter, Field, Table, flag, int_or_zero, integer, ms_ns, num,
+                      snake, text)
 
 __all__ = [
     "REQUEST_FIELDS", "KNOWN_LAYOUTS", "TX_PENDING", "REMOVE_EVENT", "SNAPSHOT_BEGIN",
-    "SNAPSHOT_END", "SNAPSHOT_SNIP", "Decoder", "compile_decoder", "CandleRow", "num",
+    "SNAPSHOT_END", "SNAPSHOT_SNIP", "Decoder", "compile_decoder", "CandleRow", "num", "TABLES",
     "candle_symbol", "candle_key", "split_candle_symbol", "guess_layout", "snake",
 ]
 
@@ -72,68 +76,42 @@ for _src in (REQUEST_FIELDS, _TT_DOC, {"Quote": _SERVER_DEFAULT_QUOTE}, _SPEC_EX
         KNOWN_LAYOUTS.setdefault(_t, []).append(list(_f))
 
 
-def snake(name: str) -> str:
-    """``bidExchangeCode`` -> ``bid_exchange_code``."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
-def num(v: Any) -> float:
-    """A wire double as float: ``"NaN"``, ``None`` and ``""`` become nan."""
-    if v.__class__ is float:
-        return v
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _text(v: Any) -> Optional[str]:
-    if v is None or v == "" or v == "\u0000":
-        return None
-    return str(v)
-
-
-def _ms_to_ns(v: Any) -> int:
-    try:
-        return int(v) * 1_000_000
-    except (TypeError, ValueError):
-        return 0
-
-
-_EXTRA_CONVERT: Dict[str, Callable[[Any], Any]] = {}
-for _n in ("bidExchangeCode", "askExchangeCode", "exchangeCode", "tickDirection", "description",
-           "shortSaleRestriction", "tradingStatus", "statusReason", "dayClosePriceType",
-           "prevDayClosePriceType"):
-    _EXTRA_CONVERT[_n] = _text
-
-
-def _int(v: Any) -> Optional[int]:
-    if v.__class__ is int:
-        return v
-    return int(v) if isinstance(v, float) and math.isfinite(v) else None
-
-
-for _n in ("dayId", "prevDayId", "sequence", "count", "index", "eventFlags", "timeNanoPart"):
-    _EXTRA_CONVERT[_n] = _int
-for _n in ("haltStartTime", "haltEndTime", "bidTime", "askTime", "eventTime"):
-    _EXTRA_CONVERT[_n] = _ms_to_ns
-_EXTRA_CONVERT["extendedTradingHours"] = lambda v: bool(v) if v is not None else None
-
-# Common-field mapping per DXLink type: (event class, {our field: wire field}).
-_TIME_FIELDS = {"Quote": ("bidTime", "askTime", "eventTime"), "Trade": ("time", "eventTime"),
-                "Summary": ("eventTime",), "Profile": ("eventTime",), "Candle": ("time",)}
-_COMMON: Dict[str, Tuple[type, Dict[str, str]]] = {
-    "Quote": (Quote, {"bid": "bidPrice", "ask": "askPrice", "bid_size": "bidSize", "ask_size": "askSize"}),
-    "Trade": (Trade, {"price": "price", "size": "size", "day_volume": "dayVolume"}),
-    "Summary": (Summary, {"open": "dayOpenPrice", "high": "dayHighPrice", "low": "dayLowPrice",
-                          "close": "dayClosePrice", "prev_close": "prevDayClosePrice",
-                          "volume": "dayVolume", "open_interest": "openInterest"}),
-    "Profile": (Profile, {"description": "description", "trading_status": "tradingStatus"}),
+_TEXT_EXTRAS = ("bidExchangeCode", "askExchangeCode", "exchangeCode", "tickDirection", "description",
+                "shortSaleRestriction", "tradingStatus", "statusReason", "dayClosePriceType",
+                "prevDayClosePriceType")
+_INT_EXTRAS = ("dayId", "prevDayId", "sequence", "count", "index", "eventFlags", "timeNanoPart")
+_TIME_EXTRAS = ("haltStartTime", "haltEndTime", "bidTime", "askTime", "eventTime")
+# How a wire field that no table names is converted on its way to ``extra``
+# (any other goes through ``num``).
+_EXTRA_CONVERT: Dict[str, Converter] = {
+    **{n: text for n in _TEXT_EXTRAS}, **{n: integer for n in _INT_EXTRAS}, **{n: ms_ns for n in _TIME_EXTRAS},
+    "extendedTradingHours": flag,
 }
-_COMMON["TradeETH"] = _COMMON["Trade"]
-_TIME_FIELDS["TradeETH"] = _TIME_FIELDS["Trade"]
-_TEXT_COMMON = {"description", "trading_status"}
-_SKIP_EXTRA = {"eventType", "eventSymbol"}
+_SKIP = frozenset({"eventType", "eventSymbol", "timeNanoPart"})
+
+
+def _table(cls: type, time: Tuple[str, ...], nanos: Optional[str] = "timeNanoPart",
+           **ours: str) -> Table[Any]:
+    """A DXLink event table: ``ours`` maps our attribute to the wire field."""
+    texts = {"description", "trading_status"}
+    fields = tuple(Field(a, w, text if a in texts else num) for a, w in ours.items())
+    return Table(cls, fields, symbol="eventSymbol", time=time, nanos=nanos, skip=_SKIP,
+                 extra_convert=_EXTRA_CONVERT, rest=num)
+
+
+TABLES: Dict[str, Table[Any]] = {
+    "Quote": _table(Quote, ("bidTime", "askTime", "eventTime"), bid="bidPrice", ask="askPrice",
+                    bid_size="bidSize", ask_size="askSize"),
+    "Trade": _table(Trade, ("time", "eventTime"), price="price", size="size", day_volume="dayVolume"),
+    "Summary": _table(Summary, ("eventTime",), open="dayOpenPrice", high="dayHighPrice", low="dayLowPrice",
+                      close="dayClosePrice", prev_close="prevDayClosePrice", volume="dayVolume",
+                      open_interest="openInterest"),
+    # Profile's eventTime is not a market time: the sub-millisecond part does not apply.
+    "Profile": _table(Profile, ("eventTime",), None, description="description", trading_status="tradingStatus"),
+}
+# TradeETH is a Trade of the extended session; servers that leave out the flag still mean it.
+TABLES["TradeETH"] = dataclasses.replace(TABLES["Trade"],
+                                         if_absent=(("extendedTradingHours", "extended_hours", True),))
 
 Decoder = Callable[[Sequence[Any], int], List[Event]]
 
@@ -142,134 +120,73 @@ def compile_decoder(event_type: str, names: Sequence[str], provider: str) -> Opt
     """Build ``decode(values, received_ns) -> [Event, ...]`` for a COMPACT
     values array of one DXLink event type laid out as ``names`` (a FULL
     object's values are the one-event case). None for types mdsdk does not
-    map; Candle rows go through :class:`CandleRow` instead.
-
-    The decoder is generated source with every field index inlined and the
-    event's slots written directly: this loop is the SDK's hot path, and a
-    generic loop over field tables costs about three times as much.
-    """
-    if event_type not in _COMMON:
+    map or layouts without ``eventSymbol``; Candle rows go through
+    :class:`CandleRow` instead. The decoder is the type's field table bound
+    to this layout (see :mod:`mdsdk.providers.fields`)."""
+    table = TABLES.get(event_type)
+    if table is None or "eventSymbol" not in names:
         return None
-    cls, mapping = _COMMON[event_type]
-    pos = {n: i for i, n in enumerate(names)}
-    if "eventSymbol" not in pos:
-        return None
-    stride = len(names)
-    env: Dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_P": provider, "_text": _text,
-                           "_num": num, "_nan": math.nan}
-    used = set(mapping.values()) | set(_TIME_FIELDS[event_type]) | _SKIP_EXTRA | {"timeNanoPart"}
-    extras = [(snake(n), i, _EXTRA_CONVERT.get(n, num)) for i, n in enumerate(names) if n not in used]
-    extra_items = []
-    for j, (key, i, conv) in enumerate(extras):
-        env[f"_c{j}"] = conv
-        extra_items.append(f"{key!r}: _c{j}(v[o + {i}])")
-    if event_type == "TradeETH" and "extendedTradingHours" not in pos:
-        extra_items.append("'extended_hours': True")
-    env["_EMPTY"] = EMPTY
-    extra_src = "{" + ", ".join(extra_items) + "}" if extra_items else "_EMPTY"
-    nano = f" + v[o + {pos['timeNanoPart']}]" if "timeNanoPart" in pos and event_type != "Profile" else ""
-    times = [pos[t] for t in _TIME_FIELDS[event_type] if t in pos]
-
-    def setters(fast: bool) -> List[str]:
-        lines = []
-        for name in ("symbol", "time", "provider", "extra"):
-            env[f"_s_{name}"] = getattr(cls, name).__set__
-        lines.append("        e = _new(_cls)")
-        lines.append("        _s_symbol(e, v[o + %d])" % pos["eventSymbol"] if fast
-                     else "        _s_symbol(e, str(v[o + %d]))" % pos["eventSymbol"])
-        lines.append(f"        _s_time(e, t * 1000000{nano if fast else ''} if t else rn)")
-        lines.append("        _s_provider(e, _P)")
-        lines.append(f"        _s_extra(e, {extra_src})")
-        for ours, wire in mapping.items():
-            env[f"_s_{ours}"] = getattr(cls, ours).__set__
-            if wire in pos:
-                i = pos[wire]
-                if ours in _TEXT_COMMON:
-                    value = f"_text(v[o + {i}])"
-                else:
-                    value = f"float(v[o + {i}])" if fast else f"_num(v[o + {i}])"
-            else:
-                value = "None" if ours in _TEXT_COMMON else "_nan"
-            lines.append(f"        _s_{ours}(e, {value})")
-        lines.append("        ap(e)")
-        return lines
-
-    def time_src(fast: bool) -> List[str]:
-        if not times:
-            return ["        t = 0"]
-        if not fast:
-            fields = ", ".join(f"v[o + {i}]" for i in times)
-            return [f"        t = max([x for x in ({fields},) if x.__class__ is int] or [0])"]
-        out = [f"        t = v[o + {times[0]}]"]
-        for i in times[1:]:
-            out.append(f"        if v[o + {i}] > t: t = v[o + {i}]")
-        return out
-
-    # Fast path: walk the fields as strided slices zipped together (all in C)
-    # instead of indexing v[o + i] field by field.
-    body = "\n".join("    " + line for line in time_src(True) + setters(True))
-    used_idx = sorted({int(m) for m in re.findall(r"v\[o \+ (\d+)\]", body)})
-    body = re.sub(r"v\[o \+ (\d+)\]", r"x\1", body)
-    targets = "".join(f"x{i}, " for i in used_idx)
-    slices = ", ".join(f"v[{i}::{stride}]" for i in used_idx)
-    src = ["def decode(v, rn):", "    out = []", "    ap = out.append", "    try:",
-           f"        for ({targets}) in zip({slices}):", body]
-    src += ["    except (TypeError, ValueError):",
-            "        # a None, \"\" or odd time where a number belongs: redo this array slowly",
-            "        return _slow(v, rn)", "    return out", "",
-            "def _slow(v, rn):", "    out = []", "    ap = out.append",
-            f"    for o in range(0, len(v), {stride}):"]
-    src += time_src(False) + setters(False)
-    src += ["    return out"]
-    exec("\n".join(src), env)  # noqa: S102 - generated from field names we validated
-    return env["decode"]  # type: ignore[no-any-return]
+    return table.rows(names, provider)
 
 
+@dataclasses.dataclass(slots=True)
 class CandleRow:
     """One Candle event decoded to plain values, before it becomes a Bar
-    (history needs the flags and index that a Bar does not carry)."""
+    (history needs the flags and index that a Bar does not carry). ``time``
+    is epoch nanoseconds, ``time_ms`` the same in milliseconds."""
 
-    __slots__ = ("symbol", "flags", "index", "time_ms", "open", "high", "low", "close",
-                 "volume", "extra")
+    symbol: str
+    time: int
+    flags: int = 0
+    index: int = 0
+    open: float = math.nan
+    high: float = math.nan
+    low: float = math.nan
+    close: float = math.nan
+    volume: float = math.nan
+    extra: Mapping[str, Any] = EMPTY
 
-    def __init__(self, symbol: str, flags: int, index: int, time_ms: int, o: float, h: float,
-                 lo: float, c: float, v: float, extra: Dict[str, Any]) -> None:
-        self.symbol, self.flags, self.index, self.time_ms = symbol, flags, index, time_ms
-        self.open, self.high, self.low, self.close, self.volume = o, h, lo, c, v
-        self.extra = extra
+    @property
+    def time_ms(self) -> int:
+        """The candle's start in epoch milliseconds."""
+        return self.time // NS_PER_MS
 
     @classmethod
     def compile(cls, names: Sequence[str]) -> Callable[[Sequence[Any], int], "CandleRow"]:
-        """A decoder of Candle rows laid out as ``names``."""
-        pos = {n: i for i, n in enumerate(names)}
-        if "vwap" not in pos and "VWAP" in pos:
-            pos["vwap"] = pos["VWAP"]
-        get = {k: pos.get(k, -1) for k in ("eventSymbol", "eventFlags", "index", "time", "open",
-                                           "high", "low", "close", "volume")}
-        extra_names = [(snake(n if n != "VWAP" else "vwap"), i) for n, i in pos.items()
-                       if n not in get and n not in _SKIP_EXTRA and n not in ("eventTime", "sequence", "VWAP")]
-
-        def val(values: Sequence[Any], o: int, key: str, default: Any = None) -> Any:
-            i = get[key]
-            return values[o + i] if i >= 0 else default
+        """A decoder of the Candle row at offset ``o`` of a values array laid out
+        as ``names``. A row without a symbol raises ValueError."""
+        if "VWAP" in names and "vwap" not in names:
+            names = ["vwap" if n == "VWAP" else n for n in names]
+        rows = _CANDLE.rows(names, "")
+        stride = len(names)
 
         def decode(values: Sequence[Any], o: int) -> CandleRow:
-            flags = val(values, o, "eventFlags", 0)
-            index = val(values, o, "index", 0)
-            t = val(values, o, "time", 0)
-            return cls(str(val(values, o, "eventSymbol", "")), int(flags or 0), int(index or 0),
-                       int(t or (int(index or 0) >> 32) * 1000), num(val(values, o, "open")),
-                       num(val(values, o, "high")), num(val(values, o, "low")),
-                       num(val(values, o, "close")), num(val(values, o, "volume")),
-                       {k: num(values[o + i]) for k, i in extra_names})
+            found = rows.decode_rows(values[o:o + stride], stride, 0)
+            if not found:
+                raise ValueError("a Candle row without a symbol")
+            row = found[0]
+            if not row.time:
+                # No time field: the index carries the candle's start in seconds.
+                ms = (row.index >> 32) * 1000
+                row.time = ms * NS_PER_MS if 0 <= ms < MAX_MS else 0
+            return row
 
         return decode
 
     def bar(self, symbol: str, interval: str, provider: str, complete: bool) -> Bar:
         """This row as a Bar of ``symbol``/``interval``."""
-        return Bar(symbol, self.time_ms * 1_000_000, provider, interval=interval, open=self.open,
-                   high=self.high, low=self.low, close=self.close, volume=self.volume,
-                   complete=complete, extra=self.extra)
+        return Bar(symbol, self.time, provider, interval=interval, open=self.open, high=self.high, low=self.low,
+                   close=self.close, volume=self.volume, complete=complete, extra=self.extra)
+
+
+# Every other Candle field lands in ``extra`` as a number (count and
+# volumes included), unlike the ticker types.
+_CANDLE: Table[CandleRow] = Table(
+    CandleRow, tuple(Field(a, w, int_or_zero if a in ("flags", "index") else num) for a, w in (
+        ("flags", "eventFlags"), ("index", "index"), ("open", "open"), ("high", "high"), ("low", "low"),
+        ("close", "close"), ("volume", "volume"))),
+    symbol="eventSymbol", time=("time",), skip=frozenset({"eventType", "eventSymbol", "eventTime", "sequence",
+                                                          "VWAP"}), rest=num)
 
 
 # ---------------------------------------------------------------- candle symbols

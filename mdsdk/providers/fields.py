@@ -1,0 +1,599 @@
+"""Field tables: frames decoded from data, one mechanism for every provider.
+
+A :class:`Table` says, as data, how one event class is read off the wire:
+which wire field (a name, or a numeric key as TDA and Schwab send) fills which
+attribute through which converter, which make the time and the symbol, and
+how the others reach ``extra`` (snake_case; a numeric key only under a name
+the table gives it). Bound to a layout (the field order a server announced)
+it decodes flat arrays (:meth:`Table.rows`); bound to nothing, dicts
+(:meth:`Table.dicts`). Both go through one column core: a column is one wire
+field across a frame's rows (a strided slice, or one key gathered from every
+dict), converted once at C speed (``map(float, col)``) with a tolerant
+per-value fallback only for a column holding a bad value; events are built
+from C with positional arguments (``map(cls, *columns)``). Frames of a few
+rows are read row by row, where a column's fixed cost would dominate.
+Nothing is generated or ``exec``'d.
+
+Whatever a frame holds, decoding raises nothing but TypeError, ValueError,
+KeyError or IndexError; a row whose symbol is not a non-empty str is skipped,
+and every time comes out as an int in the int64 nanosecond range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import re
+from collections import deque
+from itertools import compress, islice, repeat
+from operator import itemgetter
+from types import MemberDescriptorType
+from typing import (Any, Callable, Dict, FrozenSet, Generic, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple, Type, TypeVar, Union)
+
+from ..events import EMPTY
+
+__all__ = [
+    "Field", "Table", "RowDecoder", "DictDecoder", "Converter", "converter", "num", "strict_num", "text",
+    "integer", "int_or_zero", "ms_ns", "flag", "plain", "snake", "MAX_MS", "NS_PER_MS",
+]
+
+T = TypeVar("T")
+Wire = Union[str, int]
+
+NS_PER_MS = 1_000_000
+# Epoch milliseconds whose nanoseconds still fit an int64 (pandas, numpy): up to the year 2255.
+MAX_MS = 9_000_000_000_000
+_MAX_NS = MAX_MS * NS_PER_MS
+_BAD = (TypeError, ValueError, OverflowError)
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end in C, keeping nothing
+
+
+# ---------------------------------------------------------------- converters
+class Converter:
+    """A wire-value converter with two forms: ``one(value)``, tolerant (a
+    missing or invalid value becomes nan, None or 0, never an exception), and
+    an optional ``fast(column)`` that converts a whole column at C speed and
+    raises on the first value it cannot take; :meth:`column` tries the fast
+    form and falls back to ``one`` per value only for such a column."""
+
+    __slots__ = ("one", "fast")
+
+    def __init__(self, one: Callable[[Any], Any],
+                 fast: Optional[Callable[[Sequence[Any]], Sequence[Any]]] = None) -> None:
+        self.one, self.fast = one, fast
+
+    def __call__(self, value: Any) -> Any:
+        return self.one(value)
+
+    def column(self, values: Sequence[Any]) -> Sequence[Any]:
+        """Every value of ``values`` converted (``values`` itself when the fast
+        form finds nothing to change)."""
+        if self.fast is not None:
+            try:
+                return self.fast(values)
+            except _BAD:
+                pass  # a None, "" or odd value somewhere: convert this column value by value
+        return list(map(self.one, values))
+
+
+def converter(fn: Union[Converter, Callable[[Any], Any]]) -> Converter:
+    """``fn`` as a :class:`Converter` (a plain function gets no fast form)."""
+    return fn if isinstance(fn, Converter) else Converter(fn)
+
+
+def _num(v: Any) -> float:
+    if v.__class__ is float:
+        return v
+    try:
+        return float(v)
+    except _BAD:
+        return math.nan
+
+
+def _text(v: Any) -> Optional[str]:
+    if v is None or v == "" or v == "\x00":
+        return None
+    return v if v.__class__ is str else str(v)
+
+
+def _texts(col: Sequence[Any]) -> Sequence[Any]:
+    "".join(col)  # raises TypeError unless every value is a str
+    if "" in col or "\x00" in col:
+        raise ValueError("missing text")
+    return col
+
+
+def _integer(v: Any) -> Optional[int]:
+    if v.__class__ is int:
+        return v
+    return int(v) if v.__class__ is float and math.isfinite(v) else None
+
+
+def _only(types: FrozenSet[type]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A fast form that takes a column as it is when every value is of ``types``."""
+    def fast(col: Sequence[Any]) -> Sequence[Any]:
+        if not types.issuperset(map(type, col)):
+            raise TypeError("a value of another type")
+        return col
+    return fast
+
+
+def _ms_ns(v: Any) -> int:
+    try:
+        ms = int(v)
+    except _BAD:
+        return 0
+    return ms * NS_PER_MS if 0 <= ms < MAX_MS else 0
+
+
+def _ms_ns_column(col: Sequence[Any]) -> Sequence[Any]:
+    # Comparing with an int raises for anything but numbers before a str or a
+    # list could be multiplied; sum() then tells a float from ints.
+    if col and (min(col) < 0 or max(col) >= MAX_MS or type(sum(col)) is not int):
+        raise ValueError("not ints in range")
+    return [x * NS_PER_MS for x in col]
+
+
+_NUMBER_TYPES = frozenset({int, float})
+_SCALARS: FrozenSet[type] = frozenset({str, int, float, bool, type(None)})
+
+# num: a wire double as float (``"NaN"``/``"Infinity"`` as float() reads them);
+#   None, "" and anything unreadable as nan.
+# strict_num: a JSON number as float; strings, bools, None as nan.
+# text: text as str; None, "" and "\0" as None.
+# integer / int_or_zero: an int (a finite float truncated); anything else None / 0.
+# ms_ns: epoch ms as epoch ns; missing, invalid or out of range as 0.
+# flag: truthiness as bool, None stays None.  plain: a JSON scalar as it is, a list or object as None.
+num = Converter(_num, lambda col: list(map(float, col)))
+strict_num = Converter(lambda v: _num(v) if v.__class__ in _NUMBER_TYPES else math.nan,
+                       lambda col: list(map(float, _only(_NUMBER_TYPES)(col))))
+text = Converter(_text, _texts)
+integer = Converter(_integer, _only(frozenset({int})))
+int_or_zero = Converter(lambda v: _integer(v) or 0, _only(frozenset({int})))
+ms_ns = Converter(_ms_ns, _ms_ns_column)
+flag = Converter(lambda v: None if v is None else bool(v), _only(frozenset({bool})))
+plain = Converter(lambda v: v if v.__class__ in _SCALARS else None, _only(_SCALARS))
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake(name: str) -> str:
+    """``bidExchangeCode`` -> ``bid_exchange_code``."""
+    return _CAMEL.sub(r"_\1", name).lower()
+
+
+def _wire(w: Wire) -> str:
+    return w if w.__class__ is str else str(w)
+
+
+# ---------------------------------------------------------------- tables
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One wire field read into ``ours``: an attribute of the table's class,
+    or else an ``extra`` key (snake_case; how a numeric key gets a readable
+    name). ``wire`` is a field name or a numeric key; ``convert`` a
+    :class:`Converter` or a plain function of one value."""
+
+    ours: str
+    wire: Wire
+    convert: Callable[[Any], Any] = num
+
+
+@dataclasses.dataclass(frozen=True)
+class Table(Generic[T]):
+    """How one class is read off the wire, as data.
+
+    ``cls`` is a slotted dataclass (an event class). ``fields`` map wire
+    fields to attributes or named extras. ``symbol`` names the wire field
+    holding the symbol (None: the caller passes it). The event time is the
+    largest of the present ``time`` fields read by ``time_convert`` (epoch ms
+    by default, to ns), plus the sub-millisecond ``nanos`` field, or the
+    receive time when none is present. Other wire fields go to ``extra`` under
+    their snake_case name, through ``extra_convert[name]`` or else ``rest``
+    (None: they are dropped), unless listed in ``skip``; numeric keys never do.
+    ``if_absent`` holds ``(wire, key, value)``: extra ``key`` is ``value``
+    when ``wire`` is missing from the layout (arrays only).
+    """
+
+    cls: Type[T]
+    fields: Tuple[Field, ...] = ()
+    symbol: Optional[Wire] = None
+    time: Tuple[Wire, ...] = ()
+    nanos: Optional[Wire] = None
+    time_convert: Callable[[Any], int] = ms_ns
+    skip: FrozenSet[str] = frozenset()
+    extra_convert: Mapping[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict, compare=False)
+    rest: Optional[Callable[[Any], Any]] = num
+    if_absent: Tuple[Tuple[Wire, str, Any], ...] = ()
+
+    def rows(self, layout: Sequence[str], provider: str) -> "RowDecoder[T]":
+        """A decoder of flat arrays laid out as ``layout`` (the wire names in order)."""
+        return RowDecoder(self, layout, provider)
+
+    def dicts(self, provider: str) -> "DictDecoder[T]":
+        """A decoder of dicts keyed by wire names."""
+        return DictDecoder(self, provider)
+
+    def wires(self) -> List[str]:
+        """The wire names this table reads, symbol and time first, without repeats."""
+        named = [self.symbol] if self.symbol is not None else []
+        named += [*self.time, *([self.nanos] if self.nanos is not None else []), *(f.wire for f in self.fields)]
+        return list(dict.fromkeys(map(_wire, named)))
+
+
+_REQUIRED = object()
+
+
+class _Builder:
+    """Makes instances of an event class from columns. The class's
+    positional parameters are its fields (a msgspec Struct's, or a
+    dataclass's), so ``map(cls, *columns)`` builds every row in C;
+    keyword-only fields (``extra``) are then written through their slot
+    setters, which even a frozen class cannot refuse."""
+
+    __slots__ = ("cls", "names", "order", "defaults", "_positional", "kwonly")
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.defaults: Dict[str, Any] = {}
+        self.kwonly: List[Tuple[str, Callable[[Any, Any], None], Any]] = []
+        for p in inspect.signature(cls).parameters.values():
+            default = _REQUIRED if p.default is p.empty else p.default
+            if p.kind is p.KEYWORD_ONLY:
+                desc = getattr(cls, p.name, None)
+                if not isinstance(desc, MemberDescriptorType) or default is _REQUIRED:
+                    raise TypeError(f"{cls.__name__}.{p.name}: keyword-only fields need a slot and a default")
+                self.kwonly.append((p.name, desc.__set__, default))
+            elif p.kind is not p.POSITIONAL_OR_KEYWORD:
+                raise TypeError(f"{cls.__name__} takes *args or **kwargs: its parameters are not its fields")
+            self.defaults[p.name] = default
+        self.names = frozenset(self.defaults)
+        self.order = [name for name in self.defaults if name not in {k for k, _, _ in self.kwonly}]
+        # repeat() never runs out, so one per default serves every frame.
+        self._positional = [(name, None if self.defaults[name] is _REQUIRED else repeat(self.defaults[name]))
+                            for name in self.order]
+
+    def build(self, n: int, cols: Mapping[str, Iterable[Any]]) -> List[Any]:
+        """``n`` instances; ``cols`` gives each attribute's values (a list, or
+        ``repeat(value)``), attributes without a column get their default."""
+        args = []
+        for name, default in self._positional:
+            col = cols.get(name, default)
+            if col is None:
+                raise ValueError(f"no value for {self.cls.__name__}.{name}")
+            args.append(col)
+        out = list(islice(map(self.cls, *args), n))
+        for name, setter, _ in self.kwonly:
+            col = cols.get(name)
+            if col is not None:
+                _consume(map(setter, out, col))
+        return out
+
+
+# ---------------------------------------------------------------- the column core
+Column = Callable[[Any], Sequence[Any]]  # a column key -> that wire field across every row
+
+class _Plan:
+    """A table bound to one layout: where each wire field sits and what it
+    becomes. :meth:`columns` turns a frame, seen through a column getter,
+    into one list per attribute; :meth:`row` reads one row.
+    A column getter takes the key :attr:`keys` holds for a layout index: a
+    slice for arrays (so the getter is the array's own ``__getitem__``), the
+    wire name for dicts."""
+
+    def __init__(self, table: Table[Any], layout: Sequence[str], attrs: FrozenSet[str], rest: bool,
+                 keys: Sequence[Any]) -> None:
+        if not all(n.__class__ is str for n in layout):
+            raise TypeError("field names must be str")
+        self.keys = keys
+        pos = {n: i for i, n in enumerate(layout)}
+        self.symbol = pos.get(_wire(table.symbol)) if table.symbol is not None else None
+        self.times = [pos[w] for w in map(_wire, table.time) if w in pos]
+        self.nanos = pos.get(_wire(table.nanos)) if table.nanos is not None else None
+        self.time_convert = converter(table.time_convert)
+        self.fields: List[Tuple[str, int, Converter]] = []
+        self.extras: List[Tuple[str, int, Converter]] = []
+        for f in table.fields:
+            w = _wire(f.wire)
+            if w in pos:
+                (self.fields if f.ours in attrs else self.extras).append((f.ours, pos[w], converter(f.convert)))
+        used = set(table.wires()) | table.skip
+        for i, name in enumerate(layout):
+            conv = table.extra_convert.get(name, table.rest)
+            if rest and conv is not None and name not in used and not name.isdigit():
+                self.extras.append((snake(name), i, converter(conv)))
+        self.constants = [(key, value) for w, key, value in table.if_absent if rest and _wire(w) not in pos]
+        self.extra_keys = [key for key, _, _ in self.extras] + [key for key, _ in self.constants]
+        self.extra_template = {**dict.fromkeys(self.extra_keys), **dict(self.constants)}
+        # Row reading: the fields grouped by converter, so one row converts in a few C calls.
+        groups: Dict[Converter, List[Tuple[str, int]]] = {}
+        for ours, i, conv in self.fields:
+            groups.setdefault(conv, []).append((ours, i))
+        # itemgetter of two or more indices returns a tuple, in C; of one, a bare value.
+        self.groups = [(conv.fast, conv.one, itemgetter(*(i for _, i in items)) if len(items) > 1 else None,
+                        items[0][1]) for conv, items in groups.items()]
+        self.group_names = [ours for items in groups.values() for ours, _ in items]
+        self.time_get = itemgetter(*self.times) if len(self.times) > 1 else None
+        self.time_one = self.times[0] if len(self.times) == 1 else None
+
+    def columns(self, get: Column, n: int, received_ns: int) -> Tuple[Dict[str, Any], Optional[List[bool]]]:
+        """``({attribute: values}, keep)``: ``keep`` is None when every row has a
+        good symbol, else a mask of the rows that do (the caller filters)."""
+        cols: Dict[str, Any] = {}
+        keep = None
+        if self.symbol is not None:
+            cols["symbol"] = syms = get(self.keys[self.symbol])
+            keep = _symbol_mask(syms)
+        cols["time"] = self._times(get, n, received_ns)
+        for ours, i, conv in self.fields:
+            cols[ours] = conv.column(get(self.keys[i]))
+        if self.extra_keys:
+            # Copies of one template, then one C pass per key: cheaper than dict(zip(...)) per row.
+            cols["extra"] = extra = list(map(dict.copy, repeat(self.extra_template, n)))
+            for key, i, conv in self.extras:
+                _consume(map(dict.__setitem__, extra, repeat(key), conv.column(get(self.keys[i]))))
+        return cols, keep
+
+    def _times(self, get: Column, n: int, received_ns: int) -> List[int]:
+        if not self.times:
+            return [received_ns] * n
+        cols = [get(self.keys[i]) for i in self.times]
+        nanos = get(self.keys[self.nanos]) if self.nanos is not None else None
+        if self.time_convert is ms_ns:
+            try:
+                return _ms_times(cols, nanos, n, received_ns)
+            except _BAD:
+                pass  # a missing, odd or out-of-range time somewhere: value by value
+        ns = _max_columns([list(map(self.time_ns, c)) for c in cols])
+        if nanos is None:
+            return [t or received_ns for t in ns]
+        return [t + _nanos(x) if t else received_ns for t, x in zip(ns, nanos)]
+
+    def time_ns(self, value: Any) -> int:
+        """One wire time as epoch ns, 0 when missing, invalid or out of range."""
+        if value.__class__ is int and self.time_convert is ms_ns:
+            return value * NS_PER_MS if 0 < value < MAX_MS else 0
+        ns = self.time_convert.one(value)
+        return ns if ns.__class__ is int and 0 < ns < _MAX_NS else 0
+
+    def row(self, row: List[Any], received_ns: int) -> Optional[List[Any]]:
+        """``[symbol, time, extra, *values]`` of one row (values in the order
+        of :attr:`group_names`), or None when its symbol is bad."""
+        sym = row[self.symbol] if self.symbol is not None else None
+        if sym.__class__ is not str or not sym:
+            return None
+        if self.time_get is not None:
+            try:
+                ms = max(self.time_get(row))
+            except TypeError:
+                ms = None  # a str beside an int: the careful path
+        else:
+            ms = row[self.time_one] if self.time_one is not None else 0
+        if ms.__class__ is int and 0 <= ms < MAX_MS and self.time_convert is ms_ns:
+            t = ms * NS_PER_MS
+            if t and self.nanos is not None:
+                t += _nanos(row[self.nanos])
+        else:
+            t = self.row_time(row)
+        extra: Mapping[str, Any] = EMPTY
+        if self.extra_keys:
+            extra = {key: conv.one(row[i]) for key, i, conv in self.extras}
+            extra.update(self.constants)
+        out = [sym, t or received_ns, extra]
+        for fast, one, get, first in self.groups:
+            raw = get(row) if get is not None else (row[first],)
+            if fast is not None:
+                try:
+                    out += fast(raw)
+                    continue
+                except _BAD:
+                    pass  # a bad value in this group: value by value
+            out += map(one, raw)
+        return out
+
+    def row_time(self, row: List[Any]) -> int:
+        """One row's event time value by value (0 when it has none)."""
+        t = max(map(self.time_ns, [row[i] for i in self.times]), default=0)
+        return t + _nanos(row[self.nanos]) if t and self.nanos is not None else t
+
+
+def _nanos(x: Any) -> int:
+    return x if x.__class__ is int and 0 <= x < NS_PER_MS else 0
+
+
+def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int, received_ns: int) -> List[int]:
+    """Event times from epoch-ms columns, checked in C; raises when a value
+    is not a number in range (the caller then goes value by value)."""
+    cols = [c for c in cols if any(c)]  # a column of zeros (eventTime on most feeds) holds no time
+    if not cols:
+        return [received_ns] * n
+    for c in cols:
+        # Comparisons with an int raise TypeError for str, None, lists...: nothing
+        # reaches the multiplication below that could grow a string or a list.
+        if min(c) < 0 or max(c) >= MAX_MS:
+            raise ValueError("time out of range")
+    ms = _max_columns(cols)
+    if nanos is not None and any(nanos):
+        if min(nanos) < 0 or max(nanos) >= NS_PER_MS:
+            raise ValueError("timeNanoPart out of range")
+        ns = [t * NS_PER_MS + x if t else received_ns for t, x in zip(ms, nanos)]
+    else:
+        ns = [t * NS_PER_MS or received_ns for t in ms]
+    if type(sum(ns)) is not int:
+        raise ValueError("a float time")  # 1.5 or nan passed the comparisons
+    return ns
+
+
+def _max_columns(cols: List[Sequence[Any]]) -> Sequence[Any]:
+    out = cols[0]
+    for c in cols[1:]:
+        out = [a if a > b else b for a, b in zip(out, c)]
+    return out
+
+
+def _symbol_mask(syms: Sequence[Any]) -> Optional[List[bool]]:
+    try:
+        "".join(syms)  # raises TypeError unless every symbol is a str
+        if "" not in syms:
+            return None
+    except TypeError:
+        pass
+    return [s.__class__ is str and s != "" for s in syms]
+
+
+def _filter(cols: Dict[str, Any], keep: List[bool]) -> int:
+    for name, col in cols.items():
+        cols[name] = list(compress(col, keep))
+    return sum(keep)
+
+
+# ---------------------------------------------------------------- decoders
+# Below this many rows a frame is read row by row: the column path's fixed
+# cost per field outweighs its lower cost per value.
+_SMALL = 5
+
+
+class RowDecoder(Generic[T]):
+    """A table bound to a server's announced field order: decodes flat
+    arrays holding ``stride`` values per row (DXLink COMPACT ``FEED_DATA``;
+    a DXLink FULL object's values are the one-row case). Calling it is
+    :meth:`decode_rows` with its own stride. The table must name a symbol
+    field, and the layout must hold it."""
+
+    __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail")
+
+    def __init__(self, table: Table[T], layout: Sequence[str], provider: str) -> None:
+        if not layout:
+            raise ValueError("an empty field layout")
+        self.table, self.layout, self.provider = table, tuple(layout), provider
+        self.stride = len(self.layout)
+        self._builder = _Builder(table.cls)
+        self._plan = _Plan(table, self.layout, self._builder.names, True,
+                           [slice(i, None, self.stride) for i in range(self.stride)])
+        if self._plan.symbol is None:
+            raise ValueError(f"the layout has no symbol field {table.symbol!r}")
+        # Row path: head + values + tail hold every field; _args picks the positional ones.
+        builder = self._builder
+        names = ["symbol", "time", "extra", *self._plan.group_names]
+        consts = [(name, provider if name == "provider" else builder.defaults[name])
+                  for name in builder.defaults if name not in names]
+        self._tail = [value for _, value in consts]
+        if _REQUIRED in self._tail:
+            raise ValueError(f"the table gives no value for a field of {table.cls.__name__}")
+        index = {name: i for i, name in enumerate(names + [name for name, _ in consts])}
+        self._args = itemgetter(*(index[name] for name in builder.order))
+        self._kwonly = [(setter, index[name], default) for name, setter, default in builder.kwonly]
+
+    def decode_rows(self, values: Sequence[Any], stride: int, received_ns: int) -> List[T]:
+        """One object per row of ``values`` (a list or tuple whose length is a
+        multiple of ``stride``, which must be this layout's); rows without a
+        non-empty str symbol are skipped."""
+        if values.__class__ is not list and values.__class__ is not tuple:
+            raise TypeError(f"values must be a list, not {type(values).__name__}")
+        rows = values if values.__class__ is list else list(values)
+        if stride != self.stride:
+            raise ValueError(f"stride {stride} does not match the {self.stride}-field layout")
+        n, odd = divmod(len(rows), stride)
+        if odd:
+            raise ValueError(f"{len(rows)} values is not a multiple of the {stride} fields")
+        if n < _SMALL:
+            return self._rows(rows, n, received_ns)
+        cols, keep = self._plan.columns(rows.__getitem__, n, received_ns)
+        if keep is not None:
+            n = _filter(cols, keep)
+        cols["provider"] = repeat(self.provider)
+        return self._builder.build(n, cols)
+
+    def __call__(self, values: Sequence[Any], received_ns: int) -> List[T]:
+        return self.decode_rows(values, self.stride, received_ns)
+
+    def _rows(self, values: List[Any], n: int, received_ns: int) -> List[T]:
+        plan, stride, cls, args, tail = self._plan, self.stride, self.table.cls, self._args, self._tail
+        out: List[T] = []
+        for o in range(0, n * stride, stride):
+            row = values[o:o + stride] if n > 1 else values
+            head = plan.row(row, received_ns)
+            if head is None:
+                continue
+            head += tail
+            obj = cls(*args(head))
+            for setter, i, default in self._kwonly:
+                if head[i] is not default:
+                    setter(obj, head[i])
+            out.append(obj)
+        return out
+
+
+class DictDecoder(Generic[T]):
+    """A table read from dicts keyed by wire names (TDA/Schwab numeric keys,
+    Tradovate, ThetaData, CrossTrade JSON). A key the table does not read goes
+    to ``extra`` under its snake_case name (through ``extra_convert`` or
+    ``rest``) unless it is numeric, skipped, or ``rest`` is None. Partial
+    updates (TDA/Schwab send only what changed) are merged by the caller
+    into a per-symbol dict first: ``state.setdefault(key, {}).update(obj)``."""
+
+    __slots__ = ("table", "provider", "_keys", "_known", "_plan", "_builder", "_names")
+
+    def __init__(self, table: Table[T], provider: str) -> None:
+        self.table, self.provider = table, provider
+        self._keys = table.wires()
+        self._known = frozenset(self._keys) | table.skip
+        self._builder = _Builder(table.cls)
+        self._plan = _Plan(table, self._keys, self._builder.names, False, self._keys)
+        self._names: Dict[str, Optional[str]] = {}  # wire key -> extra key (None: dropped)
+
+    def decode_dicts(self, objs: Sequence[Any], received_ns: int, **given: Any) -> List[T]:
+        """One object per dict of ``objs``, skipping those without a non-empty
+        str symbol. ``given`` attributes are the same for every object (the
+        ``symbol``, when the table names no symbol field); a given ``extra``
+        is merged over the decoded one."""
+        objs = list(objs)
+        if not {dict}.issuperset(map(type, objs)):
+            raise TypeError("every item must be a JSON object")
+        cols, keep = self._plan.columns(lambda key: list(map(dict.get, objs, repeat(key))), len(objs),
+                                        received_ns)
+        extra = self._rest_extras(objs, cols.get("extra"))
+        if extra is not None:
+            cols["extra"] = extra
+        n = _filter(cols, keep) if keep is not None else len(objs)
+        symbol = given.get("symbol", "-")
+        if symbol.__class__ is not str or not symbol:
+            raise ValueError(f"the symbol must be a non-empty str, not {symbol!r}")
+        more = given.pop("extra", None)
+        if more:
+            cols["extra"] = [{**e, **more} for e in cols.get("extra", repeat(EMPTY, n))]
+        if given.keys() - self._builder.names:
+            raise TypeError(f"{self._builder.cls.__name__} has no {sorted(given.keys() - self._builder.names)}")
+        cols.update((name, repeat(value)) for name, value in given.items())
+        cols["provider"] = repeat(self.provider)
+        return self._builder.build(n, cols)
+
+    def decode_dict(self, obj: Mapping[str, Any], received_ns: int, **given: Any) -> Optional[T]:
+        """One dict as one object (None when its symbol is missing or bad); see
+        :meth:`decode_dicts` for ``given``."""
+        out = self.decode_dicts([obj], received_ns, **given)
+        return out[0] if out else None
+
+    def _rest_extras(self, objs: List[Dict[str, Any]], named: Optional[List[Dict[str, Any]]]
+                     ) -> Optional[List[Any]]:
+        """Per object, the named extras plus its keys the table does not read."""
+        rest, convert, names, known = self.table.rest, self.table.extra_convert, self._names, self._known
+        if rest is None and not convert:
+            return named
+        out: List[Any] = []
+        for i, obj in enumerate(objs):
+            ext = named[i] if named is not None else {}
+            others = obj.keys() - known
+            for k in (k for k in obj if k in others) if others else ():  # wire order, not the set's
+                name = names.get(k, "") if k.__class__ is str else None
+                if name == "":
+                    name = None if k.isdigit() else snake(k)
+                    if len(names) < 4096:  # a hostile stream of fresh keys must not grow it forever
+                        names[k] = name
+                conv = convert.get(k, rest) if name is not None else None
+                if conv is not None and name is not None:
+                    ext[name] = conv(obj[k])
+            out.append(ext or EMPTY)
+        return out
