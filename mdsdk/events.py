@@ -1,22 +1,27 @@
 """Event types delivered to users.
 
-Every event is a frozen, slotted dataclass; callbacks always receive exactly
-one event object. Common fields: ``symbol``, ``time`` (UTC epoch nanoseconds:
-the event's own time, or the receive time when the provider sends none),
-``provider`` and ``extra`` (provider fields that have no common name, keyed in
-readable snake_case). Missing numbers are ``math.nan``, missing text ``None``.
+Every event is a frozen ``msgspec.Struct`` (``gc=False``): decoders build
+them from C with positional arguments, about fifteen times cheaper than a
+frozen dataclass, and millions of them never burden the garbage collector.
+Callbacks always receive exactly one event object. Common fields:
+``symbol``, ``time`` (UTC epoch nanoseconds: the event's own time, or the
+receive time when the provider sends none), ``provider`` and the keyword-only
+``extra`` (provider fields that have no common name, keyed in readable
+snake_case). Missing numbers are ``math.nan``, missing text ``None``.
 
-Protocol decoders on the hot path write the slots directly instead of calling
-the dataclass ``__init__`` (a frozen dataclass pays ``object.__setattr__`` per
-field); the objects are identical either way.
+Events were dataclasses before; ``dataclasses.fields``, ``asdict`` and
+``replace`` still work on them (see :func:`_as_dataclass`), and
+``msgspec.structs`` offers the same natively.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
-from dataclasses import dataclass, field
-from typing import ClassVar, Iterator, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Iterator, Mapping, Optional, Tuple
+
+import msgspec
 
 __all__ = [
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL",
@@ -55,17 +60,21 @@ STATUS_KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Fields shared by every event: symbol, UTC epoch-nanosecond time,
-    provider name and provider extras. The class attribute ``topic`` names
-    the event type ("quote", "trade", ...) for subscriptions and callbacks."""
-
-    topic: ClassVar[str] = "event"
+class _Head(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     time: int
     provider: str
-    extra: Mapping[str, object] = field(default=EMPTY, kw_only=True, compare=False)
+
+
+class Event(_Head, frozen=True, gc=False, kw_only=True):
+    """Fields shared by every event: symbol, UTC epoch-nanosecond time,
+    provider name and provider extras (keyword-only, so each event type's
+    own fields follow ``provider`` positionally). The class attribute
+    ``topic`` names the event type ("quote", "trade", ...) for subscriptions
+    and callbacks."""
+
+    topic: ClassVar[str] = "event"
+    extra: Mapping[str, object] = EMPTY
 
     @property
     def datetime(self) -> _dt.datetime:
@@ -73,8 +82,7 @@ class Event:
         return _dt.datetime.fromtimestamp(self.time / 1e9, tz=_dt.timezone.utc)
 
 
-@dataclass(frozen=True, slots=True)
-class Quote(Event):
+class Quote(Event, frozen=True, gc=False):
     """Best bid and offer for one symbol."""
 
     topic: ClassVar[str] = "quote"
@@ -89,8 +97,7 @@ class Quote(Event):
         return (self.bid + self.ask) / 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class Trade(Event):
+class Trade(Event, frozen=True, gc=False):
     """A last-sale print: price, size and the session's volume so far."""
 
     topic: ClassVar[str] = "trade"
@@ -99,8 +106,7 @@ class Trade(Event):
     day_volume: float = NAN
 
 
-@dataclass(frozen=True, slots=True)
-class Bar(Event):
+class Bar(Event, frozen=True, gc=False):
     """An OHLCV bar; ``time`` is the bar's start. ``complete`` is False while
     the bar is still forming."""
 
@@ -114,8 +120,7 @@ class Bar(Event):
     complete: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Summary(Event):
+class Summary(Event, frozen=True, gc=False):
     """Session statistics: open, high, low, close, previous close, volume and
     open interest."""
 
@@ -129,8 +134,7 @@ class Summary(Event):
     open_interest: float = NAN
 
 
-@dataclass(frozen=True, slots=True)
-class Profile(Event):
+class Profile(Event, frozen=True, gc=False):
     """Instrument reference data: description and trading status; the
     provider's other reference fields are in ``extra``."""
 
@@ -139,8 +143,7 @@ class Profile(Event):
     trading_status: Optional[str] = None
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot(Event):
+class BookSnapshot(Event, frozen=True, gc=False):
     """Depth of book: ``bids`` and ``asks`` as tuples of ``(price, size)``,
     best first."""
 
@@ -149,8 +152,7 @@ class BookSnapshot(Event):
     asks: Tuple[Tuple[float, float], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PnL(Event):
+class PnL(Event, frozen=True, gc=False):
     """Account profit and loss, where a provider streams it."""
 
     topic: ClassVar[str] = "pnl"
@@ -159,8 +161,7 @@ class PnL(Event):
     unrealized: float = NAN
 
 
-@dataclass(frozen=True, slots=True)
-class Status(Event):
+class Status(Event, frozen=True, gc=False):
     """Connection and delivery news: ``kind`` is one of :data:`STATUS_KINDS`,
     ``detail`` a human-readable sentence. Counters and codes travel in
     ``extra``; ``symbol`` is empty for connection-wide news."""
@@ -171,3 +172,21 @@ class Status(Event):
 
 
 EVENT_KINDS = ("quote", "trade", "bar", "summary", "profile", "book", "pnl", "status")
+
+
+def _as_dataclass(cls: Any) -> None:
+    """Give an event class the field records of the equivalent frozen
+    dataclass, so code written when events were dataclasses
+    (``dataclasses.fields(ev)``, ``asdict``, ``replace``) keeps working."""
+    specs: list[Any] = []
+    for f in msgspec.structs.fields(cls):
+        if f.default is msgspec.NODEFAULT:
+            specs.append((f.name, f.type))
+        else:
+            specs.append((f.name, f.type, dataclasses.field(default=f.default, kw_only=f.name == "extra")))
+    twin = dataclasses.make_dataclass(cls.__name__, specs, frozen=True)
+    cls.__dataclass_fields__ = twin.__dataclass_fields__  # type: ignore[attr-defined]
+
+
+for _cls in (Event, Quote, Trade, Bar, Summary, Profile, BookSnapshot, PnL, Status):
+    _as_dataclass(_cls)
