@@ -26,7 +26,7 @@ import inspect
 import math
 import re
 from collections import deque
-from itertools import compress, islice, repeat
+from itertools import chain, compress, islice, repeat
 from operator import itemgetter
 from types import MemberDescriptorType
 from typing import (Any, Callable, Dict, FrozenSet, Generic, Iterable, List, Mapping, Optional, Sequence,
@@ -278,16 +278,14 @@ Column = Callable[[Any], Sequence[Any]]  # a column key -> that wire field acros
 class _Plan:
     """A table bound to one layout: where each wire field sits and what it
     becomes. :meth:`columns` turns a frame, seen through a column getter,
-    into one list per attribute; :meth:`row` reads one row.
-    A column getter takes the key :attr:`keys` holds for a layout index: a
-    slice for arrays (so the getter is the array's own ``__getitem__``), the
-    wire name for dicts."""
+    into one list per attribute; :meth:`row` reads one row. The column getter
+    is the array's own ``__getitem__``, given the slice :attr:`keys` holds
+    for a layout index."""
 
-    def __init__(self, table: Table[Any], layout: Sequence[str], attrs: FrozenSet[str], rest: bool,
-                 keys: Sequence[Any]) -> None:
+    def __init__(self, table: Table[Any], layout: Sequence[str], attrs: FrozenSet[str], rest: bool) -> None:
         if not all(n.__class__ is str for n in layout):
             raise TypeError("field names must be str")
-        self.keys = keys
+        self.keys = [slice(i, None, len(layout)) for i in range(len(layout))]
         pos = {n: i for i, n in enumerate(layout)}
         self.symbol = pos.get(_wire(table.symbol)) if table.symbol is not None else None
         self.times = [pos[w] for w in map(_wire, table.time) if w in pos]
@@ -361,8 +359,8 @@ class _Plan:
     def row(self, row: List[Any], received_ns: int) -> Optional[List[Any]]:
         """``[symbol, time, extra, *values]`` of one row (values in the order
         of :attr:`group_names`), or None when its symbol is bad."""
-        sym = row[self.symbol] if self.symbol is not None else None
-        if sym.__class__ is not str or not sym:
+        sym = row[self.symbol] if self.symbol is not None else ""  # "": the caller gives it
+        if self.symbol is not None and (sym.__class__ is not str or not sym):
             return None
         if self.time_get is not None:
             try:
@@ -459,20 +457,21 @@ class RowDecoder(Generic[T]):
     """A table bound to a server's announced field order: decodes flat
     arrays holding ``stride`` values per row (DXLink COMPACT ``FEED_DATA``;
     a DXLink FULL object's values are the one-row case). Calling it is
-    :meth:`decode_rows` with its own stride. The table must name a symbol
-    field, and the layout must hold it."""
+    :meth:`decode_rows` with its own stride. When the table names a symbol
+    field the layout must hold it; otherwise the symbol is "" for the caller
+    to set (see :class:`DictDecoder`). ``rest=False`` leaves out the extras
+    of unnamed wire fields and ``if_absent``."""
 
     __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail")
 
-    def __init__(self, table: Table[T], layout: Sequence[str], provider: str) -> None:
+    def __init__(self, table: Table[T], layout: Sequence[str], provider: str, rest: bool = True) -> None:
         if not layout:
             raise ValueError("an empty field layout")
         self.table, self.layout, self.provider = table, tuple(layout), provider
         self.stride = len(self.layout)
         self._builder = _Builder(table.cls)
-        self._plan = _Plan(table, self.layout, self._builder.names, True,
-                           [slice(i, None, self.stride) for i in range(self.stride)])
-        if self._plan.symbol is None:
+        self._plan = _Plan(table, self.layout, self._builder.names, rest)
+        if self._plan.symbol is None and table.symbol is not None:
             raise ValueError(f"the layout has no symbol field {table.symbol!r}")
         # Row path: head + values + tail hold every field; _args picks the positional ones.
         builder = self._builder
@@ -504,6 +503,7 @@ class RowDecoder(Generic[T]):
         if keep is not None:
             n = _filter(cols, keep)
         cols["provider"] = repeat(self.provider)
+        cols.setdefault("symbol", repeat(""))
         return self._builder.build(n, cols)
 
     def __call__(self, values: Sequence[Any], received_ns: int) -> List[T]:
@@ -528,47 +528,48 @@ class RowDecoder(Generic[T]):
 
 class DictDecoder(Generic[T]):
     """A table read from dicts keyed by wire names (TDA/Schwab numeric keys,
-    Tradovate, ThetaData, CrossTrade JSON). A key the table does not read goes
-    to ``extra`` under its snake_case name (through ``extra_convert`` or
-    ``rest``) unless it is numeric, skipped, or ``rest`` is None. Partial
-    updates (TDA/Schwab send only what changed) are merged by the caller
-    into a per-symbol dict first: ``state.setdefault(key, {}).update(obj)``."""
+    Tradovate, ThetaData, CrossTrade JSON): each dict becomes a row of the
+    table's own wire names (gathered in C) for a :class:`RowDecoder`. A key
+    the table does not read goes to ``extra`` under its snake_case name
+    (through ``extra_convert`` or ``rest``) unless it is numeric, skipped, or
+    ``rest`` is None. Partial updates (TDA/Schwab send what changed) are merged
+    by the caller into a per-symbol dict first: ``state.setdefault(key, {}).update(obj)``."""
 
-    __slots__ = ("table", "provider", "_keys", "_known", "_plan", "_builder", "_names")
+    __slots__ = ("table", "provider", "_keys", "_known", "_rows", "_setters", "_names")
 
     def __init__(self, table: Table[T], provider: str) -> None:
         self.table, self.provider = table, provider
         self._keys = table.wires()
         self._known = frozenset(self._keys) | table.skip
-        self._builder = _Builder(table.cls)
-        self._plan = _Plan(table, self._keys, self._builder.names, False, self._keys)
+        self._rows = RowDecoder(table, self._keys, provider, rest=False)
+        self._setters = {name: getattr(table.cls, name).__set__ for name in self._rows._builder.names}
         self._names: Dict[str, Optional[str]] = {}  # wire key -> extra key (None: dropped)
 
     def decode_dicts(self, objs: Sequence[Any], received_ns: int, **given: Any) -> List[T]:
-        """One object per dict of ``objs``, skipping those without a non-empty
-        str symbol. ``given`` attributes are the same for every object (the
-        ``symbol``, when the table names no symbol field); a given ``extra``
-        is merged over the decoded one."""
+        """One object per dict of ``objs``, skipping those whose symbol field
+        holds no non-empty str. ``given`` attributes, the same for every object
+        and trusted as they are, override the decoded ones (``symbol`` when the
+        table names no symbol field, ``provider``...); a given ``extra`` is
+        merged over the decoded one."""
         objs = list(objs)
         if not {dict}.issuperset(map(type, objs)):
             raise TypeError("every item must be a JSON object")
-        cols, keep = self._plan.columns(lambda key: list(map(dict.get, objs, repeat(key))), len(objs),
-                                        received_ns)
-        extra = self._rest_extras(objs, cols.get("extra"))
-        if extra is not None:
-            cols["extra"] = extra
-        n = _filter(cols, keep) if keep is not None else len(objs)
-        symbol = given.get("symbol", "-")
-        if symbol.__class__ is not str or not symbol:
-            raise ValueError(f"the symbol must be a non-empty str, not {symbol!r}")
+        if self.table.symbol is None and "symbol" not in given:
+            raise ValueError(f"the {self.table.cls.__name__} table names no symbol field: give symbol=")
+        if self.table.symbol is not None:  # drop them here, so objects and events stay aligned
+            key = _wire(self.table.symbol)
+            objs = [o for o in objs if o.get(key).__class__ is str and o[key]]
+        keys = self._keys
+        values = list(chain.from_iterable(map(map, repeat(dict.get), map(repeat, objs), repeat(keys))))
+        out = self._rows.decode_rows(values, len(keys), received_ns)
         more = given.pop("extra", None)
-        if more:
-            cols["extra"] = [{**e, **more} for e in cols.get("extra", repeat(EMPTY, n))]
-        if given.keys() - self._builder.names:
-            raise TypeError(f"{self._builder.cls.__name__} has no {sorted(given.keys() - self._builder.names)}")
-        cols.update((name, repeat(value)) for name, value in given.items())
-        cols["provider"] = repeat(self.provider)
-        return self._builder.build(n, cols)
+        if self.table.rest is not None or self.table.extra_convert or more:
+            _consume(map(self._setters["extra"], out, self._extras(objs, out, more or {})))
+        for name, value in given.items():
+            if name not in self._setters:
+                raise TypeError(f"{self.table.cls.__name__} has no attribute {name!r}")
+            _consume(map(self._setters[name], out, repeat(value)))
+        return out
 
     def decode_dict(self, obj: Mapping[str, Any], received_ns: int, **given: Any) -> Optional[T]:
         """One dict as one object (None when its symbol is missing or bad); see
@@ -576,16 +577,13 @@ class DictDecoder(Generic[T]):
         out = self.decode_dicts([obj], received_ns, **given)
         return out[0] if out else None
 
-    def _rest_extras(self, objs: List[Dict[str, Any]], named: Optional[List[Dict[str, Any]]]
-                     ) -> Optional[List[Any]]:
-        """Per object, the named extras plus its keys the table does not read."""
+    def _extras(self, objs: List[Dict[str, Any]], out: List[Any], more: Mapping[str, Any]) -> List[Any]:
+        """Per object, its decoded extras, the keys the table does not read, then ``more``."""
         rest, convert, names, known = self.table.rest, self.table.extra_convert, self._names, self._known
-        if rest is None and not convert:
-            return named
-        out: List[Any] = []
-        for i, obj in enumerate(objs):
-            ext = named[i] if named is not None else {}
-            others = obj.keys() - known
+        extras: List[Any] = []
+        for obj, ev in zip(objs, out):
+            ext = {**ev.extra}
+            others = obj.keys() - known if rest is not None or convert else ()
             for k in (k for k in obj if k in others) if others else ():  # wire order, not the set's
                 name = names.get(k, "") if k.__class__ is str else None
                 if name == "":
@@ -595,5 +593,6 @@ class DictDecoder(Generic[T]):
                 conv = convert.get(k, rest) if name is not None else None
                 if conv is not None and name is not None:
                     ext[name] = conv(obj[k])
-            out.append(ext or EMPTY)
-        return out
+            ext.update(more)
+            extras.append(ext or EMPTY)
+        return extras

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ...errors import UnsupportedError
 from ...events import Bar, BookSnapshot, Quote, Summary, Trade
 from ...intervals import Interval
+from ..fields import Field, Table, snake, strict_num
 
 __all__ = ["parse_frame", "encode_request", "HEARTBEAT", "iso_to_ns", "ns_to_iso", "QuoteBook",
            "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text"]
@@ -83,12 +84,6 @@ def ns_to_iso(ns: int) -> str:
     """Epoch nanoseconds -> ISO text with milliseconds and ``Z``."""
     dt = _EPOCH + _dt.timedelta(microseconds=ns // 1000)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def _num(v: Any) -> float:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
-    return math.nan
 
 
 def error_text(d: Any) -> str:
@@ -182,21 +177,23 @@ def chart_description(interval: Optional[Interval]) -> Dict[str, Any]:
                            "resample a finer interval with pandas")
 
 
+# A ``bars[]`` item of a chart packet. Its symbol, interval and trade date come
+# from the chart it belongs to, and its volume is the sum of two fields.
+_BAR = Table(Bar, tuple(Field(snake(w), w, strict_num) for w in (
+    "open", "high", "low", "close", "upVolume", "downVolume", "upTicks", "downTicks", "bidVolume",
+    "offerVolume")), time=("timestamp",), time_convert=iso_to_ns, rest=None).dicts("tradovate")
+
+
 def bar_from_packet(bar: Mapping[str, Any], symbol: str, interval: str, provider: str, td: Any,
                     complete: bool) -> Bar:
-    """One ``bars[]`` item as a Bar (volume = upVolume + downVolume)."""
-    up, down = _num(bar.get("upVolume")), _num(bar.get("downVolume"))
+    """One ``bars[]`` item as a Bar (volume = upVolume + downVolume; time 0
+    when its timestamp is missing or unreadable)."""
+    up, down = strict_num(bar.get("upVolume")), strict_num(bar.get("downVolume"))
     volume = (0.0 if math.isnan(up) else up) + (0.0 if math.isnan(down) else down)
     if math.isnan(up) and math.isnan(down):
         volume = math.nan
-    extra = {"up_volume": up, "down_volume": down, "up_ticks": _num(bar.get("upTicks")),
-             "down_ticks": _num(bar.get("downTicks")), "bid_volume": _num(bar.get("bidVolume")),
-             "offer_volume": _num(bar.get("offerVolume"))}
-    if td is not None:
-        extra["trade_date"] = td
-    return Bar(symbol, iso_to_ns(bar.get("timestamp")), provider, interval=interval,
-               open=_num(bar.get("open")), high=_num(bar.get("high")), low=_num(bar.get("low")),
-               close=_num(bar.get("close")), volume=volume, complete=complete, extra=extra)
+    return _BAR.decode_dicts([bar], 0, symbol=symbol, provider=provider, interval=interval, volume=volume,
+                             complete=complete, extra={"trade_date": td} if td is not None else None)[0]
 
 
 def ticks_from_packet(packet: Mapping[str, Any], symbol: str, provider: str) -> List[Trade]:
