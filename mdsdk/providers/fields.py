@@ -62,7 +62,8 @@ class Converter:
 
     def __init__(self, one: Callable[[Any], Any],
                  fast: Optional[Callable[[Sequence[Any]], Sequence[Any]]] = None) -> None:
-        self.one, self.fast = one, fast
+        self.one = one
+        self.fast: Callable[[Sequence[Any]], Sequence[Any]] = fast or (lambda col: list(map(one, col)))
 
     def __call__(self, value: Any) -> Any:
         return self.one(value)
@@ -70,12 +71,10 @@ class Converter:
     def column(self, values: Sequence[Any]) -> Sequence[Any]:
         """Every value of ``values`` converted (``values`` itself when the fast
         form finds nothing to change)."""
-        if self.fast is not None:
-            try:
-                return self.fast(values)
-            except _BAD:
-                pass  # a None, "" or odd value somewhere: convert this column value by value
-        return list(map(self.one, values))
+        try:
+            return self.fast(values)
+        except _BAD:  # a None, "" or odd value somewhere: convert this column value by value
+            return list(map(self.one, values))
 
 
 def converter(fn: Union[Converter, Callable[[Any], Any]]) -> Converter:
@@ -139,13 +138,10 @@ def _ms_ns_column(col: Sequence[Any]) -> Sequence[Any]:
 _NUMBER_TYPES = frozenset({int, float})
 _SCALARS: FrozenSet[type] = frozenset({str, int, float, bool, type(None)})
 
-# num: a wire double as float (``"NaN"``/``"Infinity"`` as float() reads them);
-#   None, "" and anything unreadable as nan.
-# strict_num: a JSON number as float; strings, bools, None as nan.
-# text: text as str; None, "" and "\0" as None.
-# integer / int_or_zero: an int (a finite float truncated); anything else None / 0.
-# ms_ns: epoch ms as epoch ns; missing, invalid or out of range as 0.
-# flag: truthiness as bool, None stays None.  plain: a JSON scalar as it is, a list or object as None.
+# num: a wire double as float() reads it ("NaN", "Infinity"), else nan. strict_num: a JSON number, else nan.
+# text: str, with None, "" and "\0" as None. integer / int_or_zero: an int (a finite float truncated), else
+# None / 0. ms_ns: epoch ms as ns, 0 if missing or out of range. flag: bool, None stays None. plain: a JSON
+# scalar as it is, a list or an object as None.
 num = Converter(_num, lambda col: list(map(float, col)))
 strict_num = Converter(lambda v: _num(v) if v.__class__ in _NUMBER_TYPES else math.nan,
                        lambda col: list(map(float, _only(_NUMBER_TYPES)(col))))
@@ -227,11 +223,9 @@ _REQUIRED = object()
 
 
 class _Builder:
-    """Makes instances of an event class from columns. The class's
-    positional parameters are its fields (a msgspec Struct's, or a
-    dataclass's), so ``map(cls, *columns)`` builds every row in C;
-    keyword-only fields (``extra``) are then written through their slot
-    setters, which even a frozen class cannot refuse."""
+    """Makes instances of an event class (its positional parameters are its
+    fields) with ``map(cls, *columns)``, in C; keyword-only fields (``extra``)
+    are then written by their slot setters, which a frozen class cannot refuse."""
 
     __slots__ = ("cls", "names", "order", "defaults", "_positional", "kwonly")
 
@@ -314,6 +308,9 @@ class _Plan:
                         items[0][1]) for conv, items in groups.items()]
         self.group_names = [ours for items in groups.values() for ours, _ in items]
         self.time_get = itemgetter(*self.times) if len(self.times) > 1 else None
+        self.time_keys = [self.keys[i] for i in self.times]
+        self.by_column = [(ours, self.keys[i], conv.fast, conv.one) for ours, i, conv in self.fields]
+        self.extras_by_column = [(key, self.keys[i], conv.fast, conv.one) for key, i, conv in self.extras]
         self.time_one = self.times[0] if len(self.times) == 1 else None
 
     def columns(self, get: Column, n: int, received_ns: int) -> Tuple[Dict[str, Any], Optional[List[bool]]]:
@@ -325,19 +322,29 @@ class _Plan:
             cols["symbol"] = syms = get(self.keys[self.symbol])
             keep = _symbol_mask(syms)
         cols["time"] = self._times(get, n, received_ns)
-        for ours, i, conv in self.fields:
-            cols[ours] = conv.column(get(self.keys[i]))
+        # Converter.column inlined: this loop runs per field per frame.
+        for ours, key, fast, one in self.by_column:
+            raw = get(key)
+            try:
+                cols[ours] = fast(raw)
+            except _BAD:
+                cols[ours] = list(map(one, raw))
         if self.extra_keys:
             # Copies of one template, then one C pass per key: cheaper than dict(zip(...)) per row.
             cols["extra"] = extra = list(map(dict.copy, repeat(self.extra_template, n)))
-            for key, i, conv in self.extras:
-                _consume(map(dict.__setitem__, extra, repeat(key), conv.column(get(self.keys[i]))))
+            for name, key, fast, one in self.extras_by_column:
+                raw = get(key)
+                try:
+                    col = fast(raw)
+                except _BAD:
+                    col = list(map(one, raw))
+                _consume(map(dict.__setitem__, extra, repeat(name), col))
         return cols, keep
 
     def _times(self, get: Column, n: int, received_ns: int) -> List[int]:
         if not self.times:
             return [received_ns] * n
-        cols = [get(self.keys[i]) for i in self.times]
+        cols = list(map(get, self.time_keys))
         nanos = get(self.keys[self.nanos]) if self.nanos is not None else None
         if self.time_convert is ms_ns:
             try:
@@ -382,13 +389,10 @@ class _Plan:
         out = [sym, t or received_ns, extra]
         for fast, one, get, first in self.groups:
             raw = get(row) if get is not None else (row[first],)
-            if fast is not None:
-                try:
-                    out += fast(raw)
-                    continue
-                except _BAD:
-                    pass  # a bad value in this group: value by value
-            out += map(one, raw)
+            try:
+                out += fast(raw)
+            except _BAD:  # a bad value in this group: value by value
+                out += map(one, raw)
         return out
 
     def row_time(self, row: List[Any]) -> int:
@@ -404,7 +408,7 @@ def _nanos(x: Any) -> int:
 def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int, received_ns: int) -> List[int]:
     """Event times from epoch-ms columns, checked in C; raises when a value
     is not a number in range (the caller then goes value by value)."""
-    cols = [c for c in cols if any(c)]  # a column of zeros (eventTime on most feeds) holds no time
+    cols = list(filter(any, cols))  # a column of zeros (eventTime on most feeds) holds no time
     if not cols:
         return [received_ns] * n
     for c in cols:
@@ -454,13 +458,11 @@ _SMALL = 5
 
 
 class RowDecoder(Generic[T]):
-    """A table bound to a server's announced field order: decodes flat
-    arrays holding ``stride`` values per row (DXLink COMPACT ``FEED_DATA``;
-    a DXLink FULL object's values are the one-row case). Calling it is
-    :meth:`decode_rows` with its own stride. When the table names a symbol
-    field the layout must hold it; otherwise the symbol is "" for the caller
-    to set (see :class:`DictDecoder`). ``rest=False`` leaves out the extras
-    of unnamed wire fields and ``if_absent``."""
+    """A table bound to a server's announced field order: decodes flat arrays
+    of ``stride`` values per row (DXLink COMPACT; a FULL object's values are
+    one row); calling it is :meth:`decode_rows` with its own stride. A table
+    without a symbol field gives "" for the caller to set (see
+    :class:`DictDecoder`); ``rest=False`` drops unnamed fields and ``if_absent``."""
 
     __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail")
 
