@@ -11,6 +11,7 @@ import argparse
 import time
 
 import mdsdk
+from mdsdk.testing.universe import sample
 
 try:
     from ._common import EmulatorProcess, table, write_results
@@ -29,7 +30,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.seconds = 5.0
-    symbols = [f"IDLE{i}" for i in range(args.symbols)]
+    symbols = sample(args.symbols)  # real names: the emulator sends nothing for unknown ones
     with EmulatorProcess() as emu:
         with mdsdk.connect("dxlink", url=emu.url) as feed:
             feed.on_quote(lambda q: None)

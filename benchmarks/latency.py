@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 import websocket
 
 import mdsdk
+from mdsdk.testing.universe import sample
 
 try:
     from ._common import EmulatorProcess, percentile, table, write_results
@@ -28,7 +29,7 @@ except ImportError:  # run as a script
     from benchmarks._common import EmulatorProcess, percentile, table, write_results
     from benchmarks.throughput import QUOTE_FIELDS
 
-SYMBOLS = [f"L{i}" for i in range(10)]
+SYMBOLS = sample(10)  # real names: the emulator sends nothing for unknown ones
 _I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
 
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, List
 
 import mdsdk
 from mdsdk.policy import QueuePolicy
+from mdsdk.testing.universe import sample
 
 try:
     from ._common import EmulatorProcess, rss_mb, table, write_results
@@ -25,7 +26,7 @@ except ImportError:  # run as a script
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
     from benchmarks._common import EmulatorProcess, rss_mb, table, write_results
 
-SYMBOLS = [f"S{i}" for i in range(20)]
+SYMBOLS = sample(20)  # real names: the emulator sends nothing for unknown ones
 
 
 def run(emu: EmulatorProcess, rate: float, seconds: float, mode: str) -> Dict[str, Any]:

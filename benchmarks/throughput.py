@@ -38,6 +38,7 @@ except ImportError:  # run as a script
     from benchmarks._common import EmulatorProcess, table, write_results
 
 from mdsdk.providers.dxlink.codec import REQUEST_FIELDS
+from mdsdk.testing.universe import sample
 
 # The floor asks for exactly the fields mdsdk asks for, so both parse the same frames.
 QUOTE_FIELDS = REQUEST_FIELDS["Quote"]
@@ -174,7 +175,7 @@ def main() -> None:
     if args.quick:
         args.n, args.runs = 5_000, 1
     ks = [int(x) for x in args.ks.split(",")]
-    symbols = [f"SYM{i}" for i in range(args.symbols)]
+    symbols = sample(args.symbols)  # real names: the emulator sends nothing for unknown ones
     clients: Dict[str, Callable[[EmulatorProcess, int, int], float]] = {
         "a raw floor": lambda e, n, k: raw_floor(e, n, k, symbols, validate=False),
         "a' floor, utf-8 check on": lambda e, n, k: raw_floor(e, n, k, symbols, validate=True),
