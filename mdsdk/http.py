@@ -1,5 +1,5 @@
-"""REST I/O: a requests Session with tenacity retries, and the runner for
-providers' pure login flows.
+"""REST I/O: a requests Session with tenacity retries, performing the
+HttpRequest values that protocol objects ask for (on the runtime's REST worker).
 
 The only module that imports ``requests`` and ``tenacity``. Connection
 errors and 5xx answers are retried with exponential backoff; anything else
@@ -9,20 +9,19 @@ that escape are :mod:`mdsdk.errors` types with secrets redacted.
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable, Generator, Iterable, Optional, TypeVar
+from typing import Any, Iterable, Optional, TypeVar
 
 import requests
 from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
                       wait_exponential, wait_random)
 
 from ._version import __version__
-from .errors import ClosedError, TransportError, redact
+from .errors import TransportError, redact
 from .providers.base import HttpRequest, HttpResponse
 
 T = TypeVar("T")
 
-__all__ = ["HttpClient", "run_flow", "USER_AGENT"]
+__all__ = ["HttpClient", "USER_AGENT"]
 
 USER_AGENT = f"mdsdk/{__version__}"
 
@@ -86,24 +85,3 @@ class HttpClient:
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()
-
-
-def _plain_sleep(seconds: float) -> bool:
-    time.sleep(seconds)
-    return False
-
-
-def run_flow(flow: Generator[HttpRequest, HttpResponse, T], client: HttpClient,
-             sleep: Optional[Callable[[float], bool]] = None) -> T:
-    """Drive a provider's pure REST generator (login, renewal, lookup) with
-    real HTTP calls. ``sleep(seconds)`` honours a request's ``delay`` and
-    returns True to abandon the flow (the feed is closing)."""
-    try:
-        req = next(flow)
-        while True:
-            if req.delay > 0 and (sleep(req.delay) if sleep is not None else _plain_sleep(req.delay)):
-                flow.close()
-                raise ClosedError("the feed was closed while waiting out a penalty delay")
-            req = flow.send(client.perform(req))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]

@@ -150,9 +150,12 @@ def test_token_renewed_before_expiry_without_dropping(tv: TradovateEmulator) -> 
         assert wait_until(lambda: feed.stats()["token_renewals"] >= 2, 10)
         assert feed.stats()["reconnects"] == 0 and tv.connections == 1
         assert ("GET", "/auth/renewaccesstoken") in tv.rest_calls
+        statuses = _statuses(feed)
         tv.refuse_renewal = True
         logins = list(tv.rest_calls).count(("POST", "/auth/accesstokenrequest"))
         assert wait_until(lambda: list(tv.rest_calls).count(("POST", "/auth/accesstokenrequest")) > logins, 10)
+        refused = [s for s in statuses if s.kind == "error" and "renewal" in s.detail]
+        assert len(refused) == 1 and tv.connections == 1  # reported once; the stream stayed up
         tv.drop()  # the next socket authorizes with the freshest token
         assert wait_until(lambda: tv.connections == 2 and feed.stats()["connected"], 10)
         assert feed.get_quote("ESZ6").symbol == "ESZ6"
