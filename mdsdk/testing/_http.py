@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Mapping, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["JsonRequest", "JsonServer", "Route"]
+__all__ = ["JsonRequest", "JsonServer", "Route", "RestSide"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,24 @@ class JsonServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class RestSide:
+    """The REST half of an emulator: a :class:`JsonServer` on the routes the
+    subclass lists in ``_routes()``, with a lock for its token books."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server = JsonServer(self._routes())
+
+    def _routes(self) -> Dict[Tuple[str, str], Route]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        """The REST base URL."""
+        return self._server.url
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.close()

@@ -6,11 +6,10 @@ drive ``blast`` and ``pace``."""
 from __future__ import annotations
 
 import secrets as _secrets
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Set, Tuple
 
-from ._http import JsonRequest, JsonServer
+from ._http import JsonRequest, RestSide
 
 if TYPE_CHECKING:
     from .dxlink_emulator import DXLinkEmulator
@@ -33,24 +32,14 @@ def _body(req: JsonRequest) -> Dict[str, Any]:
     return req.body if isinstance(req.body, dict) else {}
 
 
-class TastytradeRest:
+class TastytradeRest(RestSide):
     """Serves tastytrade's REST flows for ``emu`` on its own HTTP server."""
 
     def __init__(self, emu: "DXLinkEmulator") -> None:
         self.emu = emu
-        self._lock = threading.Lock()
         self._session_tokens: Set[str] = set()
         self._access_tokens: Set[str] = set()
-        self._server = JsonServer(self._routes())
-
-    @property
-    def url(self) -> str:
-        """The REST base URL."""
-        return self._server.url
-
-    def close(self) -> None:
-        """Stop serving."""
-        self._server.close()
+        super().__init__()
 
     def _routes(self) -> Dict[Tuple[str, str], Callable[[JsonRequest], Reply]]:
         return {("POST", "/sessions"): self._post_sessions, ("POST", "/oauth/token"): self._post_oauth,

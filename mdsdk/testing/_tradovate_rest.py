@@ -5,11 +5,10 @@ and the account list third-party clients ask for right after login."""
 from __future__ import annotations
 
 import secrets as _secrets
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-from ._http import JsonRequest, JsonServer
+from ._http import JsonRequest, RestSide
 
 if TYPE_CHECKING:
     from .tradovate_emulator import TradovateEmulator
@@ -21,23 +20,13 @@ BAD_LOGIN = "Incorrect username or password. Please try again, noting that passw
 DENIED: Reply = (401, {"errorText": "Access is denied"})
 
 
-class TradovateRest:
+class TradovateRest(RestSide):
     """Serves Tradovate's REST flows for ``emu`` on its own HTTP server."""
 
     def __init__(self, emu: "TradovateEmulator") -> None:
         self.emu = emu
-        self._lock = threading.Lock()
         self._tickets: Dict[str, float] = {}
-        self._server = JsonServer(self._routes())
-
-    @property
-    def url(self) -> str:
-        """The server's base URL (without ``/v1``)."""
-        return self._server.url
-
-    def close(self) -> None:
-        """Stop serving."""
-        self._server.close()
+        super().__init__()
 
     def _routes(self) -> Dict[Tuple[str, str], Callable[[JsonRequest], Reply]]:
         return {("POST", "/v1/auth/accesstokenrequest"): self._post_token,
