@@ -41,13 +41,12 @@ __all__ = [
 
 T = TypeVar("T")
 Wire = Union[str, int]
-
 NS_PER_MS = 1_000_000
 # Epoch milliseconds whose nanoseconds still fit an int64 (pandas, numpy): up to the year 2255.
 MAX_MS = 9_000_000_000_000
 _MAX_NS = MAX_MS * NS_PER_MS
 _BAD = (TypeError, ValueError, OverflowError)
-_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end in C, keeping nothing
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
 # ---------------------------------------------------------------- converters
@@ -268,6 +267,7 @@ class _Builder:
 
 # ---------------------------------------------------------------- the column core
 Column = Callable[[Any], Sequence[Any]]  # a column key -> that wire field across every row
+
 
 class _Plan:
     """A table bound to one layout: where each wire field sits and what it
