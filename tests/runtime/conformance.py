@@ -136,7 +136,7 @@ class RuntimeConformance:
             feed.get_quote(emu.example_symbol)
             emu.inject()
             assert wait_until(lambda: feed.stats()["malformed"] >= 1)
-            assert "error" in kinds(got)
+            assert wait_until(lambda: "error" in kinds(got))  # the Status travels via the callback thread
             assert fresh_quote(feed, emu.example_symbol)
             assert feed.stats()["reconnects"] == 0
 
