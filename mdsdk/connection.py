@@ -262,8 +262,8 @@ class Connection:
             if self._stopping.is_set():
                 raise _Stop()
             self._run_commands()
-        if self._transport is not None and (len(ready) > 1 or ready and ready[0] is not self._wake_r
-                                            or self._transport.pending()):
+        transport = self._transport  # commands may have closed it
+        if transport is not None and (transport.fileno() in ready or transport.pending()):
             self._read_burst()
         deadline = proto.next_deadline()
         if deadline is not None and self._now() >= deadline:
@@ -301,10 +301,9 @@ class Connection:
         calls = proto.http_outgoing()
         for call_id, req in calls:
             self._rest_worker().submit(call_id, req)
-        news = getattr(proto, "news", None)
-        if news:
-            self._sink(list(news))
-            news.clear()
+        if proto.news:
+            news, proto.news = proto.news, []
+            self._sink(news)
         if proto.signals:
             self._signals()
 
@@ -367,9 +366,7 @@ class Connection:
             exc = self._translate(exc)
         self._close_transport()
         if not self._started.done():
-            self._fatal(exc)
-        if getattr(exc, "fatal", False):
-            self._fatal(exc)
+            self._fatal(exc)  # the first connection is not retried
         now = self._now()
         if self._up_since is not None and now - self._up_since >= self.reconnect.reset_after:
             self._attempt = 0

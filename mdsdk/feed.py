@@ -308,7 +308,7 @@ class Feed:
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": proto.malformed, "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(proto.subscriptions), "callback_errors": self._dispatcher.callback_errors,
-            "token_renewals": getattr(proto, "token_renewals", 0), "pending_requests": len(conn.pending),
+            "token_renewals": proto.token_renewals, "pending_requests": len(conn.pending),
             "dropped": sum(q.dropped for q in self._dispatcher.queues()),
             "conflated": sum(q.conflated for q in self._dispatcher.queues()),
             "queues": queues,

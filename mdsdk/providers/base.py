@@ -348,6 +348,7 @@ class ProviderProtocol(ABC):
     api_url: Optional[str] = None  # REST base for http_outgoing() requests
     malformed: int = 0
     signals: List[Signal]
+    news: List[Event]  # events produced outside receive() (renewal failures, lookups); the runtime drains it
 
     @abstractmethod
     def endpoint(self, now: float, wall_ns: int) -> Optional[Endpoint]:
@@ -420,3 +421,8 @@ class ProviderProtocol(ABC):
     def secrets(self) -> Tuple[str, ...]:
         """Every secret this object knows (options and tokens), for redaction."""
         return ()
+
+    @property
+    def token_renewals(self) -> int:
+        """How many times the token was renewed ahead of its expiry."""
+        return 0

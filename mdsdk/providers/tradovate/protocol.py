@@ -173,7 +173,7 @@ class TradovateProtocol(ProtocolCore):
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         for sub in subs:
-            if self._lookup is not None and sub.symbol not in self._contracts:
+            if self._lookup is not None and self.auth.current is not None and sub.symbol not in self._contracts:
                 self._look_up(sub)
             else:
                 self._send_sub(sub)
@@ -182,7 +182,7 @@ class TradovateProtocol(ProtocolCore):
         waiting = self._looking.setdefault(sub.symbol, [])
         waiting.append(sub)
         if len(waiting) > 1 or self._lookup is None or self.auth.current is None:
-            return
+            return  # a lookup of this symbol is already running
         symbol = sub.symbol
 
         def found(cid: Any) -> None:
