@@ -328,7 +328,10 @@ class ProviderSpec:
     its protocol object, what it can do, a description, and its emulator
     (``"module:Class"``, loaded lazily so provider code never imports
     :mod:`mdsdk.testing`). ``defaults`` pre-sets options (``sim`` is the
-    DXLink provider with ``emulate=True``)."""
+    DXLink provider with ``emulate=True``). ``fixtures`` names the
+    directories under ``../shared/fixtures`` holding recorded frames of its
+    wire protocol: the protocol tests and the fuzzer (:mod:`mdsdk.testing.fuzz`)
+    find them there."""
 
     name: str
     options: Tuple[Option, ...]
@@ -336,6 +339,7 @@ class ProviderSpec:
     capabilities: Capabilities
     description: str = ""
     emulator: Optional[str] = None
+    fixtures: Tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- protocol

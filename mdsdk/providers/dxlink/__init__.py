@@ -60,6 +60,7 @@ DXLINK = ProviderSpec(
     capabilities=CAPABILITIES,
     description="dxFeed DXLink WebSocket with a token you already have",
     emulator=EMULATOR,
+    fixtures=("dxlink",),
 )
 
 TASTYTRADE = ProviderSpec(
@@ -78,6 +79,7 @@ TASTYTRADE = ProviderSpec(
     capabilities=replace(CAPABILITIES, rest=True),
     description="tastytrade: REST login, then its DXLink quote stream",
     emulator=EMULATOR,
+    fixtures=("dxlink",),
 )
 
 SIM = ProviderSpec(
@@ -91,4 +93,5 @@ SIM = ProviderSpec(
     capabilities=CAPABILITIES,
     description="an embedded simulated market (no account, no network)",
     emulator=EMULATOR,
+    fixtures=("dxlink",),
 )

@@ -57,4 +57,5 @@ TRADOVATE = ProviderSpec(
     capabilities=TradovateProtocol.capabilities,
     description="Tradovate futures market data (demo or live account)",
     emulator="mdsdk.testing.tradovate_emulator:TradovateEmulator",
+    fixtures=("tradovate",),
 )
