@@ -11,6 +11,12 @@ come back to the socket thread as commands: a REST call never runs here.
 
 Deadlines use the monotonic clock; the wall clock only stamps events. Both
 come from ``clock``, the seam tests use to move time.
+
+The protocol object promises never to raise for bad input; the runtime
+guards every call into it anyway (and the hand-over to consumers): an
+unexpected exception is logged once per place, counted in
+``internal_errors``, reported as ``Status(error)``, and the connection goes
+on. A bug may cost one frame, never the feed.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import select
 import socket
 import threading
 import time
+import traceback
 from concurrent.futures import Future
 from typing import IO, Any, Callable, List, Optional, Union
 
-from .errors import ClosedError, ConnectionLost, MdsdkError, RequestTimeout, redact
+from .errors import (AuthenticationError, ClosedError, ConfigurationError, ConnectionLost, MdsdkError, ProtocolError,
+                     RequestTimeout, redact)
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
 from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol, Ready, Reconnect, Reply,
@@ -39,6 +47,9 @@ log = logging.getLogger("mdsdk.connection")
 Command = Callable[[ProviderProtocol, float, int], None]
 _BURST_FRAMES = 256   # frames read back-to-back before timers and commands get a turn
 _BURST_EVENTS = 4096  # events gathered into one batch at most
+# Close reasons a reconnect cannot cure: the feed stops with them instead of looping.
+_FINAL = (AuthenticationError, ProtocolError, ConfigurationError)
+_TIMER_PAUSE = 0.05  # seconds before a timer that raised runs again
 
 
 class Clock:
@@ -85,6 +96,8 @@ class _RestWorker:
                 answer = self._perform(req)
             except MdsdkError as exc:
                 answer = exc
+            except Exception as exc:  # noqa: BLE001 - the flow must hear an answer, or it waits forever
+                answer = MdsdkError(f"REST call {req.method} {req.path} failed inside mdsdk: {exc!r}")
             self._deliver(_answer(call_id, answer))
 
     def close(self, timeout: float) -> None:
@@ -126,12 +139,15 @@ class Connection:
         self.error: Optional[MdsdkError] = None
         # Figures for stats(); written by the socket thread only.
         self.reconnects = 0
+        self.internal_errors = 0
+        self._logged: set[str] = set()
         self.frames_in = 0
         self.frames_out = 0
         self.last_frame_at: Optional[float] = None
         self.connected = False
         self._attempt = 0
         self._retry_at = 0.0
+        self._timer_floor = 0.0
         self._up_since: Optional[float] = None
 
     # ------------------------------------------------------------ control (any thread)
@@ -166,7 +182,17 @@ class Connection:
         if self.error is not None:
             raise self.error
         rid, fut = self.pending.open()
-        self.call(lambda p, now, wall: p.request(rid, req, now, wall))
+
+        def send(p: ProviderProtocol, now: float, wall: int) -> None:
+            try:
+                p.request(rid, req, now, wall)
+            except Exception as exc:  # noqa: BLE001 - the caller hears it; the feed goes on
+                self._internal(f"sending {what}", exc)
+                self.pending.resolve(Reply(rid, None, MdsdkError(
+                    f"mdsdk failed to send the request for {what} ({type(exc).__name__}); "
+                    "see the log, and report it as a bug")))
+
+        self.call(send)
         return self.pending.wait(rid, fut, timeout, what,
                                  lambda: self._cancel(rid))
 
@@ -207,9 +233,40 @@ class Connection:
     def _now(self) -> float:
         return self.clock.monotonic()
 
+    def _redact(self, text: str) -> str:
+        """The one redaction of this feed: logs, Status details and recordings."""
+        return redact(text, self.protocol.secrets)
+
     def _emit(self, kind: str, detail: str, **extra: object) -> None:
-        self._sink([Status("", self.clock.time_ns(), self.provider, kind=kind,
-                           detail=redact(detail, self.protocol.secrets), extra=extra)])
+        self._deliver([Status("", self.clock.time_ns(), self.provider, kind=kind,
+                              detail=self._redact(detail), extra=extra)])
+
+    def _deliver(self, events: List[Event]) -> None:
+        """Hand a batch to the consumers; a failure there costs that batch only."""
+        try:
+            self._sink(events)
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            self._internal("delivering events", exc)
+
+    def _internal(self, where: str, exc: BaseException) -> List[Event]:
+        """An unexpected exception from our own code: counted, logged with its
+        traceback once per place and type, and reported as a Status."""
+        self.internal_errors += 1
+        key = f"{where}:{type(exc).__name__}"
+        text = self._redact(f"{type(exc).__name__}: {exc}")[:300]
+        if key not in self._logged and len(self._logged) < 100:
+            self._logged.add(key)
+            log.error("%s", self._redact("mdsdk internal error while %s in the %s connection (logged once; "
+                                         "later ones are counted): %s" % (
+                                             where, self.provider, "".join(traceback.format_exception(exc)))))
+        status = Status("", self.clock.time_ns(), self.provider, kind="error",
+                        detail=f"internal error while {where}: {text}; skipped, the connection goes on",
+                        extra={"internal_errors": self.internal_errors})
+        try:
+            self._sink([status])
+        except Exception:  # noqa: BLE001 - nothing more can be done; it is counted and logged
+            pass
+        return []
 
     def _run(self) -> None:
         try:
@@ -227,28 +284,37 @@ class Connection:
 
     def _try_open(self) -> None:
         proto = self.protocol
-        endpoint = proto.endpoint(self._now(), self.clock.time_ns())
-        self._after()
-        if endpoint is None:
-            return  # a REST login is running; its answer wakes us
         try:
+            endpoint = proto.endpoint(self._now(), self.clock.time_ns())
+            self._after()
+            if endpoint is None:
+                return  # a REST login is running; its answer wakes us
             transport = self._transport_factory(endpoint)
             transport.open()
-        except MdsdkError as exc:
+        except (_Stop, MdsdkError) as exc:
+            if isinstance(exc, _Stop):
+                raise
             self._lost(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug here must back off, not spin
+            self._internal("opening the connection", exc)
+            self._lost(MdsdkError(f"could not open the {self.provider} connection: {type(exc).__name__}"))
             return
         self._transport = transport
         if self._attempt:
             self.reconnects += 1
         self._up_since = self._now()
-        proto.connection_made(self._now(), self.clock.time_ns())
-        self._after()
+        try:
+            proto.connection_made(self._now(), self.clock.time_ns())
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            self._internal("starting the handshake", exc)
+        self._guarded_after()
 
     def _step(self) -> None:
         proto, transport = self.protocol, self._transport
         now = self._now()
         timeout = 1.0
-        deadline = proto.next_deadline()
+        deadline = self._deadline()
         if deadline is not None:
             timeout = min(timeout, max(0.0, deadline - now))
         if transport is None:
@@ -265,13 +331,28 @@ class Connection:
         transport = self._transport  # commands may have closed it
         if transport is not None and (transport.fileno() in ready or transport.pending()):
             self._read_burst()
-        deadline = proto.next_deadline()
+        deadline = self._deadline()
         if deadline is not None and self._now() >= deadline:
             try:
                 proto.handle_timer(self._now(), self.clock.time_ns())
             except ConnectionLost as exc:
                 self._lost(exc)
-        self._after()
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                self._internal("running a timer", exc)
+                self._timer_floor = self._now() + _TIMER_PAUSE  # a timer that keeps failing must not spin
+        self._guarded_after()
+
+    def _deadline(self) -> Optional[float]:
+        try:
+            deadline = self.protocol.next_deadline()
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            self._internal("reading the next deadline", exc)
+            deadline = self._now() + 1.0
+        if deadline is None:
+            return None
+        if not deadline == deadline:  # nan would make select() raise
+            deadline = self._now() + 1.0
+        return max(deadline, self._timer_floor)
 
     def _drain_wake(self) -> None:
         try:
@@ -286,10 +367,21 @@ class Connection:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
-            command(self.protocol, self._now(), self.clock.time_ns())
-            self._after()
+            try:
+                command(self.protocol, self._now(), self.clock.time_ns())
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                self._internal("running a command", exc)
+            self._guarded_after()
 
     # ------------------------------------------------------------ after every protocol call
+    def _guarded_after(self) -> None:
+        try:
+            self._after()
+        except (_Stop, ConnectionLost):
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            self._internal("handling the protocol's output", exc)
+
     def _after(self) -> None:
         """Send queued frames, hand REST calls to the worker, act on signals
         and deliver news the protocol produced outside a frame."""
@@ -303,7 +395,7 @@ class Connection:
             self._rest_worker().submit(call_id, req)
         if proto.news:
             news, proto.news = proto.news, []
-            self._sink(news)
+            self._deliver(news)
         if proto.signals:
             self._signals()
 
@@ -322,7 +414,7 @@ class Connection:
             for text in frames:
                 transport.send(text)
                 if rec is not None:
-                    self._write_record("out", redact(text, self.protocol.secrets))
+                    self._write_record("out", text)
         except ConnectionLost as exc:
             self._lost(exc)
             return
@@ -330,7 +422,12 @@ class Connection:
 
     def _write_record(self, direction: str, text: str) -> None:
         assert self._record is not None
-        self._record.write(json.dumps({"dir": direction, "raw": text, "t": round(time.time(), 6)}) + "\n")
+        try:
+            self._record.write(json.dumps({"dir": direction, "raw": self._redact(text),
+                                           "t": round(time.time(), 6)}) + "\n")
+        except (OSError, ValueError) as exc:  # a full disk must not stop the feed
+            self._record = None
+            self._emit("error", f"recording stopped: {exc}")
 
     def _signals(self, events: Optional[List[Event]] = None) -> None:
         """Act on the protocol's news. "connected" goes out before the frame's
@@ -352,7 +449,7 @@ class Connection:
             else:
                 later.append(sig)
         if events:
-            self._sink(events)
+            self._deliver(events)
         for sig in later:
             if isinstance(sig, Reconnect):
                 self._lost(sig.error, immediate=sig.now)
@@ -362,10 +459,13 @@ class Connection:
     # ------------------------------------------------------------ failures
     def _lost(self, exc: MdsdkError, immediate: bool = False) -> None:
         """The socket is gone (or must go): report, and plan the next attempt."""
+        final = False
         if self._transport is not None:
-            exc = self._translate(exc)
+            translated = self._translate(exc)
+            # A close the protocol names as incurable (e.g. 1009 again) stops the feed.
+            final, exc = translated is not exc and isinstance(translated, _FINAL), translated
         self._close_transport()
-        if not self._started.done():
+        if not self._started.done() or final:
             self._fatal(exc)  # the first connection is not retried
         now = self._now()
         if self._up_since is not None and now - self._up_since >= self.reconnect.reset_after:
@@ -382,7 +482,11 @@ class Connection:
 
     def _translate(self, exc: MdsdkError) -> MdsdkError:
         transport = self._transport
-        translated = self.protocol.closed_error(transport.close_code, getattr(transport, "close_reason", ""))
+        try:
+            translated = self.protocol.closed_error(transport.close_code, getattr(transport, "close_reason", ""))
+        except Exception as err:  # noqa: BLE001 - see the module docstring
+            translated = None
+            self._internal("reading a close code", err)
         return translated if translated is not None else exc
 
     def _fatal(self, exc: MdsdkError, stop: bool = True) -> None:
@@ -418,7 +522,7 @@ class Connection:
                 text = transport.recv()
             except ConnectionLost as exc:
                 if batch:
-                    self._sink(batch)  # nothing already received is lost
+                    self._deliver(batch)  # nothing already received is lost
                 self._lost(exc)
                 return
             if text is not None:
@@ -427,10 +531,13 @@ class Connection:
                 self.last_frame_at = ns / 1e9
                 if rec is not None:
                     self._write_record("in", text)
-                events = receive(text, clock.monotonic(), ns)
+                try:
+                    events = receive(text, clock.monotonic(), ns)
+                except Exception as exc:  # noqa: BLE001 - see the module docstring
+                    events = self._internal("decoding a frame", exc)
                 if proto.signals:
                     if batch:
-                        self._sink(batch)
+                        self._deliver(batch)
                         batch = []
                     self._signals(events)
                     if self._transport is None:
@@ -442,7 +549,7 @@ class Connection:
             if not transport.pending() and not select.select((sock,), (), (), 0)[0]:
                 break
         if batch:
-            self._sink(batch)
+            self._deliver(batch)
 
 
 def _answer(call_id: int, answer: Union[HttpResponse, MdsdkError]) -> Command:

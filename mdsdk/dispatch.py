@@ -27,6 +27,7 @@ __all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream"]
 log = logging.getLogger("mdsdk.dispatch")
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
 _TAKE = 1024  # events a consumer takes from its queue in one step
+_ERROR_SUMMARY_EVERY = 10.0  # seconds between summary lines of one callback's repeated errors
 
 
 class BatchQueue:
@@ -233,6 +234,25 @@ class Handle:
         self._dispatcher = dispatcher
         self.kind, self.fn, self.symbols, self.on_error = kind, fn, symbols, on_error
         self.errors = 0
+        self._unlogged = 0  # errors since the last log line
+        self._logged_at = 0.0
+
+    def failed(self, exc: Exception, ev: Event, now: float) -> None:
+        """Count one error of this callback: the first is logged with its
+        traceback, later ones as one summary line per 10 s at most (a callback
+        that raises on every event must not flood the log)."""
+        self.errors += 1
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        if self.errors == 1:
+            self._logged_at = now
+            log.error("callback %s raised %s on a %s event for %r (logged once; later errors are counted "
+                      "and summarised)", name, type(exc).__name__, ev.topic, ev.symbol, exc_info=exc)
+            return
+        self._unlogged += 1
+        if now - self._logged_at >= _ERROR_SUMMARY_EVERY:
+            log.error("callback %s raised %d more times in the last %.0f s (%d in all; last: %s: %s)", name,
+                      self._unlogged, now - self._logged_at, self.errors, type(exc).__name__, exc)
+            self._logged_at, self._unlogged = now, 0
 
     def remove(self) -> None:
         """Stop calling this callback."""
@@ -304,9 +324,15 @@ class Dispatcher:
 
     # -- producer side (socket thread)
     def publish(self, events: List[Event]) -> None:
-        """Hand one decoded batch to every consumer."""
-        if self._on_batch is not None:
-            self._on_batch(events)
+        """Hand one decoded batch to every consumer (the consumers get it even
+        if updating the cache fails; that failure then reaches the caller)."""
+        try:
+            if self._on_batch is not None:
+                self._on_batch(events)
+        finally:
+            self._offer(events)
+
+    def _offer(self, events: List[Event]) -> None:
         for consumer in self._consumers:
             consumer.offer(events)
             q = consumer.queue
@@ -381,15 +407,13 @@ class Dispatcher:
                             self._callback_failed(h, exc, ev)
 
     def _callback_failed(self, h: Handle, exc: Exception, ev: Event) -> None:
-        h.errors += 1
         self.callback_errors += 1
-        log.error("callback %s raised %s on %s event for %r", getattr(h.fn, "__qualname__", h.fn),
-                  type(exc).__name__, ev.topic, ev.symbol, exc_info=exc)
+        h.failed(exc, ev, time.monotonic())
         if h.on_error is not None:
             try:
                 h.on_error(exc, ev)
-            except Exception:  # noqa: BLE001
-                log.exception("on_error handler raised too")
+            except Exception as again:  # noqa: BLE001 - counted and logged like the callback's own
+                h.failed(again, ev, time.monotonic())
 
     # -- streams
     def stream(self, kinds: Optional[Iterable[str]], symbols: Optional[Iterable[str]],

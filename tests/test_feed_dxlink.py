@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import mdsdk
-from mdsdk import (AuthenticationError, ClosedError, ConfigurationError, QueuePolicy, Quote,
+from mdsdk import (AuthenticationError, ClosedError, ConfigurationError, LocalProtocolError, QueuePolicy, Quote,
                    ReconnectPolicy, Status, UnknownProviderError)
 from mdsdk.testing.dxlink_emulator import DXLinkEmulator
 
@@ -116,15 +116,19 @@ def test_tastytrade_customer_not_found(emulator: DXLinkEmulator) -> None:
         mdsdk.connect("tastytrade", url=emulator.url, api_url=emulator.api_url, **emulator.credentials)
 
 
-def test_close_code_1009_is_a_typed_error(emulator: DXLinkEmulator) -> None:
+def test_close_code_1009_retries_once_with_smaller_frames_then_is_a_typed_error(emulator: DXLinkEmulator) -> None:
     with mdsdk.connect("dxlink", url=emulator.url, reconnect=FAST, **emulator.credentials) as feed:
         statuses = _statuses(feed)
         feed.get_quote("SPY")
         emulator.close_with(1009, "message too big")
         assert wait_until(lambda: "disconnected" in _kinds(statuses))
         lost = [s for s in statuses if s.kind == "disconnected"][0]
-        assert "1009" in lost.detail and lost.extra["error"] == "LocalProtocolError"
+        assert "1009" in lost.detail and "4096" in lost.detail and lost.extra["error"] == "ConnectionLost"
         assert wait_until(lambda: "resubscribed" in _kinds(statuses), 10)
+        emulator.close_with(1009, "message too big")
+        with pytest.raises(LocalProtocolError, match="1009"):
+            assert wait_until(lambda: feed.stats()["connected"] is False, 10)
+            feed.get_quote("AAPL")
 
 
 def test_full_format_switch_mid_stream(emulator: DXLinkEmulator) -> None:

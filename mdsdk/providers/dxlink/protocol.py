@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
-from ...errors import AuthenticationError, LocalProtocolError, MdsdkError, TakeoverError
+from ...errors import AuthenticationError, ConnectionLost, LocalProtocolError, MdsdkError, TakeoverError
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, HistoryResult, Subscription
@@ -76,6 +76,7 @@ KIND_TYPES = {"quote": ("Quote",), "trade": ("Trade", "TradeETH"), "summary": ("
               "profile": ("Profile",)}
 CLIENT_VERSION = "0.1-DXF-JS/0.3.0"
 _END = SNAPSHOT_END | SNAPSHOT_SNIP
+_MIN_CHUNK = 256  # bytes: the smallest FEED_SUBSCRIPTION frame budget
 _TAKEOVER = re.compile(r"another (session|connection|client)|taken over|logged in elsewhere", re.I)
 Pending = Tuple[int, History]
 
@@ -135,7 +136,8 @@ class DXLinkProtocol(ProtocolCore):
         self.keepalive_timeout = float(keepalive_timeout)
         self.keepalive_interval = float(keepalive_interval)
         self.aggregation = aggregation
-        self.chunk_size = max(256, int(chunk_size))
+        self.chunk_size = max(_MIN_CHUNK, int(chunk_size))
+        self._too_big = 0  # 1009 closes seen: the first halves chunk_size, the second is final
         self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
         self._series: Dict[str, _Series] = {}            # live bars by candle key
         self._history: Dict[str, _Series] = {}           # active history by candle key
@@ -178,12 +180,21 @@ class DXLinkProtocol(ProtocolCore):
         return self.machine.state is State.READY
 
     def closed_error(self, code: Optional[int], reason: str) -> Optional[MdsdkError]:
-        if code == 1009:
-            return LocalProtocolError(
-                "the DXLink server closed the connection with code 1009 (message too big): a "
-                f"subscription frame exceeded its limit; lower chunk_size (now {self.chunk_size} "
-                "bytes) or subscribe to fewer symbols at once")
-        return None
+        """Close code 1009 (message too big): a subscription frame exceeded the
+        server's limit. The first time, retry with frames half the size; the
+        second time the feed stops with LocalProtocolError (a reconnect loop
+        would never reach the caller)."""
+        if code != 1009:
+            return None
+        self._too_big += 1
+        if self._too_big == 1 and self.chunk_size > _MIN_CHUNK:
+            self.chunk_size = max(_MIN_CHUNK, self.chunk_size // 2)
+            return ConnectionLost(f"the DXLink server closed the connection with code 1009 (message too big); "
+                                  f"retrying once with subscription frames of at most {self.chunk_size} bytes")
+        return LocalProtocolError(
+            "the DXLink server closed the connection with code 1009 (message too big) again: a "
+            f"subscription frame exceeded its limit even at chunk_size={self.chunk_size} bytes; pass a "
+            "smaller chunk_size or subscribe to fewer symbols at once")
 
     # ------------------------------------------------------------ sending
     def _send(self, msg: Dict[str, Any], now: float) -> None:
