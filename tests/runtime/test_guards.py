@@ -6,7 +6,6 @@ callback that keeps raising is logged once, then counted."""
 
 from __future__ import annotations
 
-import logging
 import socket
 from typing import Any, Iterator, List
 
