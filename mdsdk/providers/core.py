@@ -19,6 +19,8 @@ once, so that each provider writes only its wire format.
 from __future__ import annotations
 
 import enum
+import math
+import reprlib
 from abc import abstractmethod
 from typing import (Any, Callable, Dict, Generator, Generic, Iterable, List, Mapping, Optional, Set,
                     Tuple, TypeVar, Union)
@@ -35,6 +37,8 @@ S = TypeVar("S", bound=enum.Enum)
 T = TypeVar("T")
 MIN_INTERVAL = 0.05  # no timer fires more often than this, whatever a server announces
 _SHOWN = 120         # characters of a malformed frame quoted in its Status
+_DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes)
+_I64 = 1 << 63
 
 
 class StateMachine(Generic[S]):
@@ -62,12 +66,10 @@ class StateMachine(Generic[S]):
 class Liveness:
     """Keepalive, peer-silence and handshake deadlines of one socket.
 
-    ``keepalive`` is the interval of our keepalives: sent after that much
-    silence of ours (``idle_only``), or at that rhythm whatever else flows.
-    A peer silent for ``peer_timeout`` is dead; a handshake that has not
-    finished within ``handshake`` is stuck. Every interval is clamped to at
-    least :data:`MIN_INTERVAL`, so a hostile value cannot make a busy loop.
-    """
+    ``keepalive`` is the interval of our keepalives: sent after that much silence of ours (``idle_only``), or at
+    that rhythm whatever else flows. A peer silent for ``peer_timeout`` is dead; a handshake that has not
+    finished within ``handshake`` is stuck. Every interval is clamped to at least :data:`MIN_INTERVAL`, so a
+    hostile value cannot make a busy loop."""
 
     def __init__(self, name: str, keepalive: float, peer_timeout: float, handshake: float,
                  idle_only: bool = True) -> None:
@@ -224,11 +226,9 @@ RenewFlow = Callable[[Endpoint, float], Generator[HttpRequest, HttpResponse, End
 class Credentials:
     """Where to connect and with which token, kept fresh.
 
-    A provider either has a fixed ``static`` endpoint or a ``login`` flow
-    (run through ``rest``). A token with an expiry is renewed ahead of it
-    (``renew`` flow, or a fresh login) when :meth:`deadline` comes; a
-    refused renewal reports once through ``report`` and logs in afresh.
-    """
+    A provider either has a fixed ``static`` endpoint or a ``login`` flow (run through ``rest``). A token with an
+    expiry is renewed ahead of it (``renew`` flow, or a fresh login) when :meth:`deadline` comes; a refused
+    renewal reports once through ``report`` and logs in afresh."""
 
     def __init__(self, rest: RestFlows, report: Callable[[str, str], None], clock: Callable[[], Tuple[float, float]],
                  *, static: Optional[Endpoint] = None, login: Optional[LoginFlow] = None,
@@ -306,14 +306,11 @@ class Credentials:
 class ProtocolCore(ProviderProtocol):
     """Everything of a protocol object but its wire format.
 
-    A provider subclasses it and implements the hooks: :meth:`_connected`
-    (queue the first frames), :meth:`_receive` (one frame), :meth:`_keepalive`,
-    :meth:`_send_subscriptions`, :meth:`_send_unsubscriptions`, and for the
-    capabilities it has :meth:`_start_history` / :meth:`_start_rpc` /
-    :meth:`_cancel_request`. It calls :meth:`_handshake_done`,
-    :meth:`_acked`, :meth:`_rejected`, :meth:`_reply`, :meth:`_auth_refused`
-    and :meth:`_malformed` as the wire tells it.
-    """
+    A provider subclasses it and implements the hooks: :meth:`_connected` (queue the first frames),
+    :meth:`_receive` (one frame), :meth:`_keepalive`, :meth:`_send_subscriptions`, :meth:`_send_unsubscriptions`,
+    and for the capabilities it has :meth:`_start_history` / :meth:`_start_rpc` / :meth:`_cancel_request`. It
+    calls :meth:`_handshake_done`, :meth:`_acked`, :meth:`_rejected`, :meth:`_reply`, :meth:`_auth_refused` and
+    :meth:`_malformed` as the wire tells it."""
 
     capabilities = Capabilities()
 
@@ -355,8 +352,8 @@ class ProtocolCore(ProviderProtocol):
         return redact(text, self.secrets)
 
     def _status(self, kind: str, detail: str, wall_ns: int, symbol: str = "", **extra: object) -> Status:
-        return Status(symbol, wall_ns or self._wall_ns, self.provider, kind=kind, detail=self.redact(detail),
-                      extra=extra or {})
+        return Status(symbol, wall_ns or self._wall_ns, self.provider, kind=kind,
+                      detail=self.redact(detail)[:_DETAIL], extra={k: _scalar(v) for k, v in extra.items()})
 
     def _report(self, kind: str, detail: str) -> None:
         self.news.append(self._status(kind, detail, self._wall_ns))
@@ -584,6 +581,15 @@ class ProtocolCore(ProviderProtocol):
 
     def _cancel_request(self, request_id: int, now: float, wall_ns: int) -> None:
         """Abandon a history or RPC request (default: nothing to undo)."""
+
+
+def _scalar(v: Any) -> Any:
+    """A value of a Status ``extra`` (often a server's error code): a JSON scalar within bounds, else its short repr."""
+    if v is None or v.__class__ is bool or v.__class__ is int:
+        return v if v.__class__ is not int or -_I64 <= v < _I64 else None
+    if v.__class__ is float:
+        return math.nan if math.isinf(v) else v
+    return v[:_SHOWN] if v.__class__ is str else reprlib.repr(v)
 
 
 def subscription_error(provider: str, sub: Subscription, code: Any, text: str) -> SubscriptionError:

@@ -1,23 +1,17 @@
 """Field tables: frames decoded from data, one mechanism for every provider.
 
-A :class:`Table` says, as data, how one event class is read off the wire:
-which wire field (a name, or a numeric key as TDA and Schwab send) fills which
-attribute through which converter, which make the time and the symbol, and
-how the others reach ``extra`` (snake_case; a numeric key only under a name
-the table gives it). Bound to a layout (the field order a server announced)
-it decodes flat arrays (:meth:`Table.rows`); bound to nothing, dicts
-(:meth:`Table.dicts`). Both go through one column core: a column is one wire
-field across a frame's rows (a strided slice, or one key gathered from every
-dict), converted once at C speed (``map(float, col)``) with a tolerant
-per-value fallback only for a column holding a bad value; events are built
-from C with positional arguments (``map(cls, *columns)``). Frames of a few
-rows are read row by row, where a column's fixed cost would dominate.
+A :class:`Table` says, as data, how one event class is read off the wire: which wire field (a name, or a numeric key
+as TDA and Schwab send) fills which attribute through which converter, which make the time and the symbol, and how
+the others reach ``extra`` (snake_case; a numeric key only under a name the table gives it). Bound to a layout (the
+field order a server announced) it decodes flat arrays (:meth:`Table.rows`); bound to nothing, dicts
+(:meth:`Table.dicts`). Both go through one column core: a column is one wire field across a frame's rows (a strided
+slice, or one key gathered from every dict), converted once at C speed (``map(float, col)``) with a tolerant
+per-value fallback only for a column holding a bad value; events are built from C with positional arguments
+(``map(cls, *columns)``). Frames of a few rows are read row by row, where a column's fixed cost would dominate.
 Nothing is generated or ``exec``'d.
 
-Whatever a frame holds, decoding raises nothing but TypeError, ValueError,
-KeyError or IndexError; a row whose symbol is not a non-empty str is skipped,
-and every time comes out as an int in the int64 nanosecond range.
-"""
+Whatever a frame holds, decoding raises nothing but TypeError, ValueError, KeyError or IndexError; a row whose
+symbol is not a non-empty str is skipped, and every time comes out as an int in the int64 nanosecond range."""
 
 from __future__ import annotations
 
@@ -36,26 +30,25 @@ from ..events import EMPTY
 
 __all__ = [
     "Field", "Table", "RowDecoder", "DictDecoder", "Converter", "converter", "num", "strict_num", "text",
-    "integer", "int_or_zero", "ms_ns", "flag", "plain", "snake", "MAX_MS", "NS_PER_MS",
-]
+    "integer", "int_or_zero", "ms_ns", "flag", "plain", "snake", "MAX_MS", "NS_PER_MS", "MAX_TEXT"]
 
 T = TypeVar("T")
 Wire = Union[str, int]
 NS_PER_MS = 1_000_000
-# Epoch milliseconds whose nanoseconds still fit an int64 (pandas, numpy): up to the year 2255.
-MAX_MS = 9_000_000_000_000
+MAX_MS = 9_000_000_000_000  # epoch ms whose ns still fit an int64 (pandas, numpy): up to the year 2255
 _MAX_NS = MAX_MS * NS_PER_MS
+MAX_TEXT = 10_000  # characters kept of one text value
+_I64 = 1 << 63
 _BAD = (TypeError, ValueError, OverflowError)
 _consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
 # ---------------------------------------------------------------- converters
 class Converter:
-    """A wire-value converter with two forms: ``one(value)``, tolerant (a
-    missing or invalid value becomes nan, None or 0, never an exception), and
-    an optional ``fast(column)`` that converts a whole column at C speed and
-    raises on the first value it cannot take; :meth:`column` tries the fast
-    form and falls back to ``one`` per value only for such a column."""
+    """A wire-value converter with two forms: ``one(value)``, tolerant (a missing or invalid value becomes nan, None or
+    0, never an exception), and an optional ``fast(column)`` that converts a whole column at C speed and raises on
+    the first value it cannot take; :meth:`column` tries the fast form and falls back to ``one`` per value only for
+    such a column."""
 
     __slots__ = ("one", "fast")
 
@@ -82,31 +75,45 @@ def converter(fn: Union[Converter, Callable[[Any], Any]]) -> Converter:
 
 
 def _num(v: Any) -> float:
-    if v.__class__ is float:
-        return v
-    try:
-        return float(v)
-    except _BAD:
-        return math.nan
+    if v.__class__ is not float:
+        try:
+            v = float(v)
+        except _BAD:
+            return math.nan
+    return math.nan if math.isinf(v) else v  # no price or size is infinite: "Infinity" is as bad as garbage
+
+
+def _floats(col: Sequence[Any]) -> List[float]:
+    out = list(map(float, col))
+    total = sum(out)  # finite unless a nan or an inf is somewhere (or the sum overflowed): then look closer
+    if total - total != 0 and (math.inf in out or -math.inf in out):
+        raise ValueError("an infinite value")
+    return out
 
 
 def _text(v: Any) -> Optional[str]:
     if v is None or v == "" or v == "\x00":
         return None
-    return v if v.__class__ is str else str(v)
+    return (v if v.__class__ is str else str(v))[:MAX_TEXT]
 
 
 def _texts(col: Sequence[Any]) -> Sequence[Any]:
     "".join(col)  # raises TypeError unless every value is a str
-    if "" in col or "\x00" in col:
-        raise ValueError("missing text")
+    if "" in col or "\x00" in col or max(map(len, col), default=0) > MAX_TEXT:
+        raise ValueError("missing or overlong text")
     return col
 
 
 def _integer(v: Any) -> Optional[int]:
-    if v.__class__ is int:
-        return v
-    return int(v) if v.__class__ is float and math.isfinite(v) else None
+    if v.__class__ is float and math.isfinite(v):
+        v = int(v)
+    return v if v.__class__ is int and -_I64 <= v < _I64 else None
+
+
+def _ints(col: Sequence[Any]) -> Sequence[Any]:
+    if not {int}.issuperset(map(type, col)) or (col and (min(col) < -_I64 or max(col) >= _I64)):
+        raise ValueError("not int64 ints")
+    return col
 
 
 def _only(types: FrozenSet[type]) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -122,7 +129,7 @@ def _ms_ns(v: Any) -> int:
     try:
         ms = int(v)
     except _BAD:
-        return 0
+        ms = -1
     return ms * NS_PER_MS if 0 <= ms < MAX_MS else 0
 
 
@@ -137,21 +144,22 @@ def _ms_ns_column(col: Sequence[Any]) -> Sequence[Any]:
 _NUMBER_TYPES = frozenset({int, float})
 _SCALARS: FrozenSet[type] = frozenset({str, int, float, bool, type(None)})
 
-# num: a wire double as float() reads it ("NaN", "Infinity"), else nan. strict_num: a JSON number, else nan.
-# text: str, with None, "" and "\0" as None. integer / int_or_zero: an int (a finite float truncated), else
-# None / 0. ms_ns: epoch ms as ns, 0 if missing or out of range. flag: bool, None stays None. plain: a JSON
-# scalar as it is, a list or an object as None.
-num = Converter(_num, lambda col: list(map(float, col)))
+# num: a wire double as float() reads it ("NaN"), else nan; infinities too. strict_num: a JSON number, else
+# nan. text: str (at most MAX_TEXT characters), with None, "" and "\0" as None. integer / int_or_zero: an
+# int64 (a finite float truncated), else None / 0. ms_ns: epoch ms as ns, 0 if missing or out of range. flag:
+# bool, None stays None. plain: a JSON scalar as it is, a list or an object as None.
+num = Converter(_num, _floats)
 strict_num = Converter(lambda v: _num(v) if v.__class__ in _NUMBER_TYPES else math.nan,
-                       lambda col: list(map(float, _only(_NUMBER_TYPES)(col))))
+                       lambda col: _floats(_only(_NUMBER_TYPES)(col)))
 text = Converter(_text, _texts)
-integer = Converter(_integer, _only(frozenset({int})))
-int_or_zero = Converter(lambda v: _integer(v) or 0, _only(frozenset({int})))
+integer = Converter(_integer, _ints)
+int_or_zero = Converter(lambda v: _integer(v) or 0, _ints)
 ms_ns = Converter(_ms_ns, _ms_ns_column)
 flag = Converter(lambda v: None if v is None else bool(v), _only(frozenset({bool})))
 plain = Converter(lambda v: v if v.__class__ in _SCALARS else None, _only(_SCALARS))
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")  # what a wire name must become to be an ``extra`` key
 
 
 def snake(name: str) -> str:
@@ -166,10 +174,9 @@ def _wire(w: Wire) -> str:
 # ---------------------------------------------------------------- tables
 @dataclasses.dataclass(frozen=True)
 class Field:
-    """One wire field read into ``ours``: an attribute of the table's class,
-    or else an ``extra`` key (snake_case; how a numeric key gets a readable
-    name). ``wire`` is a field name or a numeric key; ``convert`` a
-    :class:`Converter` or a plain function of one value."""
+    """One wire field read into ``ours``: an attribute of the table's class, or else an ``extra`` key (snake_case; how
+    a numeric key gets a readable name). ``wire`` is a field name or a numeric key; ``convert`` a :class:`Converter`
+    or a plain function of one value."""
 
     ours: str
     wire: Wire
@@ -180,17 +187,13 @@ class Field:
 class Table(Generic[T]):
     """How one class is read off the wire, as data.
 
-    ``cls`` is a slotted dataclass (an event class). ``fields`` map wire
-    fields to attributes or named extras. ``symbol`` names the wire field
-    holding the symbol (None: the caller passes it). The event time is the
-    largest of the present ``time`` fields read by ``time_convert`` (epoch ms
-    by default, to ns), plus the sub-millisecond ``nanos`` field, or the
-    receive time when none is present. Other wire fields go to ``extra`` under
-    their snake_case name, through ``extra_convert[name]`` or else ``rest``
-    (None: they are dropped), unless listed in ``skip``; numeric keys never do.
-    ``if_absent`` holds ``(wire, key, value)``: extra ``key`` is ``value``
-    when ``wire`` is missing from the layout (arrays only).
-    """
+    ``cls`` is a slotted dataclass (an event class). ``fields`` map wire fields to attributes or named extras.
+    ``symbol`` names the wire field holding the symbol (None: the caller passes it). The event time is the largest
+    of the present ``time`` fields read by ``time_convert`` (epoch ms by default, to ns), plus the sub-millisecond
+    ``nanos`` field, or the receive time when none is present. Other wire fields go to ``extra`` under their
+    snake_case name, through ``extra_convert[name]`` or else ``rest`` (None: they are dropped), unless listed in
+    ``skip``; numeric keys never do. ``if_absent`` holds ``(wire, key, value)``: extra ``key`` is ``value`` when
+    ``wire`` is missing from the layout (arrays only)."""
 
     cls: Type[T]
     fields: Tuple[Field, ...] = ()
@@ -270,11 +273,9 @@ Column = Callable[[Any], Sequence[Any]]  # a column key -> that wire field acros
 
 
 class _Plan:
-    """A table bound to one layout: where each wire field sits and what it
-    becomes. :meth:`columns` turns a frame, seen through a column getter,
-    into one list per attribute; :meth:`row` reads one row. The column getter
-    is the array's own ``__getitem__``, given the slice :attr:`keys` holds
-    for a layout index."""
+    """A table bound to one layout: where each wire field sits and what it becomes. :meth:`columns` turns a frame, seen
+    through a column getter, into one list per attribute; :meth:`row` reads one row. The column getter is the
+    array's own ``__getitem__``, given the slice :attr:`keys` holds for a layout index."""
 
     def __init__(self, table: Table[Any], layout: Sequence[str], attrs: FrozenSet[str], rest: bool) -> None:
         if not all(n.__class__ is str for n in layout):
@@ -294,7 +295,7 @@ class _Plan:
         used = set(table.wires()) | table.skip
         for i, name in enumerate(layout):
             conv = table.extra_convert.get(name, table.rest)
-            if rest and conv is not None and name not in used and not name.isdigit():
+            if rest and conv is not None and name not in used and _KEY.match(snake(name)):
                 self.extras.append((snake(name), i, converter(conv)))
         self.constants = [(key, value) for w, key, value in table.if_absent if rest and _wire(w) not in pos]
         self.extra_keys = [key for key, _, _ in self.extras] + [key for key, _ in self.constants]
@@ -458,11 +459,10 @@ _SMALL = 5
 
 
 class RowDecoder(Generic[T]):
-    """A table bound to a server's announced field order: decodes flat arrays
-    of ``stride`` values per row (DXLink COMPACT; a FULL object's values are
-    one row); calling it is :meth:`decode_rows` with its own stride. A table
-    without a symbol field gives "" for the caller to set (see
-    :class:`DictDecoder`); ``rest=False`` drops unnamed fields and ``if_absent``."""
+    """A table bound to a server's announced field order: decodes flat arrays of ``stride`` values per row (DXLink
+    COMPACT; a FULL object's values are one row); calling it is :meth:`decode_rows` with its own stride. A table
+    without a symbol field gives "" for the caller to set (see :class:`DictDecoder`); ``rest=False`` drops unnamed
+    fields and ``if_absent``."""
 
     __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail")
 
@@ -529,13 +529,11 @@ class RowDecoder(Generic[T]):
 
 
 class DictDecoder(Generic[T]):
-    """A table read from dicts keyed by wire names (TDA/Schwab numeric keys,
-    Tradovate, ThetaData, CrossTrade JSON): each dict becomes a row of the
-    table's own wire names (gathered in C) for a :class:`RowDecoder`. A key
-    the table does not read goes to ``extra`` under its snake_case name
-    (through ``extra_convert`` or ``rest``) unless it is numeric, skipped, or
-    ``rest`` is None. Partial updates (TDA/Schwab send what changed) are merged
-    by the caller into a per-symbol dict first: ``state.setdefault(key, {}).update(obj)``."""
+    """A table read from dicts keyed by wire names (TDA/Schwab numeric keys, Tradovate, ThetaData, CrossTrade JSON):
+    each dict becomes a row of the table's own wire names (gathered in C) for a :class:`RowDecoder`. A key the table
+    does not read goes to ``extra`` under its snake_case name (through ``extra_convert`` or ``rest``) unless it is
+    numeric, skipped, or ``rest`` is None. Partial updates (TDA/Schwab send what changed) are merged by the caller
+    into a per-symbol dict first: ``state.setdefault(key, {}).update(obj)``."""
 
     __slots__ = ("table", "provider", "_keys", "_known", "_rows", "_setters", "_names")
 
@@ -589,7 +587,7 @@ class DictDecoder(Generic[T]):
             for k in (k for k in obj if k in others) if others else ():  # wire order, not the set's
                 name = names.get(k, "") if k.__class__ is str else None
                 if name == "":
-                    name = None if k.isdigit() else snake(k)
+                    name = snake(k) if _KEY.match(snake(k)) else None
                     if len(names) < 4096:  # a hostile stream of fresh keys must not grow it forever
                         names[k] = name
                 conv = convert.get(k, rest) if name is not None else None

@@ -77,6 +77,7 @@ KIND_TYPES = {"quote": ("Quote",), "trade": ("Trade", "TradeETH"), "summary": ("
 CLIENT_VERSION = "0.1-DXF-JS/0.3.0"
 _END = SNAPSHOT_END | SNAPSHOT_SNIP
 _MIN_CHUNK = 256  # bytes: the smallest FEED_SUBSCRIPTION frame budget
+_UNDECODABLE = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 _TAKEOVER = re.compile(r"another (session|connection|client)|taken over|logged in elsewhere", re.I)
 Pending = Tuple[int, History]
 
@@ -347,7 +348,7 @@ class DXLinkProtocol(ProtocolCore):
                 r.bar(req.symbol, str(req.interval), self.provider,
                       complete=not now_ms or r.time_ms + span_ms <= now_ms)
                 for r in series.sorted_rows()
-                if req.start_ns <= r.time_ms * 1_000_000 < req.end_ns)
+                if r.time and req.start_ns <= r.time_ms * 1_000_000 < req.end_ns)
             self._reply(rid, HistoryResult(bars, series.truncated))
         self._next_history(key, now)
 
@@ -362,15 +363,15 @@ class DXLinkProtocol(ProtocolCore):
             return self._malformed(text, wall_ns, "not a JSON object with a string 'type'")
         if kind == "FEED_DATA":
             try:
-                return self._feed_data(msg, wall_ns, now)
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+                return self._feed_data(text, msg, wall_ns, now)
+            except _UNDECODABLE as exc:
                 return self._malformed(text, wall_ns, f"undecodable FEED_DATA ({exc})")
         handler = self._HANDLERS.get(kind)
         if handler is None:
             return []  # unknown types are ignored, as both official clients do
         try:
             return handler(self, msg, now, wall_ns) or []
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        except _UNDECODABLE as exc:
             return self._malformed(text, wall_ns, f"bad {kind} message ({exc})")
 
     def _on_setup(self, msg: Dict[str, Any], now: float, wall_ns: int) -> None:
@@ -468,31 +469,33 @@ class DXLinkProtocol(ProtocolCore):
     }
 
     # ------------------------------------------------------------ FEED_DATA
-    def _feed_data(self, msg: Dict[str, Any], received_ns: int, now: float) -> List[Event]:
-        ch = msg.get("channel", 0)
-        data = msg["data"]
-        if not data:
-            return []
-        if data[0].__class__ is str:
-            out: List[Event] = []
-            for i in range(0, len(data) - 1, 2):
-                etype, values = data[i], data[i + 1]
-                out.extend(self._compact(ch, etype, values, received_ns, now))
-            return out
-        return self._full(ch, data, received_ns, now)
+    def _feed_data(self, text: str, msg: Dict[str, Any], received_ns: int, now: float) -> List[Event]:
+        ch, data = msg.get("channel", 0), msg["data"]
+        if data.__class__ is not list:
+            raise TypeError(f"data is a {type(data).__name__}, not a list")
+        if not data or data[0].__class__ is not str:
+            return self._full(ch, data, received_ns, now)
+        out: List[Event] = []
+        bad, first = 0, ""
+        for i in range(0, len(data) - 1, 2):
+            try:
+                out.extend(self._compact(ch, data[i], data[i + 1], received_ns, now))
+            except _UNDECODABLE as exc:
+                bad, first = bad + 1, first or str(exc)[:200]
+        if bad:  # the good pairs are delivered; the frame is reported once, however many pairs were bad
+            out += self._malformed(text, received_ns, f"{bad} undecodable FEED_DATA item(s) ({first})")
+        return out
 
     def _compact(self, ch: int, etype: str, values: List[Any], received_ns: int, now: float) -> List[Event]:
         names = self._layouts.get((ch, etype))
         if names is None:
             names = guess_layout(etype, values)
             if names is None:
-                return self._malformed(json.dumps([etype, values[:20]]), received_ns,
-                                       f"no FEED_CONFIG field list for {etype} on channel {ch}")
+                raise ValueError(f"no FEED_CONFIG field list for {str(etype)[:40]} on channel {str(ch)[:20]}")
         stride = len(names)
         n = len(values)
         if n % stride:
-            return self._malformed(json.dumps([etype, values[:20]]), received_ns,
-                                   f"{n} values is not a multiple of the {stride} {etype} fields")
+            raise ValueError(f"{n} values is not a multiple of the {stride} {etype} fields")
         if etype == "Candle":
             key = (ch, tuple(names))
             dec = self._candle_decoders.get(key)
@@ -547,6 +550,7 @@ class DXLinkProtocol(ProtocolCore):
             if series is None:
                 self._track_series_symbol(row.symbol, 0)
                 series = self._series[key]
+            row.time = row.time or received_ns  # no time on the wire: the receive time (DESIGN.md section 4)
             self._live_candle(series, row, out)
         return out
 

@@ -200,7 +200,9 @@ class Charts:
             return self._ticks(chart, packet) if chart.eoh else []
         if chart.mode == "history":
             for raw in packet.get("bars") or ():
-                chart.bars[bar_from_packet(raw, "", "", "", None, True).time] = (raw, packet.get("td"))
+                start = bar_from_packet(raw, "", "", "", None, True).time
+                if start:  # a bar without a readable timestamp has no place in the series
+                    chart.bars[start] = (raw, packet.get("td"))
             return []
         return self._live(chart, packet.get("bars") or (), packet.get("td"))
 
@@ -223,7 +225,7 @@ class Charts:
         for raw in sorted(raws, key=lambda b: str(b.get("timestamp"))):
             bar = bar_from_packet(raw, chart.symbol, interval, self.provider, td, complete=False)
             live = chart.live
-            if live is not None and bar.time < live.time:
+            if not bar.time or (live is not None and bar.time < live.time):
                 continue  # already delivered before the gap
             if live is not None and bar.time > live.time:
                 out.append(_completed(live))

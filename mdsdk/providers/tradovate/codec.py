@@ -17,10 +17,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ...errors import UnsupportedError
 from ...events import Bar, BookSnapshot, Quote, Summary, Trade
 from ...intervals import Interval
-from ..fields import Field, Table, snake, strict_num
+from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
 __all__ = ["parse_frame", "encode_request", "HEARTBEAT", "iso_to_ns", "ns_to_iso", "QuoteBook",
-           "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text"]
+           "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text", "contract_id"]
 
 HEARTBEAT = "[]"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -77,7 +77,17 @@ def iso_to_ns(text: Any) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=_dt.timezone.utc)
     delta = dt - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    ns = (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return ns if 0 < ns < MAX_MS * NS_PER_MS else 0  # before 1970 or after 2255 is as unreadable as garbage
+
+
+def contract_id(value: Any) -> int:
+    """A ``contractId`` as a positive int64; ValueError for anything else
+    (a string, a list, an infinity, a number beyond int64)."""
+    cid: Optional[int] = integer(value) if value.__class__ is not bool else None
+    if cid is None or cid <= 0:
+        raise ValueError(f"contractId {str(value)[:40]!r} is not a positive int64")
+    return cid
 
 
 def ns_to_iso(ns: int) -> str:
@@ -120,7 +130,7 @@ class QuoteBook:
     def apply(self, quote: Mapping[str, Any], symbol: str, provider: str, received_ns: int,
               with_trades: bool = True) -> List[Any]:
         """Merge one ``quotes[]`` item; return the events it changes."""
-        cid = int(quote["contractId"])
+        cid = contract_id(quote.get("contractId"))
         entries = quote.get("entries") or {}
         if not isinstance(entries, dict):
             raise ValueError("quote entries must be an object")
@@ -131,8 +141,9 @@ class QuoteBook:
                 continue
             slot = state.setdefault(name, {})
             for field in ("price", "size"):
-                if field in entry and isinstance(entry[field], (int, float)):
-                    slot[field] = float(entry[field])
+                value = strict_num(entry.get(field))  # nan for a missing, non-numeric or infinite value
+                if value == value:
+                    slot[field] = value
             changed.add(name)
         t = iso_to_ns(quote.get("timestamp")) or received_ns
         out: List[Any] = []
@@ -192,6 +203,7 @@ def bar_from_packet(bar: Mapping[str, Any], symbol: str, interval: str, provider
     volume = (0.0 if math.isnan(up) else up) + (0.0 if math.isnan(down) else down)
     if math.isnan(up) and math.isnan(down):
         volume = math.nan
+    td = integer(td)
     return _BAR.decode_dicts([bar], 0, symbol=symbol, provider=provider, interval=interval, volume=volume,
                              complete=complete, extra={"trade_date": td} if td is not None else None)[0]
 
@@ -205,25 +217,33 @@ def ticks_from_packet(packet: Mapping[str, Any], symbol: str, provider: str) -> 
     out: List[Tuple[int, int, Trade]] = []
     for tick in packet.get("tks") or ():
         t_ms = int(bt + tick.get("t", 0))
-        extra: Dict[str, Any] = {"tick_id": tick.get("id")}
+        if not 0 < t_ms < MAX_MS:
+            raise ValueError(f"tick time {t_ms} ms is out of range")
+        tid = integer(tick.get("id")) if tick.get("id").__class__ is not bool else None
+        extra: Dict[str, Any] = {"tick_id": tid}
+        # num(): ints times an int tick size are ints, and prices are floats (finite or nan) whatever came in.
         if "bs" in tick and "b" in tick:
-            extra["bid"] = round((bp + tick["b"]) * ts, 10)
-            extra["bid_size"] = float(tick["bs"])
+            extra["bid"] = num(round((bp + tick["b"]) * ts, 10))
+            extra["bid_size"] = num(tick["bs"])
         if "as" in tick and "a" in tick:
-            extra["ask"] = round((bp + tick["a"]) * ts, 10)
-            extra["ask_size"] = float(tick["as"])
-        trade = Trade(symbol, t_ms * 1_000_000, provider, price=round((bp + tick.get("p", 0)) * ts, 10),
-                      size=float(tick.get("s", math.nan)), extra=extra)
-        out.append((t_ms, int(tick.get("id") or 0), trade))
+            extra["ask"] = num(round((bp + tick["a"]) * ts, 10))
+            extra["ask_size"] = num(tick["as"])
+        trade = Trade(symbol, t_ms * 1_000_000, provider, price=num(round((bp + tick.get("p", 0)) * ts, 10)),
+                      size=num(tick.get("s", math.nan)), extra=extra)
+        out.append((t_ms, tid or 0, trade))
     out.sort(key=lambda x: (x[0], x[1]))
     return [t for _, _, t in out]
 
 
 def book_from_dom(dom: Mapping[str, Any], symbol: str, provider: str, received_ns: int) -> BookSnapshot:
     """A ``doms[]`` item as a BookSnapshot (bids best first, asks best first)."""
-    bids = tuple(sorted(((float(x["price"]), float(x.get("size", math.nan))) for x in dom.get("bids") or ()),
-                        key=lambda b: -b[0]))
-    asks = tuple(sorted(((float(x["price"]), float(x.get("size", math.nan))) for x in dom.get("offers") or ()),
-                        key=lambda a: a[0]))
+    bids = tuple(sorted(_levels(dom.get("bids")), key=lambda b: -b[0]))
+    asks = tuple(sorted(_levels(dom.get("offers")), key=lambda a: a[0]))
     return BookSnapshot(symbol, iso_to_ns(dom.get("timestamp")) or received_ns, provider, bids=bids, asks=asks,
-                        extra={"contract_id": dom.get("contractId")})
+                        extra={"contract_id": contract_id(dom.get("contractId"))})
+
+
+def _levels(items: Any) -> List[Tuple[float, float]]:
+    """``(price, size)`` of DOM levels; a level without a usable price is left out."""
+    levels = [(num(x["price"]), num(x.get("size", math.nan))) for x in items or ()]
+    return [lv for lv in levels if lv[0] == lv[0]]

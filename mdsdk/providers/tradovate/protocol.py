@@ -37,7 +37,7 @@ from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, Subscription
 from ..core import Liveness, LoginFlow, ProtocolCore, RenewFlow, StateMachine, subscription_error
 from .charts import Chart, Charts
-from .codec import HEARTBEAT, QuoteBook, book_from_dom, encode_request, error_text, parse_frame
+from .codec import HEARTBEAT, QuoteBook, book_from_dom, contract_id, encode_request, error_text, parse_frame
 
 __all__ = ["TradovateProtocol", "State", "TRANSITIONS", "HEARTBEAT_INTERVAL"]
 
@@ -65,6 +65,7 @@ TRANSITIONS: Dict[Tuple[State, str], State] = {
     (State.READY, "taken_over"): State.FAILED,
 }
 _QUOTA_CODES = ("ConnectionQuotaReached", "IPQuotaReached")
+_UNDECODABLE = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
 class TradovateProtocol(ProtocolCore):
@@ -243,11 +244,14 @@ class TradovateProtocol(ProtocolCore):
             return self._malformed(text, wall_ns, str(exc))
         if kind == "array":
             out: List[Event] = []
+            bad, first = 0, ""
             for item in payload:
                 try:
                     out.extend(self._item(item, now, wall_ns))
-                except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-                    out.extend(self._malformed(_short(item), wall_ns, f"bad item ({exc})"))
+                except _UNDECODABLE as exc:
+                    bad, first = bad + 1, first or f"{exc}: {_short(item)}"
+            if bad:  # the good items are delivered; the frame is reported once, however many items were bad
+                out.extend(self._malformed(text, wall_ns, f"{bad} bad item(s) ({first})"))
             return out
         if kind == "open":
             if self.machine.fire("open"):
@@ -269,7 +273,7 @@ class TradovateProtocol(ProtocolCore):
         if "e" in item:
             handler = self._EVENTS.get(item["e"]) if isinstance(item["e"], str) else None
             if handler is None:
-                return self._malformed(_short(item), wall_ns, f"unknown event {item['e']!r}")
+                raise ValueError(f"unknown event {_short(item['e'])}")
             return handler(self, item.get("d"), now, wall_ns)
         return self._response(item, now, wall_ns)
 
@@ -356,11 +360,11 @@ class TradovateProtocol(ProtocolCore):
     def _on_md(self, d: Any, now: float, wall_ns: int) -> List[Event]:
         out: List[Event] = []
         for quote in d.get("quotes") or ():
-            name = self._name(quote.get("contractId"))
+            name = self._name(contract_id(quote.get("contractId")))
             out.extend(self._quotes.apply(quote, name, self.provider, wall_ns,
                                           with_trades=name not in self._tick_symbols))
         for dom in d.get("doms") or ():
-            out.append(book_from_dom(dom, self._name(dom.get("contractId")), self.provider, wall_ns))
+            out.append(book_from_dom(dom, self._name(contract_id(dom.get("contractId"))), self.provider, wall_ns))
         return out
 
     def _on_chart(self, d: Any, now: float, wall_ns: int) -> List[Event]:
@@ -402,7 +406,7 @@ def _clamp_wait(value: Any) -> float:
 
 def _short(item: Any) -> str:
     try:
-        return json.dumps(item)[:200]
+        return json.dumps(item)[:120]
     except (TypeError, ValueError, RecursionError):
         return repr(type(item))
 
