@@ -182,8 +182,10 @@ class WebSocketTransport:
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
             self.close_code = code
             self.close_reason = payload[2:].decode("utf-8", "replace") if len(payload) > 2 else ""
-            self._lost = ConnectionLost(f"the server closed the connection (code {code}"
-                                        f"{', ' + self.close_reason if self.close_reason else ''})")
+            # The reason is the server's text and may quote our token; the
+            # error can reach the caller as is (a close during the first handshake).
+            self._lost = ConnectionLost(self._msg(f"the server closed the connection (code {code}"
+                                                  f"{', ' + self.close_reason if self.close_reason else ''})"))
         elif opcode == 0x9:
             try:
                 assert self._ws is not None

@@ -124,3 +124,21 @@ def test_sending_and_connect_errors() -> None:
         WebSocketTransport("ws://127.0.0.1:9/nothing", timeout=2).open()
     with pytest.raises(ConnectionLost):
         WebSocketTransport("ws://127.0.0.1:9/nothing").recv()
+
+
+def test_a_close_reason_quoting_the_token_is_redacted() -> None:
+    """A close during the first handshake reaches the caller as the transport's
+    own error, so the transport redacts the server's close reason itself."""
+    token = "tok-S3CRET-close-reason"
+    server = Script(lambda script, ws: ws.close(1008, f"token {token} is not valid"))
+    t = WebSocketTransport(server.url, timeout=5.0, secrets=(token,))
+    try:
+        t.open()
+        with pytest.raises(ConnectionLost) as info:
+            for _ in range(100):  # bounded: the close frame is already on its way
+                select.select([t.fileno()], [], [], 0.1)
+                t.recv()
+    finally:
+        t.close()
+        server.close()
+    assert "1008" in str(info.value) and token not in str(info.value) and "***" in str(info.value)

@@ -41,6 +41,7 @@ class SessionBase(Generic[E]):
         self.emu = emu
         self.ws = ws
         self.authorized = False
+        self.token: Optional[str] = None  # the token this connection was authorized with
         now = time.monotonic()
         self.last_recv = now
         self.last_send = now
@@ -149,7 +150,9 @@ class EmulatorBase:
     with the fault surface every emulator shares: :meth:`drop`,
     :meth:`stall`, :meth:`inject`, ``refuse_auth``, :meth:`expire_token`,
     :meth:`close_with`, :meth:`restart` and :meth:`takeover` (automatic on a
-    second login when ``exclusive``).
+    second login when ``exclusive``). ``issued_tokens`` lists every token the
+    emulator has handed out, expired ones included, so a test can check that
+    none of them leaks.
     """
 
     GARBAGE = "{this is not json"  # what inject() sends by default
@@ -161,6 +164,7 @@ class EmulatorBase:
                  exclusive: bool = False) -> None:
         self.exclusive = exclusive
         self.refuse_auth = False
+        self.issued_tokens: List[str] = []
         self.connections = 0
         self._session_class = session_class
         self._logger = logger
@@ -236,6 +240,11 @@ class EmulatorBase:
 
     def record(self, text: str) -> None:
         """Hook: keep a client frame for inspection (called by sessions)."""
+
+    def issue(self, token: str) -> str:
+        """Note ``token`` in ``issued_tokens`` and return it."""
+        self.issued_tokens.append(token)
+        return token
 
     # -- the common fault surface
     def drop(self) -> None:

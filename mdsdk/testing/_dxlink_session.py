@@ -163,7 +163,7 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
             self.send({"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"})
             return
         self._expired = False
-        self.authorized = True
+        self.authorized, self.token = True, token
         self.send({"type": "AUTH_STATE", "channel": 0, "state": "AUTHORIZED", "userId": "emulator-user"})
         self.emu.session_authorized(self)
 

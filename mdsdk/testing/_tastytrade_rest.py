@@ -73,7 +73,7 @@ class TastytradeRest(RestSide):
             return _error(401, "unauthorized", "A User-Agent header is required")
         if body.get("login") != emu.username or body.get("password") != emu.password or emu.refuse_auth:
             return _error(401, "invalid_credentials", "Invalid login, please check your username and password")
-        token = "sess-" + _secrets.token_hex(8)
+        token = emu.issue("sess-" + _secrets.token_hex(8))
         with self._lock:
             self._session_tokens.add(token)
         return 201, {"data": {"user": {"username": emu.username}, "session-token": token,
@@ -86,7 +86,7 @@ class TastytradeRest(RestSide):
         if body.get("grant_type") != "refresh_token" or body.get("refresh_token") != emu.password or \
                 not body.get("client_secret") or emu.refuse_auth:
             return _error(401, "invalid_grant", "Invalid refresh token or client secret")
-        token = "access-" + _secrets.token_hex(8)
+        token = emu.issue("access-" + _secrets.token_hex(8))
         with self._lock:
             self._access_tokens.add(token)
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 900}

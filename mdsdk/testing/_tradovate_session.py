@@ -120,7 +120,7 @@ class TradovateSession(SessionBase["TradovateEmulator"]):
         if self.emu.refuse_auth or not self.emu.accepts_token(token):
             self.queue({"i": rid, "s": 401, "d": "Invalid access token"})
             return
-        self.authorized = True
+        self.authorized, self.token = True, token
         self.queue({"s": 200, "i": rid})
         self.emu.session_authorized(self)
 

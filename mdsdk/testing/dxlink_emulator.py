@@ -106,6 +106,7 @@ class DXLinkEmulator(EmulatorBase):
         self._subscriptions: Set[Tuple[str, str]] = set()
         super().__init__(DXLinkSession, host=host, port=port, logger=_wire_log, max_size=max_message_size,
                          exclusive=exclusive)
+        self.issue(self.token)
         self._rest = TastytradeRest(self) if rest else None
 
     # -- surface
@@ -191,7 +192,7 @@ class DXLinkEmulator(EmulatorBase):
 
     def issue_quote_token(self) -> str:
         """A fresh quote token AUTH will accept."""
-        token = "quote-" + _secrets.token_hex(8)
+        token = self.issue("quote-" + _secrets.token_hex(8))
         with self._lock:
             self._valid_tokens.add(token)
         return token

@@ -168,7 +168,7 @@ class TradovateEmulator(EmulatorBase):
 
     def issue_token(self) -> Dict[str, Any]:
         """A fresh access token, as the AccessTokenResponse body."""
-        token = "tv-" + _secrets.token_hex(8)
+        token = self.issue("tv-" + _secrets.token_hex(8))
         exp = time.time() + self.token_lifetime
         with self._lock:
             self._tokens[token] = exp
