@@ -37,7 +37,8 @@ S = TypeVar("S", bound=enum.Enum)
 T = TypeVar("T")
 MIN_INTERVAL = 0.05  # no timer fires more often than this, whatever a server announces
 _SHOWN = 120         # characters of a malformed frame quoted in its Status
-_DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes)
+_DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes; redacting a
+                     # megabyte costs 0.2 s, so only twice this is redacted: a secret cut there is cut off anyway)
 _I64 = 1 << 63
 
 
@@ -353,7 +354,8 @@ class ProtocolCore(ProviderProtocol):
 
     def _status(self, kind: str, detail: str, wall_ns: int, symbol: str = "", **extra: object) -> Status:
         return Status(symbol, wall_ns or self._wall_ns, self.provider, kind=kind,
-                      detail=self.redact(detail)[:_DETAIL], extra={k: _scalar(v) for k, v in extra.items()})
+                      detail=self.redact(detail[:2 * _DETAIL])[:_DETAIL],
+                      extra={k: _scalar(v) for k, v in extra.items()})
 
     def _report(self, kind: str, detail: str) -> None:
         self.news.append(self._status(kind, detail, self._wall_ns))
