@@ -237,6 +237,18 @@ class Connection:
         """The one redaction of this feed: logs, Status details and recordings."""
         return redact(text, self.protocol.secrets)
 
+    def _scrub(self, exc: MdsdkError) -> MdsdkError:
+        """``exc`` with every known secret masked in its message and in the
+        server's words it carries: errors built from server text (which may
+        echo a token) cross into user code here."""
+        secrets = self.protocol.secrets
+        exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+        for name in ("message", "text", "server_message"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str):
+                setattr(exc, name, redact(value, secrets))
+        return exc
+
     def _emit(self, kind: str, detail: str, **extra: object) -> None:
         self._deliver([Status("", self.clock.time_ns(), self.provider, kind=kind,
                               detail=self._redact(detail), extra=extra)])
@@ -438,6 +450,9 @@ class Connection:
         later: List[Any] = []
         for sig in signals:
             if isinstance(sig, Reply):
+                for err in [sig.error, *(x for pair in _pairs(sig.value) for x in pair)]:
+                    if isinstance(err, MdsdkError):
+                        self._scrub(err)  # rejected subscriptions carry the server's words too
                 self.pending.resolve(sig)
             elif isinstance(sig, Ready):
                 self.connected = True
@@ -491,7 +506,7 @@ class Connection:
 
     def _fatal(self, exc: MdsdkError, stop: bool = True) -> None:
         """The feed stops with ``exc``: every waiter hears it."""
-        self.error = exc
+        self.error = exc = self._scrub(exc)
         self._close_transport()
         if not self._started.done():
             self._started.set_exception(exc)
@@ -550,6 +565,13 @@ class Connection:
                 break
         if batch:
             self._deliver(batch)
+
+
+def _pairs(value: Any) -> List[tuple[Any, ...]]:
+    """The ``(subscription, error)`` pairs of a Subscribe reply; [] for other values."""
+    if isinstance(value, tuple) and all(isinstance(p, tuple) for p in value):
+        return list(value)
+    return []
 
 
 def _answer(call_id: int, answer: Union[HttpResponse, MdsdkError]) -> Command:

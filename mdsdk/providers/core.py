@@ -236,6 +236,7 @@ class Credentials:
                  renew: Optional[RenewFlow] = None) -> None:
         self._rest, self._report, self._clock = rest, report, clock
         self.current = static
+        self.held: Tuple[str, ...] = static.secrets if static is not None else ()  # every token used, bounded
         self._login, self._renew = login, renew
         self.busy = False
         self.error: Optional[MdsdkError] = None
@@ -276,6 +277,7 @@ class Credentials:
 
         def done(ep: Endpoint) -> None:
             self.busy, self.error, self.current = False, None, ep
+            self.held = (self.held + tuple(t for t in ep.secrets if t not in self.held))[-32:]
             self.renewals += renewing
             self._schedule(ep, *self._clock())
 
@@ -345,17 +347,28 @@ class ProtocolCore(ProviderProtocol):
     # ------------------------------------------------------------ secrets and news
     @property
     def secrets(self) -> Tuple[str, ...]:
-        ep = self.auth.current
-        return self._secrets + (ep.secrets if ep is not None else ())
+        # Every token held so far: a server may echo a replaced token (the socket is still
+        # authorized with it after a renewal, or it is the one being refused).
+        return self._secrets + self.auth.held
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret masked."""
         return redact(text, self.secrets)
 
+    def _shown(self, text: str, limit: int) -> str:
+        """The first ``limit`` characters of ``text``, redacted: a secret cut by
+        the limit is masked whole (the prefix is redacted before it is cut), and
+        a megabyte of server text is never scanned whole."""
+        secrets = self.secrets
+        reach = limit + max(map(len, secrets), default=0) + 64
+        shown = redact(text[:reach], secrets)
+        return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+
     def _status(self, kind: str, detail: str, wall_ns: int, symbol: str = "", **extra: object) -> Status:
         return Status(symbol, wall_ns or self._wall_ns, self.provider, kind=kind,
-                      detail=self.redact(detail[:2 * _DETAIL])[:_DETAIL],
-                      extra={k: _scalar(v) for k, v in extra.items()})
+                      detail=self._shown(detail, _DETAIL),
+                      extra={k: _scalar(self._shown(v, _DETAIL) if isinstance(v, str) else v)
+                             for k, v in extra.items()})
 
     def _report(self, kind: str, detail: str) -> None:
         self.news.append(self._status(kind, detail, self._wall_ns))
@@ -363,7 +376,7 @@ class ProtocolCore(ProviderProtocol):
     def _malformed(self, text: str, wall_ns: int, why: str) -> List[Event]:
         """One Status(error) for a frame that could not be used; counted."""
         self.malformed += 1
-        shown = text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+        shown = self._shown(text, _SHOWN)
         return [self._status("error", f"skipped a malformed frame from the server: {why}: {shown!r}",
                              wall_ns, malformed=self.malformed)]
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from mdsdk.errors import LocalProtocolError
+from mdsdk.errors import ConnectionLost, LocalProtocolError
 from mdsdk.events import Bar, Profile, Quote, Status, Summary, Trade
 from mdsdk.intervals import parse_interval
 from mdsdk.providers.base import Fatal, History, Reply, Subscription
@@ -139,8 +139,11 @@ def test_subscriptions_are_chunked_below_the_frame_limit() -> None:
     frames = pair.proto.outgoing()
     assert len(frames) > 5 and all(len(f) <= 2048 for f in frames)
     assert DXLinkPeer().subscribed(frames) == set(symbols)
-    err = pair.proto.closed_error(1009, "")
-    assert isinstance(err, LocalProtocolError) and "1009" in str(err)
+    first = pair.proto.closed_error(1009, "")
+    assert isinstance(first, ConnectionLost) and "1024" in str(first)
+    assert pair.proto.chunk_size == 1024  # type: ignore[attr-defined]
+    second = pair.proto.closed_error(1009, "")
+    assert isinstance(second, LocalProtocolError) and "1009" in str(second) and "1024" in str(second)
 
 
 # ---------------------------------------------------------------- real fixtures
