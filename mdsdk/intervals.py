@@ -8,11 +8,13 @@ allowed when the text is wrong.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 import time as _time
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
+from . import _validate as check
 from .errors import ConfigurationError
 
 __all__ = ["Interval", "parse_interval", "to_ns", "time_range", "expiry_seconds", "UNITS", "TimeLike"]
@@ -20,7 +22,9 @@ __all__ = ["Interval", "parse_interval", "to_ns", "time_range", "expiry_seconds"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400}
 _ALIASES = {"sec": "s", "min": "m", "hour": "h", "day": "d", "week": "w", "month": "mo",
             "mon": "mo", "t": "m"}
-_PATTERN = re.compile(r"^\s*(\d*)\s*([a-zA-Z]+)\s*$")
+_PATTERN = re.compile(r"^\s*(\d{0,12})\s*([a-zA-Z]+)\s*$")
+MAX_BAR = 366 * 86400   # seconds: no provider serves bars longer than a year
+MAX_NS = 2**63 - 1      # int64 epoch nanoseconds: times must lie in 1970..2262
 TimeLike = Union[str, int, float, _dt.datetime, _dt.date, None]
 
 
@@ -30,6 +34,13 @@ class Interval:
 
     count: int
     unit: str
+
+    def __post_init__(self) -> None:
+        check.integer("Interval count", self.count, low=1, high=MAX_BAR)
+        if self.unit not in UNITS:
+            raise ConfigurationError(f"Interval unit must be one of {', '.join(UNITS)}, got {check.show(self.unit)}")
+        if self.seconds > MAX_BAR:
+            raise ConfigurationError(f"interval {self} is longer than a year; no provider serves such bars")
 
     @property
     def seconds(self) -> int:
@@ -48,15 +59,24 @@ def parse_interval(text: Union[str, Interval]) -> Interval:
     """
     if isinstance(text, Interval):
         return text
-    m = _PATTERN.match(str(text))
-    raw = m.group(2) if m else ""
+    count, unit = _span(text, "interval")
+    return Interval(count, unit)
+
+
+def _span(text: Any, name: str) -> Tuple[int, str]:
+    """``(count, unit)`` of ``"5m"``-like text, with the error naming ``name``."""
+    if not isinstance(text, str):
+        raise ConfigurationError(f"{name} must be text such as '5m' or '1d', got {type(text).__name__} "
+                                 f"{check.show(text)}")
+    m = _PATTERN.match(text[:64])
+    raw = m.group(2) if m and len(text) <= 64 else ""
     # "M" is minute to some and month to others: refuse to guess.
     unit = "" if raw == "M" else _ALIASES.get(raw.lower(), raw.lower())
     if not m or unit not in UNITS or (m.group(1) and int(m.group(1)) == 0):
         raise ConfigurationError(
-            f"bad interval {text!r}: use a positive count and one of the units "
+            f"bad {name} {check.show(text)}: use a positive count and one of the units "
             f"{', '.join(UNITS)} (for example '1m', '5m', '1h', '1d', '1w', '1mo')")
-    return Interval(int(m.group(1) or 1), unit)
+    return int(m.group(1) or 1), unit
 
 
 def to_ns(value: TimeLike, *, name: str = "time", now_ns: Optional[int] = None) -> Optional[int]:
@@ -65,46 +85,78 @@ def to_ns(value: TimeLike, *, name: str = "time", now_ns: Optional[int] = None) 
     Accepts ISO-8601 text (``"2024-08-01"``, ``"2024-08-01T13:30:00Z"``; a
     naive value means UTC), ``"now"``, a relative ``"-2h"``/``"-3d"``, a
     datetime/date, or an epoch number in seconds, milliseconds or
-    nanoseconds (told apart by size). ``None`` stays ``None``.
+    nanoseconds (told apart by size). ``None`` stays ``None``. Raises
+    ConfigurationError naming ``name`` for anything else, and for a time
+    outside 1970..2262 (what int64 epoch nanoseconds can hold).
     """
     if value is None:
         return None
     now = _time.time_ns() if now_ns is None else now_ns
+    return _in_range(name, value, _ns(value, name, now))
+
+
+def _ns(value: TimeLike, name: str, now: int) -> Optional[int]:
+    """Epoch nanoseconds of ``value``, unchecked; None when it is out of any range."""
     if isinstance(value, _dt.datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
-        return int(round(dt.timestamp() * 1e6)) * 1000
+        try:
+            return int(round(dt.timestamp() * 1e6)) * 1000
+        except (OverflowError, ValueError, OSError):
+            return None
     if isinstance(value, _dt.date):
-        return to_ns(_dt.datetime(value.year, value.month, value.day), name=name)
-    if isinstance(value, bool):
-        raise ConfigurationError(f"{name} must be a date, datetime, ISO text or epoch number, not a bool")
+        return _ns(_dt.datetime(value.year, value.month, value.day), name, now)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigurationError(f"{name} must be a date, datetime, ISO text or epoch number, "
+                                 f"got {type(value).__name__} {check.show(value)}")
     if isinstance(value, (int, float)):
-        v = float(value)
-        if v > 1e17:
-            return int(value)
-        if v > 1e11:
-            return int(v * 1e6)
-        return int(v * 1e9)
-    text = str(value).strip()
+        return _epoch_ns(value)
+    text = value.strip()
     if text.lower() == "now":
         return now
     if text.startswith("-"):
         try:
-            return now - parse_interval(text[1:]).seconds * 1_000_000_000
+            count, unit = _span(text[1:], name)
+            return now - count * UNITS[unit] * 1_000_000_000
         except ConfigurationError:
             pass
     try:
+        if len(text) > 64:
+            raise ValueError(text)
         dt = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigurationError(
-            f"bad {name} {value!r}: use ISO-8601 text like '2024-08-01' or "
+            f"bad {name} {check.show(value)}: use ISO-8601 text like '2024-08-01' or "
             "'2024-08-01T13:30:00Z', a relative '-2h', 'now', a datetime, or epoch seconds") from None
-    return to_ns(dt, name=name)
+    return _ns(dt, name, now)
+
+
+def _epoch_ns(value: Union[int, float]) -> Optional[int]:
+    """Epoch seconds, milliseconds or nanoseconds (told apart by size) in nanoseconds."""
+    try:
+        v = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(v):
+        return None
+    if abs(v) > 1e17:
+        return int(value)
+    if abs(v) > 1e11:
+        return int(v * 1e6)
+    return int(v * 1e9)
+
+
+def _in_range(name: str, value: Any, ns: Optional[int]) -> int:
+    if ns is None or not 0 <= ns <= MAX_NS:
+        raise ConfigurationError(f"{name} {check.show(value)} is outside the supported range "
+                                 "1970-01-01 .. 2262-04-11 (UTC); pass a time within it")
+    return ns
 
 
 def time_range(start: TimeLike, end: TimeLike, *, now_ns: Optional[int] = None) -> Tuple[int, int]:
     """Resolve a history range to ``(start_ns, end_ns)``; ``end=None`` is now.
 
-    Raises ConfigurationError when start is missing or after end.
+    Raises ConfigurationError when start is missing or after end, or either
+    is not a time within 1970..2262.
     """
     now = _time.time_ns() if now_ns is None else now_ns
     s = to_ns(start, name="start", now_ns=now)

@@ -7,14 +7,16 @@ unit-tested alone. Randomness for jitter comes in as an argument.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Optional
 
+from . import _validate as check
 from .errors import ConfigurationError
 
 __all__ = ["ReconnectPolicy", "QueuePolicy", "Timeouts", "QUEUE_MODES"]
 
 QUEUE_MODES = ("conflate", "drop_oldest", "block")
+MAX_QUEUE = 10**9  # events; far beyond memory, so only a typo reaches it
 
 
 @dataclass(frozen=True)
@@ -35,16 +37,20 @@ class ReconnectPolicy:
     max_attempts: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if self.initial < 0 or self.cap < 0 or self.factor < 1:
-            raise ConfigurationError(
-                "ReconnectPolicy needs initial >= 0, cap >= 0 and factor >= 1; "
-                f"got initial={self.initial}, cap={self.cap}, factor={self.factor}")
-        if not 0 <= self.jitter <= 1:
-            raise ConfigurationError(f"ReconnectPolicy jitter must be within 0..1, got {self.jitter}")
+        check.seconds("ReconnectPolicy initial", self.initial)
+        check.number("ReconnectPolicy factor", self.factor, low=1.0, high=1000.0)
+        check.seconds("ReconnectPolicy cap", self.cap)
+        check.number("ReconnectPolicy jitter", self.jitter, low=0.0, high=1.0)
+        check.seconds("ReconnectPolicy reset_after", self.reset_after)
+        if self.max_attempts is not None:
+            check.integer("ReconnectPolicy max_attempts", self.max_attempts, high=10**9)
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before attempt number ``attempt`` (1-based)."""
-        base = min(self.cap, self.initial * self.factor ** max(0, attempt - 1))
+        try:
+            base = min(self.cap, self.initial * self.factor ** max(0, attempt - 1))
+        except OverflowError:  # a connection retried for days: the cap has long been reached
+            base = self.cap
         spread = base * self.jitter
         return max(0.0, base - spread + 2.0 * spread * rand())
 
@@ -72,20 +78,28 @@ class QueuePolicy:
     block_timeout: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.mode not in QUEUE_MODES:
+        if not isinstance(self.mode, str) or self.mode not in QUEUE_MODES:
             raise ConfigurationError(
-                f"unknown queue mode {self.mode!r}; use one of {', '.join(QUEUE_MODES)}")
-        if self.maxsize < 1:
-            raise ConfigurationError(f"QueuePolicy maxsize must be at least 1, got {self.maxsize}")
+                f"unknown QueuePolicy mode {check.show(self.mode)}; use one of {', '.join(QUEUE_MODES)}")
+        check.integer("QueuePolicy maxsize", self.maxsize, low=1, high=MAX_QUEUE)
+        check.seconds("QueuePolicy block_timeout", self.block_timeout)
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Time limits in seconds: ``connect`` for the TCP/TLS/WebSocket open,
-    ``handshake`` for the protocol's login exchange, ``request`` for REST
-    calls and history, ``close`` for shutting the connection thread down."""
+    """Time limits in seconds, each above 0 and at most a year: ``connect``
+    for the TCP/TLS/WebSocket open, ``handshake`` for the protocol's login
+    exchange, ``request`` for subscriptions, history and RPC answers,
+    ``rest`` for the total deadline of one REST call (login, renewal,
+    lookup): connect and read together, retries included, and ``close``
+    for shutting the connection thread down."""
 
     connect: float = 10.0
     handshake: float = 10.0
     request: float = 30.0
     close: float = 2.0
+    rest: float = 10.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check.seconds(f"Timeouts {f.name}", getattr(self, f.name), positive=True)
