@@ -14,8 +14,9 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Dict, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Optional, Sequence, TextIO
 
+from . import _validate as check
 from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
 from .events import Bar, Event, Quote, Status, Summary, Trade
@@ -136,20 +137,26 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
         done.set()
         progress.join()
     if args.output:
-        if args.output.endswith(".parquet"):
-            try:
-                df.to_parquet(args.output)
-            except ImportError as exc:
-                raise ConfigurationError("writing parquet needs pyarrow: pip install pyarrow") from exc
-        elif args.output.endswith(".csv"):
-            df.to_csv(args.output)
-        else:
-            raise ConfigurationError(f"unknown output type {args.output!r}: use .csv or .parquet")
+        _write(df, args.output)
         out.write(f"wrote {len(df)} bars to {args.output}\n")
     else:
         from .frames import to_text
         out.write(to_text(df, max_rows=40) + "\n")
     return 0
+
+
+def _write(df: Any, path: str) -> None:
+    try:
+        if path.endswith(".parquet"):
+            df.to_parquet(path)
+        elif path.endswith(".csv"):
+            df.to_csv(path)
+        else:
+            raise ConfigurationError(f"unknown output type {path!r}: use .csv or .parquet")
+    except ImportError as exc:
+        raise ConfigurationError("writing parquet needs pyarrow: pip install pyarrow") from exc
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
@@ -208,8 +215,33 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "-"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> Any:  # argparse's signature says NoReturn; it exits
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _arg(convert: Callable[[str, Any], Any], kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)`` checked by ``convert(name, value)``."""
+    def parse(text: str) -> Any:
+        try:
+            return convert("value", kind(text))
+        except (ValueError, OverflowError) as exc:  # ConfigurationError is a ValueError
+            raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, MdsdkError) else
+                                             f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+_SECONDS = _arg(check.seconds, float)
+_POSITIVE = _arg(lambda n, v: check.seconds(n, v, positive=True), float)
+_PORT = _arg(lambda n, v: check.integer(n, v, high=65535), int)
+_SEED = _arg(check.integer, int)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mdsdk", description="Market data from streaming WebSocket APIs.")
+    p = _Parser(prog="mdsdk", description="Market data from streaming WebSocket APIs.")
     p.add_argument("--version", action="version", version=f"mdsdk {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
@@ -226,14 +258,14 @@ def _parser() -> argparse.ArgumentParser:
     conn(s)
     s.add_argument("--kinds", default="quote,trade", help="comma list of quote,trade,bar,summary,profile")
     s.add_argument("--interval", default=None, help="bar interval when --kinds has bar (default 1m)")
-    s.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    s.add_argument("--seconds", type=_SECONDS, default=None, help="stop after N seconds")
     s.add_argument("--format", choices=("table", "jsonl"), default="table")
     s.set_defaults(run=_stream)
 
     q = sub.add_parser("quote", help="print the latest quotes as a table")
     q.add_argument("symbols", nargs="+")
     conn(q)
-    q.add_argument("--timeout", type=float, default=10.0)
+    q.add_argument("--timeout", type=_SECONDS, default=10.0)
     q.set_defaults(run=_quote)
 
     h = sub.add_parser("history", help="fetch bars to a table, CSV or parquet")
@@ -242,7 +274,7 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--interval", default="1d")
     h.add_argument("--start", required=True, help="ISO date/time, or relative like -2d")
     h.add_argument("--end", default=None)
-    h.add_argument("--timeout", type=float, default=60.0)
+    h.add_argument("--timeout", type=_SECONDS, default=60.0)
     h.add_argument("-o", "--output", help="out.csv or out.parquet")
     h.set_defaults(run=_history)
 
@@ -252,7 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--kinds", default="quote,trade")
     r.add_argument("--interval", default=None)
-    r.add_argument("--seconds", type=float, default=10.0)
+    r.add_argument("--seconds", type=_SECONDS, default=10.0)
     r.add_argument("--format", choices=("table", "jsonl"), default="table")
     r.set_defaults(run=lambda a, o: _stream(a, o, record=a.output))
 
@@ -267,13 +299,13 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("emulate", help="run a provider's emulator on 127.0.0.1")
     e.add_argument("provider", help="a provider name (see `mdsdk providers`)")
-    e.add_argument("--port", type=int, default=0)
-    e.add_argument("--tick", type=float, default=None)
-    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--port", type=_PORT, default=0)
+    e.add_argument("--tick", type=_POSITIVE, default=None)
+    e.add_argument("--seed", type=_SEED, default=None)
     e.add_argument("--no-auth", action="store_true", help="accept clients without a token")
-    e.add_argument("--keepalive-timeout", type=float, default=None,
+    e.add_argument("--keepalive-timeout", type=_POSITIVE, default=None,
                    help="seconds of client silence before the emulator drops it (where it has the setting)")
-    e.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    e.add_argument("--seconds", type=_SECONDS, default=None, help="stop after N seconds")
     e.set_defaults(run=_emulate)
     return p
 
@@ -301,6 +333,12 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a port in use, an unwritable file: the system said no
+        if args.debug:
+            raise
+        sys.stderr.write(f"mdsdk: error: {exc.strerror or exc}"
+                         f"{': ' + str(exc.filename) if exc.filename else ''}\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,21 +9,25 @@ desired subscriptions live in the protocol object (the only copy).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
+import os
 import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from urllib.parse import urlsplit
 
+from . import _validate as check
 from . import frames
 from .cache import LatestCache
 from .connection import Connection
 from .dispatch import Dispatcher, EventStream, Handle
 from .errors import ClosedError, ConfigurationError, RequestTimeout
-from .events import Bar, Event, Quote, Status
+from .events import EVENT_KINDS, Bar, Event, Quote, Status
 from .http import HttpClient
-from .intervals import TimeLike, parse_interval, time_range
+from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
-                             ProviderSpec, Rpc, Subscribe, Subscription, resolve_options)
+                             Option, ProviderSpec, Rpc, Subscribe, Subscription, as_bool, resolve_options)
 from .registry import DEFAULT_PROVIDER, get_spec, load_object
 from .transport import WebSocketTransport
 
@@ -34,29 +38,79 @@ __all__ = ["Feed", "emulator_options"]
 
 log = logging.getLogger("mdsdk.feed")
 Symbols = Union[str, Iterable[str]]
+PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_KINDS = ("quote", "trade")
 
 
-def _symbols(symbols: Symbols) -> List[str]:
-    if isinstance(symbols, (bytes, dict)) or not isinstance(symbols, (str, Iterable)):
-        raise ConfigurationError(f"symbols must be a string or a list of strings, got {type(symbols).__name__}")
-    items = [symbols] if isinstance(symbols, str) else list(symbols)
-    out = []
-    for s in items:
-        if not isinstance(s, str) or not s.strip():
-            raise ConfigurationError(f"symbols must be non-empty strings, got {s!r}")
-        out.append(s.strip())
-    if not out:
-        raise ConfigurationError("no symbols given; pass a symbol or a list of symbols")
-    return out
+def _check_option(provider: str, opt: Option, value: Any) -> None:
+    """Refuse a provider option of the wrong type or out of range (never
+    echoing a secret); ``None`` means unset (the variable or default applies)."""
+    name = f"option {opt.name}"
+    try:
+        if value is None:
+            return
+        if opt.kind is float:
+            check.number(name, value)
+        elif opt.kind is int:
+            check.integer(name, value)
+        elif opt.kind is as_bool:
+            if not isinstance(value, (bool, str)):
+                raise ConfigurationError(f"{name} must be True or False, got {type(value).__name__}")
+        elif opt.kind is str:
+            check.text(name, value)
+            scheme = _URL_SCHEMES.get(opt.name)
+            if scheme is not None:
+                _check_url(name, value, scheme)
+    except ConfigurationError as exc:
+        if opt.secret:
+            raise ConfigurationError(f"{name} for {provider!r} is not valid: {opt.help or 'a string'}") from None
+        raise ConfigurationError(f"{exc} (provider {provider!r}: {opt.help})") from None
 
 
-def _seconds(name: str, value: Any, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+_URL_SCHEMES = {"url": ("ws", "wss"), "api_url": ("http", "https")}
+
+
+def _check_url(name: str, value: str, schemes: Tuple[str, ...]) -> None:
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise ConfigurationError(f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL with a host, "
+                                 f"got {check.show(value)}")
+
+
+def _check_options(spec: ProviderSpec, given: Dict[str, Any]) -> Config:
+    """Resolve the provider options of ``spec`` from ``given``, the
+    environment and the defaults, checking each value at this boundary."""
+    known = {o.name: o for o in spec.options}
+    for key, value in given.items():
+        if key in known:
+            _check_option(spec.name, known[key], value)
+    config = resolve_options(spec.name, spec.options, given)
+    for opt in spec.options:  # environment values too, once converted
+        if opt.name not in given or given[opt.name] is None:
+            _check_option(spec.name, opt, config.get(opt.name))
+    return config
+
+
+def _check_wiring(record: Any, reconnect: Any, timeouts: Any, queue: Any, callback_queue: Any,
+                  clock: Any) -> None:
+    """Refuse bad ``connect`` arguments before any thread or socket exists."""
+    for name, value, cls in (("reconnect", reconnect, ReconnectPolicy), ("timeouts", timeouts, Timeouts),
+                             ("queue", queue, QueuePolicy), ("callback_queue", callback_queue, QueuePolicy)):
+        if value is not None:
+            check.instance(name, value, cls, f"a mdsdk.{cls.__name__}")
+    if record is not None:
+        check.instance("record", record, (str, os.PathLike), "a file path (str)")
+        if not str(os.fspath(record)).strip():
+            raise ConfigurationError("record must be a file path, got an empty string")
+    if clock is not None and not all(callable(getattr(clock, m, None)) for m in ("monotonic", "time_ns")):
+        raise ConfigurationError(f"clock must have monotonic() and time_ns() methods, got {check.show(clock)}")
+
+
+def _symbol(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"symbol must be one symbol (a string), got {type(value).__name__} "
+                                 f"{check.show(value)}")
+    return check.symbols(value, "symbol")[0]
 
 
 class _Emulated:
@@ -91,6 +145,7 @@ class Feed:
                  reconnect: Optional[ReconnectPolicy] = None, timeouts: Optional[Timeouts] = None,
                  queue: Optional[QueuePolicy] = None, callback_queue: Optional[QueuePolicy] = None,
                  clock: Any = None, **options: Any) -> None:
+        _check_wiring(record, reconnect, timeouts, queue, callback_queue, clock)
         self.spec: ProviderSpec = get_spec(provider)
         self.provider = self.spec.name
         self.timeouts = timeouts or Timeouts()
@@ -102,7 +157,7 @@ class Feed:
         self.cache = LatestCache()
         self._dispatcher = Dispatcher(self.provider, callback_queue or QueuePolicy(), self.cache.update)
         try:
-            config = resolve_options(self.spec.name, self.spec.options, options)
+            config = _check_options(self.spec, options)
             self._connection = self._build(config, record, reconnect or ReconnectPolicy(), clock)
             self._connection.start()
         except BaseException:
@@ -110,7 +165,8 @@ class Feed:
             raise
 
     # ------------------------------------------------------------ wiring
-    def _build(self, config: Config, record: Optional[str], reconnect: ReconnectPolicy, clock: Any) -> Connection:
+    def _build(self, config: Config, record: Optional[PathLike], reconnect: ReconnectPolicy,
+               clock: Any) -> Connection:
         spec = self.spec
         if config.get("emulate"):
             self._emulated = _Emulated(spec, config)
@@ -118,13 +174,14 @@ class Feed:
         self.config = config
         protocol = spec.make_protocol(config)
         if protocol.api_url:
-            self._http = HttpClient(protocol.api_url, timeout=self.timeouts.request,
+            self._http = HttpClient(protocol.api_url, deadline=self.timeouts.rest,
                                     verify_tls=config.get("verify_tls", True), secrets=config.secrets)
-        if record:
+        if record is not None:
             try:
                 self._record = open(record, "w", encoding="utf-8", buffering=1 << 16)
             except OSError as exc:
-                raise ConfigurationError(f"cannot write the recording {record!r}: {exc.strerror}") from None
+                raise ConfigurationError(f"record: cannot write the recording {check.show(os.fspath(record))}: "
+                                         f"{exc.strerror or exc}") from None
             self._record.write(f'{{"provider": "{self.provider}"}}\n')
         return Connection(provider=self.provider, protocol=protocol, transport_factory=self._transport_for,
                           sink=self._dispatcher.publish, http=self._http.perform if self._http else None,
@@ -143,12 +200,8 @@ class Feed:
             raise self._connection.error
 
     def _kinds(self, kinds: Union[str, Iterable[str]]) -> List[str]:
-        ks = [kinds] if isinstance(kinds, str) else list(kinds)
-        if not ks:
-            raise ConfigurationError(f"no kinds given; use some of {', '.join(SUBSCRIBABLE_KINDS)}")
+        ks = check.kinds(kinds, SUBSCRIBABLE_KINDS)
         for k in ks:
-            if k not in SUBSCRIBABLE_KINDS:
-                raise ConfigurationError(f"unknown kind {k!r}; use {', '.join(SUBSCRIBABLE_KINDS)}")
             self.capabilities.require(self.provider, k)
         return ks
 
@@ -169,15 +222,16 @@ class Feed:
 
     # ------------------------------------------------------------ subscriptions
     def subscribe(self, symbols: Symbols, kinds: Union[str, Sequence[str]] = DEFAULT_KINDS,
-                  interval: Optional[str] = None) -> None:
+                  interval: Optional[Union[str, Interval]] = None) -> None:
         """Stream ``kinds`` ("quote", "trade", "bar", "summary", "profile",
         "book") for ``symbols``; bars use ``interval`` (default "1m").
         Idempotent. Raises SubscriptionError for a symbol the provider
         rejects (the others keep streaming)."""
         self._check()
-        syms = _symbols(symbols)
+        syms = check.symbols(symbols)
         ks = self._kinds(kinds)
-        iv = str(parse_interval(interval or "1m")) if "bar" in ks else None
+        iv: Optional[str] = str(parse_interval("1m" if interval is None else interval))
+        iv = iv if "bar" in ks else None
         for s in syms:
             self.cache.clear_error(s)
         subs = tuple(Subscription(k, s, iv if k == "bar" else None) for s in syms for k in ks)
@@ -191,7 +245,7 @@ class Feed:
     def unsubscribe(self, symbols: Symbols, kinds: Optional[Union[str, Sequence[str]]] = None) -> None:
         """Stop streaming ``symbols`` (all kinds, or only ``kinds``)."""
         self._check()
-        syms = set(_symbols(symbols))
+        syms = set(check.symbols(symbols))
         ks = None if kinds is None else set(self._kinds(kinds))
         gone = [s for s in self.subscriptions if s.symbol in syms and (ks is None or s.kind in ks)]
         if gone:
@@ -203,12 +257,12 @@ class Feed:
         return list(self._connection.protocol.subscriptions)
 
     # ------------------------------------------------------------ latest values
-    def get_quote(self, symbol: str, timeout: float = 5.0) -> Quote:
+    def get_quote(self, symbol: str, timeout: Optional[float] = 5.0) -> Quote:
         """The latest quote of ``symbol``; subscribes if needed and waits up to
-        ``timeout`` seconds for the first. Raises RequestTimeout if none comes."""
+        ``timeout`` seconds (None: 5) for the first. Raises RequestTimeout if none comes."""
         self._check()
-        sym = _symbols(symbol)[0]
-        wait = _seconds("timeout", timeout, 5.0)
+        sym = _symbol(symbol)
+        wait = check.seconds("timeout", timeout, 5.0)
         if Subscription("quote", sym) not in self._connection.protocol.subscriptions:
             self.subscribe(sym, ("quote",))
         q = self.cache.wait_quote(sym, wait)
@@ -233,7 +287,13 @@ class Feed:
         ``kind`` ("quote", "trade", "bar", "summary", "profile", "book",
         "pnl", "status", or "*"); ``on_error(exc, event)`` gets what ``fn`` raises."""
         self._check()
-        return self._dispatcher.add_handler(kind, fn, symbols, on_error)
+        if not isinstance(kind, str):
+            raise ConfigurationError(f"kind must be one event kind (a string), got {type(kind).__name__}")
+        check.kinds(kind, EVENT_KINDS + ("*",), "kind")
+        check.callback("fn", fn)
+        check.callback("on_error", on_error, optional=True)
+        syms = None if symbols is None else check.symbols(symbols)
+        return self._dispatcher.add_handler(kind, fn, syms, on_error)
 
     def on_quote(self, fn: Callable[[Quote], None], symbols: Optional[Symbols] = None,
                  on_error: Optional[Callable[[BaseException, Event], None]] = None) -> Handle:
@@ -261,24 +321,27 @@ class Feed:
         """An iterator over events with its own bounded queue; use it in a
         ``with`` block. Ends after ``timeout`` seconds without an event, or at close."""
         self._check()
-        if policy is not None and not isinstance(policy, QueuePolicy):
-            raise ConfigurationError(f"policy must be a QueuePolicy, got {type(policy).__name__}")
-        return self._dispatcher.stream(kinds, symbols, timeout, policy or self.queue_policy)
+        ks = None if kinds is None else check.kinds(kinds, EVENT_KINDS + ("*",))
+        syms = None if symbols is None else check.symbols(symbols)
+        wait = None if timeout is None else check.seconds("timeout", timeout)
+        if policy is not None:
+            check.instance("policy", policy, QueuePolicy, "a mdsdk.QueuePolicy")
+        return self._dispatcher.stream(ks, syms, wait, policy or self.queue_policy)
 
     # ------------------------------------------------------------ requests
-    def history(self, symbol: str, interval: str = "1d", start: TimeLike = None, end: TimeLike = None,
+    def history(self, symbol: str, interval: Union[str, Interval] = "1d", start: TimeLike = None, end: TimeLike = None,
                 timeout: Optional[float] = None) -> pd.DataFrame:
         """Bars of ``interval`` for ``symbol`` starting in ``[start, end)`` (end
         defaults to now) as a DataFrame: UTC index ``time``, float columns
         ``open high low close volume`` then provider extras."""
         self._check()
         self.capabilities.require(self.provider, "history")
-        sym = _symbols(symbol)[0]
+        sym = _symbol(symbol)
         iv = parse_interval(interval)
-        if start is None:
-            start = f"-{iv.count * 100}{iv.unit}"
+        if start is None:  # a hundred bars back, but never before the epoch
+            start = _dt.datetime.fromtimestamp(max(0.0, time.time() - 100 * iv.seconds), _dt.timezone.utc)
         start_ns, end_ns = time_range(start, end)
-        limit = _seconds("timeout", timeout, self.timeouts.request)
+        limit = check.seconds("timeout", timeout, self.timeouts.request)
         result: HistoryResult = self._connection.request(History(sym, iv, start_ns, end_ns), limit,
                                                          f"history of {sym!r} ({iv})")
         df = frames.bars_to_frame(result.bars)
@@ -290,9 +353,8 @@ class Feed:
         the provider has RPC) and return the ``data`` it answers."""
         self._check()
         self.capabilities.require(self.provider, "rpc")
-        if not isinstance(api, str) or not api:
-            raise ConfigurationError(f"api must be a non-empty name, got {api!r}")
-        limit = _seconds("timeout", timeout, self.timeouts.request)
+        check.text("api", api, limit=check.MAX_SYMBOL)
+        limit = check.seconds("timeout", timeout, self.timeouts.request)
         return self._connection.request(Rpc(api, dict(args)), limit, f"the answer to {api}")
 
     # ------------------------------------------------------------ figures and lifecycle

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, List
 
+from . import _validate as check
 from .errors import ConfigurationError, UnknownProviderError
 from .providers.base import ProviderSpec
 
@@ -42,15 +43,16 @@ def get_spec(name: str) -> ProviderSpec:
     Raises UnknownProviderError listing the known names.
     """
     if not isinstance(name, str):
-        raise ConfigurationError(f"provider must be a name such as 'sim', got {type(name).__name__}")
+        raise ConfigurationError(f"provider must be a name such as 'sim', got {type(name).__name__} "
+                                 f"{check.show(name)}")
     key = name.strip().lower()
     path = _REGISTRY.get(key)
     if path is None:
         known = ", ".join(_REGISTRY)
         if key in PLANNED:
             raise UnknownProviderError(
-                f"provider {name!r} is not available in this version of mdsdk yet; available: {known}")
-        raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}")
+                f"provider {check.show(name)} is not available in this version of mdsdk yet; available: {known}")
+        raise UnknownProviderError(f"unknown provider {check.show(name)}; known providers: {known}")
     spec = load_object(path)
     if not isinstance(spec, ProviderSpec):
         raise UnknownProviderError(f"provider {name!r} is registered as {path}, which is not a ProviderSpec")

@@ -16,6 +16,7 @@ import os
 import time
 from typing import Any, Dict, Iterable, Iterator, Optional, Union
 
+from . import _validate as check
 from .errors import ConfigurationError
 from .events import Event
 from .providers.base import ProviderProtocol, resolve_options
@@ -26,13 +27,34 @@ __all__ = ["replay", "replay_lines"]
 
 def replay(path: Union[str, "os.PathLike[str]"], provider: Optional[str] = None) -> Iterator[Event]:
     """Yield the events of a recorded session file, decoded by ``provider``
-    (default: the provider named in the recording's first line)."""
+    (default: the provider named in the recording's first line). The path
+    and the provider name are checked here, before the first event; a line
+    that is not a recording line raises ConfigurationError naming it."""
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(f"path must be the recording's file path (str), got {type(path).__name__} "
+                                 f"{check.show(path)}")
+    name = os.fspath(path)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(f"path must be the recording's file path (str), got {check.show(name)}")
+    if provider is not None:
+        get_spec(provider)
+    if not os.path.isfile(name):
+        why = "it is a directory" if os.path.isdir(name) else "no such file"
+        raise ConfigurationError(f"path: cannot read the recording {check.show(name)}: {why}")
+    return _replay_file(name, provider)
+
+
+def _replay_file(name: str, provider: Optional[str]) -> Iterator[Event]:
     try:
-        handle = open(path, encoding="utf-8")
-    except (OSError, TypeError) as exc:
-        raise ConfigurationError(f"cannot read recording {path!r}: {getattr(exc, 'strerror', exc)}") from None
+        handle = open(name, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"path: cannot read the recording {check.show(name)}: {exc.strerror or exc}") from None
     with handle:
-        yield from replay_lines(handle, provider, source=os.fspath(path))
+        try:
+            yield from replay_lines(handle, provider, source=name)
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"{name} is not a recording: not UTF-8 text ({exc.reason} at byte "
+                                     f"{exc.start} of a line); expected JSON lines") from None
 
 
 def _parse(line: str, source: str, number: int) -> Dict[str, Any]:
