@@ -11,6 +11,7 @@ hours, so each synthetic trade is sent once, as one or the other. Futures
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -173,7 +174,8 @@ class EventRows:
         when no bar starts exactly there."""
         first = -(-from_ms // (period * 1000)) * period  # first bar start at or after fromTime
         last = int(now // period) * period
-        starts = list(range(last, first - 1, -period)) if first <= last else []
+        # islice: a fromTime of 0 on 1 s bars would otherwise list billions of starts
+        starts = list(itertools.islice(range(last, first - 1, -period), limit + 1)) if first <= last else []
         snip = len(starts) > limit
         rows = [self.candle(echo, base, s, period, now) for s in starts[:limit]]
         if snip and not rows:

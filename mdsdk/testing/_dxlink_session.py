@@ -4,6 +4,7 @@ emulator (dxlink.md section 14), on the shared session loop."""
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from websockets.sync.server import ServerConnection
@@ -123,7 +124,7 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
             msg = json.loads(text)
             kind = msg["type"]
             ch = int(msg.get("channel", 0))
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
             self.error(0, "INVALID_MESSAGE", "The message is not valid JSON.")
             return
         if not self.setup_done and kind != "SETUP":
@@ -135,7 +136,12 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
         if ch and not self.authorized:
             self.error(ch, "UNAUTHORIZED", "not authorized")
             return
-        handler(self, msg, ch)
+        try:
+            handler(self, msg, ch)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+            # Whatever a client sends, the server answers and stays up (a crash here
+            # would drop the client, which reconnects and sends it again).
+            self.error(ch, "BAD_ACTION", f"malformed {kind} message: {type(exc).__name__}")
 
     def on_setup(self, msg: Dict[str, Any], ch: int) -> None:
         """SETUP: answer with ours, then the auth state (dxlink.md 14.1)."""
@@ -299,7 +305,7 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
         base, period, normal = parsed
         echo = normal if self.emu.normalize_candle_symbols else symbol
         now = self.emu.clock()
-        from_ms = int(from_time) if isinstance(from_time, (int, float)) else int(now * 1000)
+        from_ms = _from_ms(from_time, now)
         rows = self.emu.rows.candle_snapshot(echo, base, period, from_ms, now, self.emu.max_snapshot)
         step = self.emu.snapshot_chunk
         for i in range(0, len(rows), step):
@@ -319,3 +325,11 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
             state["start"] = start
         rows.append(self.emu.rows.candle(state["echo"], state["base"], start, period, t))
         self.send_events(ch, chan, "Candle", rows)
+
+
+def _from_ms(value: Any, now: float) -> int:
+    """A subscription's ``fromTime`` as epoch milliseconds within int64's
+    positive range; anything else (text, NaN, a bool) means now."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return int(now * 1000)
+    return min(max(int(value), 0), 2**63 - 1)

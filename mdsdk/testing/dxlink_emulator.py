@@ -177,7 +177,7 @@ class DXLinkEmulator(EmulatorBase):
         """Keep a client frame (parsed) for :meth:`messages`."""
         try:
             self.received.append(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile client's frame is kept as text
             self.received.append({"type": "<invalid>", "raw": text})
 
     def note_subscription(self, etype: str, symbol: str) -> None:
