@@ -111,7 +111,7 @@ def symbols(value: Any, name: str = "symbols") -> List[str]:
     for s in _names(name, value, "a symbol or a list of symbols"):
         s = s.strip()
         if not s:
-            raise ConfigurationError(f"{name}: got an empty or blank name; pass a symbol such as 'SPY'")
+            raise ConfigurationError(f"{name} must be non-empty strings, got an empty or blank one")
         if len(s) > MAX_SYMBOL:
             raise ConfigurationError(f"{name}: {show(s, 30)} is {len(s)} characters long; "
                                      f"a symbol has at most {MAX_SYMBOL}")
