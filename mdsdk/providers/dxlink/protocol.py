@@ -36,7 +36,8 @@ from ...errors import AuthenticationError, ConnectionLost, LocalProtocolError, M
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, HistoryResult, Subscription
-from ..core import Liveness, LoginFlow, ProtocolCore, StateMachine
+from ..core import Liveness, ProtocolCore, StateMachine
+from ..credentials import LoginFlow
 from .codec import (REMOVE_EVENT, REQUEST_FIELDS, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP,
                     TX_PENDING, CandleRow, candle_key, candle_symbol, compile_decoder,
                     guess_layout, split_candle_symbol)

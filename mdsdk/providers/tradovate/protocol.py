@@ -35,7 +35,8 @@ from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, Provider
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, Subscription
-from ..core import Liveness, LoginFlow, ProtocolCore, RenewFlow, StateMachine, subscription_error
+from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
+from ..credentials import LoginFlow, RenewFlow
 from .charts import Chart, Charts
 from .codec import HEARTBEAT, QuoteBook, book_from_dom, contract_id, encode_request, error_text, parse_frame
 
