@@ -30,11 +30,14 @@ from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResp
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
 
 __all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credentials", "ProtocolCore",
-           "MIN_INTERVAL", "subscription_error"]
+           "MIN_INTERVAL", "MAX_KEYS", "remember", "subscription_error"]
 
 S = TypeVar("S", bound=enum.Enum)
 T = TypeVar("T")
 MIN_INTERVAL = 0.05  # no timer fires more often than this, whatever a server announces
+MAX_KEYS = 4096      # entries of a cache keyed by names a server chooses
+K = TypeVar("K")
+V = TypeVar("V")
 _SHOWN = 120         # characters of a malformed frame quoted in its Status
 _DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes; redacting a
                      # megabyte costs 0.2 s, so only twice this is redacted: a secret cut there is cut off anyway)
@@ -470,3 +473,14 @@ def subscription_error(provider: str, sub: Subscription, code: Any, text: str) -
     """The error for a rejected subscription, with the server's words."""
     return SubscriptionError(f"{provider} rejected {sub.kind} for {sub.symbol!r}: {text} ({code})",
                              symbol=sub.symbol, code=code, text=text)
+
+
+def remember(cache: Dict[K, V], key: K, value: V) -> V:
+    """Store ``value`` under ``key`` and return it. A cache keyed by names a
+    server chooses (layouts, decoders, contracts) is emptied when it reaches
+    :data:`MAX_KEYS` entries: it refills from what is still in use, and a
+    hostile stream of fresh names cannot grow it forever."""
+    if len(cache) >= MAX_KEYS and key not in cache:
+        cache.clear()
+    cache[key] = value
+    return value

@@ -13,7 +13,7 @@ from typing import Any, List
 
 from mdsdk.events import Event, Quote, Status, Trade
 from mdsdk.providers.base import Subscribe, Subscription
-from mdsdk.providers.core import MIN_INTERVAL
+from mdsdk.providers.core import MAX_KEYS, MIN_INTERVAL
 from mdsdk.providers.dxlink.protocol import DXLinkProtocol
 from mdsdk.providers.tradovate.protocol import MAX_PENALTY, TradovateProtocol
 from mdsdk.testing.invariants import check_events
@@ -251,3 +251,26 @@ def test_tradovate_infinite_quote_prices_keep_the_last_good_value() -> None:
     feed(p, 'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":10,"size":1}}}]}}]')
     [q] = feed(p, 'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":Infinity,"size":true}}}]}}]')
     assert (q.bid, q.bid_size) == (10.0, 1.0)
+
+
+def test_dxlink_made_up_names_cannot_grow_memory_forever() -> None:
+    p = dxlink()
+    for i in range(3):
+        types = {f"Made{i}Up{j}": QUOTE for j in range(MAX_KEYS)}
+        feed(p, json.dumps({"type": "FEED_CONFIG", "channel": 1, "eventFields": types}))
+        pairs = [x for j in range(50) for x in (f"Made{i}Up{j}", [f"Made{i}Up{j}", "SPY", 0, 1, 2, 3, 4])]
+        feed(p, json.dumps({"type": "FEED_DATA", "channel": 1, "data": pairs}))
+    row = (0, 0, 1_700_000_000_000, 1, 2, 0.5, 1.5, 10)
+    candles = [x for j in range(2 * MAX_KEYS) for x in ("Candle", f"FAKE{j}{{=1m}}", *row)]
+    bars = feed(p, json.dumps({"type": "FEED_DATA", "channel": 3, "data": ["Candle", candles]}))
+    assert len(bars) == 2 * MAX_KEYS  # every row still decodes...
+    assert len(p._layouts) <= MAX_KEYS and len(p._decoders) <= MAX_KEYS  # ...but the caches stay bounded
+    assert len(p._series) <= MAX_KEYS
+
+
+def test_tradovate_made_up_contracts_cannot_grow_memory_forever() -> None:
+    p = tradovate()
+    quotes = [{"contractId": 10_000 + j, "timestamp": "2024-01-02T15:00:00Z",
+               "entries": {"Bid": {"price": 1.0, "size": 1}, f"Made{j}": {"price": 2.0}}} for j in range(2 * MAX_KEYS)]
+    feed(p, "a" + json.dumps([{"e": "md", "d": {"quotes": quotes}}]))
+    assert len(p._quotes._state) <= MAX_KEYS

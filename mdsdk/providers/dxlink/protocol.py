@@ -36,7 +36,7 @@ from ...errors import AuthenticationError, ConnectionLost, LocalProtocolError, M
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, HistoryResult, Subscription
-from ..core import Liveness, ProtocolCore, StateMachine
+from ..core import MAX_KEYS, Liveness, ProtocolCore, StateMachine, remember
 from ..credentials import LoginFlow
 from .codec import (REMOVE_EVENT, REQUEST_FIELDS, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP,
                     TX_PENDING, CandleRow, candle_key, candle_symbol, compile_decoder,
@@ -258,13 +258,17 @@ class DXLinkProtocol(ProtocolCore):
             self._series[key] = series
         return series
 
-    def _track_series_symbol(self, text: str, from_ms: int) -> None:
+    def _track_series_symbol(self, text: str, from_ms: int) -> _Series:
+        """The series of a candle symbol we did not subscribe (a recording, or
+        a stray); kept only while there are few, so a stream of made-up names
+        cannot grow memory (beyond that each row stands alone)."""
         base, attrs = split_candle_symbol(text)
         try:
             iv = parse_interval(attrs.get("", "1m") or "1m")
         except MdsdkError:
-            return
-        self._series.setdefault(candle_key(text), _Series(base, str(iv), from_ms))
+            raise ValueError(f"a candle symbol with a bad period: {text[:80]!r}") from None
+        series = _Series(base, str(iv), from_ms)
+        return self._series.setdefault(candle_key(text), series) if len(self._series) < MAX_KEYS else series
 
     def _group(self, subs: List[Subscription], channels: Set[int], wall_ns: int) -> Dict[int, List[Dict[str, Any]]]:
         """FEED_SUBSCRIPTION items of ``subs`` by channel (only ``channels``);
@@ -456,7 +460,9 @@ class DXLinkProtocol(ProtocolCore):
     def _on_feed_config(self, msg: Dict[str, Any], now: float, wall_ns: int) -> None:
         ch = msg.get("channel", 0)
         for etype, names in (msg.get("eventFields") or {}).items():
-            if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+            # Layouts are what the server announced: when full, keep them and ignore new ones.
+            if isinstance(names, list) and names and all(isinstance(n, str) for n in names) and (
+                    len(self._layouts) < MAX_KEYS or (ch, etype) in self._layouts):
                 self._layouts[(ch, etype)] = list(names)
                 self._decoders.pop((ch, etype), None)
 
@@ -501,15 +507,14 @@ class DXLinkProtocol(ProtocolCore):
             key = (ch, tuple(names))
             dec = self._candle_decoders.get(key)
             if dec is None:
-                dec = self._candle_decoders[key] = CandleRow.compile(names)
+                dec = remember(self._candle_decoders, key, CandleRow.compile(names))
             return self._candles(ch, [dec(values, o) for o in range(0, n, stride)], received_ns, now)
         dkey = (ch, etype)
         decode = self._decoders.get(dkey)
         if decode is None:
-            decode = self._decoders[dkey] = compile_decoder(etype, names, self.provider) or _skip
-        if decode is _skip:
-            return []
-        return decode(values, received_ns)
+            decode = remember(self._decoders, dkey, compile_decoder(etype, names, self.provider) or _skip)
+        events: List[Event] = [] if decode is _skip else decode(values, received_ns)
+        return events
 
     def _full(self, ch: int, data: List[Dict[str, Any]], received_ns: int, now: float) -> List[Event]:
         out: List[Event] = []
@@ -522,13 +527,13 @@ class DXLinkProtocol(ProtocolCore):
                 ckey = (-1, names)
                 dec = self._candle_decoders.get(ckey)
                 if dec is None:
-                    dec = self._candle_decoders[ckey] = CandleRow.compile(names)
+                    dec = remember(self._candle_decoders, ckey, CandleRow.compile(names))
                 rows.append(dec(values, 0))
                 continue
             fkey = (str(etype), names)
             decode = self._full_decoders.get(fkey)
             if decode is None:
-                decode = self._full_decoders[fkey] = compile_decoder(str(etype), names, self.provider) or _skip
+                decode = remember(self._full_decoders, fkey, compile_decoder(str(etype), names, self.provider) or _skip)
             if decode is not _skip:
                 out.extend(decode(values, received_ns))
         if rows:
@@ -547,10 +552,7 @@ class DXLinkProtocol(ProtocolCore):
                     continue
                 if self.machine.state is not State.IDLE:
                     continue  # late rows of a finished history request
-            series = self._series.get(key)
-            if series is None:
-                self._track_series_symbol(row.symbol, 0)
-                series = self._series[key]
+            series = self._series.get(key) or self._track_series_symbol(row.symbol, 0)
             row.time = row.time or received_ns  # no time on the wire: the receive time (DESIGN.md section 4)
             self._live_candle(series, row, out)
         return out

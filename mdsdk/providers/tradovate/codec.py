@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ...errors import UnsupportedError
 from ...events import Bar, BookSnapshot, Quote, Summary, Trade
 from ...intervals import Interval
+from ..core import remember
 from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
 __all__ = ["parse_frame", "encode_request", "HEARTBEAT", "iso_to_ns", "ns_to_iso", "QuoteBook",
@@ -134,12 +135,12 @@ class QuoteBook:
         entries = quote.get("entries") or {}
         if not isinstance(entries, dict):
             raise ValueError("quote entries must be an object")
-        state = self._state.setdefault(cid, {})
+        state = self._state.get(cid) or remember(self._state, cid, {})
         changed = set()
         for name, entry in entries.items():
             if not isinstance(entry, dict):
                 continue
-            slot = state.setdefault(name, {})
+            slot = state[name] if name in state else remember(state, name, {})
             for field in ("price", "size"):
                 value = strict_num(entry.get(field))  # nan for a missing, non-numeric or infinite value
                 if value == value:
