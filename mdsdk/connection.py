@@ -158,7 +158,8 @@ class Connection:
         first connection cannot be made; nothing is retried in that case.
         """
         self._thread.start()
-        limit = self.timeouts.connect + self.timeouts.handshake + self.timeouts.request
+        # A backstop: each step has its own deadline; a login may take two REST calls.
+        limit = self.timeouts.connect + self.timeouts.handshake + 2 * self.timeouts.rest
         try:
             self._started.result(timeout=limit)
         except TimeoutError:

@@ -360,7 +360,8 @@ class Feed:
     # ------------------------------------------------------------ figures and lifecycle
     def stats(self) -> Dict[str, Any]:
         """Per-queue depth, high-water mark, dropped and conflated counts, plus
-        reconnects, frames in/out, malformed frames and last frame age."""
+        reconnects, frames in/out, malformed frames, internal errors (bugs the
+        runtime contained: each cost one frame) and last frame age."""
         conn = self._connection
         proto = conn.protocol
         queues = {q.name: q.stats() for q in self._dispatcher.queues()}
@@ -368,7 +369,8 @@ class Feed:
         return {
             "provider": self.provider, "connected": conn.connected and not self._closed,
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
-            "malformed": proto.malformed, "last_frame_age": None if last is None else time.time() - last,
+            "malformed": proto.malformed, "internal_errors": conn.internal_errors,
+            "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(proto.subscriptions), "callback_errors": self._dispatcher.callback_errors,
             "token_renewals": proto.token_renewals, "pending_requests": len(conn.pending),
             "dropped": sum(q.dropped for q in self._dispatcher.queues()),

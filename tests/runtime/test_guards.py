@@ -75,6 +75,7 @@ def test_a_raising_protocol_costs_one_frame_not_the_feed(emulator: DXLinkEmulato
     assert conn.alive and conn.reconnects == 0 and conn.error is None
     internal = [s for s in statuses if s.kind == "error" and "internal error" in s.detail]
     assert len(internal) >= 3 and "RuntimeError" in internal[0].detail
+    assert internal[-1].extra["internal_errors"] >= 3
     logged = [r for r in caplog.records if r.name == "mdsdk.connection" and "a bug in a decoder" in r.getMessage()]
     assert len(logged) == 1  # with its traceback once; the others are counted
 
@@ -110,6 +111,7 @@ def test_subscribe_and_cancel_during_a_backoff_run_when_back(emulator: DXLinkEmu
         quote = feed.get_quote("AAPL", timeout=10)
         assert quote.symbol == "AAPL"
         assert not conn_history_requests(emulator, "MSFT")
+        assert feed.stats()["internal_errors"] == 0
 
 
 def conn_history_requests(emulator: DXLinkEmulator, symbol: str) -> List[Any]:
