@@ -28,7 +28,7 @@ from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
                              Option, ProviderSpec, Rpc, Subscribe, Subscription, as_bool, resolve_options)
-from .registry import DEFAULT_PROVIDER, get_spec, load_object
+from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object
 from .transport import WebSocketTransport
 
 if TYPE_CHECKING:  # pandas is imported by frames only (DESIGN.md section 2)
@@ -125,15 +125,6 @@ class _Emulated:
     def config(self, spec: ProviderSpec, config: Config) -> Config:
         """``config`` pointed at the emulator (its URLs and credentials)."""
         return config.with_values(**emulator_options(spec, self.server))
-
-
-def emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:
-    """The keyword arguments that point provider ``spec`` at a running
-    emulator ``server``: its URL, REST base and credentials, as far as the
-    provider takes them (``mdsdk.connect(name, **emulator_options(...))``)."""
-    names = {o.name for o in spec.options}
-    given = dict(url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
-    return {k: v for k, v in given.items() if k in names and v is not None}
 
 
 class Feed:

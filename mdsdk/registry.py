@@ -13,7 +13,7 @@ from . import _validate as check
 from .errors import ConfigurationError, UnknownProviderError
 from .providers.base import ProviderSpec
 
-__all__ = ["get_spec", "known_providers", "load_object", "PLANNED", "DEFAULT_PROVIDER"]
+__all__ = ["get_spec", "known_providers", "load_object", "emulator_options", "PLANNED", "DEFAULT_PROVIDER"]
 
 _REGISTRY: Dict[str, str] = {
     "sim": "mdsdk.providers.dxlink:SIM",
@@ -57,3 +57,12 @@ def get_spec(name: str) -> ProviderSpec:
     if not isinstance(spec, ProviderSpec):
         raise UnknownProviderError(f"provider {name!r} is registered as {path}, which is not a ProviderSpec")
     return spec
+
+
+def emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:
+    """The keyword arguments that point provider ``spec`` at a running
+    emulator ``server``: its URL, REST base and credentials, as far as the
+    provider takes them (``mdsdk.connect(name, **emulator_options(...))``)."""
+    names = {o.name for o in spec.options}
+    given = dict(url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
+    return {k: v for k, v in given.items() if k in names and v is not None}

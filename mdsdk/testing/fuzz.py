@@ -42,7 +42,7 @@ from ..http import HttpClient
 from ..providers.base import (SUBSCRIBABLE_KINDS, Config, Endpoint, Fatal, ProviderProtocol, ProviderSpec,
                               Ready, Reconnect, Reply, Subscribe, Subscription, resolve_options)
 from ..providers.core import MIN_INTERVAL
-from ..registry import get_spec, known_providers, load_object
+from ..registry import emulator_options, get_spec, known_providers, load_object
 from ..transport import WebSocketTransport
 from .invariants import violations
 
@@ -373,7 +373,7 @@ def handshake(spec: ProviderSpec, frames: Sequence[str] = (), timeout: float = 3
         raise RuntimeError(f"provider {spec.name!r} has no emulator to fuzz against")
     args = {o.name: o.default for o in spec.options if o.emulator and o.default is not None}
     with load_object(spec.emulator)(**args) as server:
-        config = resolve_options(spec.name, spec.options, _emulator_options(spec, server), environ={})
+        config = resolve_options(spec.name, spec.options, emulator_options(spec, server), environ={})
         proto = spec.make_protocol(config)
         http = HttpClient(proto.api_url, secrets=config.secrets) if proto.api_url else None
         try:
@@ -381,13 +381,6 @@ def handshake(spec: ProviderSpec, frames: Sequence[str] = (), timeout: float = 3
         finally:
             if http is not None:
                 http.close()
-
-
-def _emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:
-    # What mdsdk.feed.emulator_options gives, restated so the harness stands below the facade.
-    given = dict(url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
-    names = {o.name for o in spec.options}
-    return {k: v for k, v in given.items() if k in names and v is not None}
 
 
 def _connect(spec: ProviderSpec, config: Config, drv: _Driver, server: Any, frames: Sequence[str]) -> Handshake:
