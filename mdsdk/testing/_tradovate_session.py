@@ -101,14 +101,18 @@ class TradovateSession(SessionBase["TradovateEmulator"]):
             return
         try:
             body = json.loads(body_text) if body_text.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             self.queue({"s": 400, "i": rid, "d": "Invalid JSON body"})
             return
         handler = self.ROUTES.get(endpoint)
         if handler is None:
             self.queue({"s": 404, "i": rid, "d": json.dumps(f"Not found: {parts[0]}")})
             return
-        handler(self, rid, body if isinstance(body, dict) else {})
+        try:
+            handler(self, rid, body if isinstance(body, dict) else {})
+        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
+            # A real server answers a request it cannot read with 400 and keeps the socket.
+            self.queue({"s": 400, "i": rid, "d": f"Bad request: {type(exc).__name__}"})
 
     def authorize(self, rid: int, token: str) -> None:
         """``authorize`` with the raw or JSON-quoted access token."""
@@ -178,7 +182,11 @@ class TradovateSession(SessionBase["TradovateEmulator"]):
             self.queue({"s": 400, "i": rid, "d": f"Unsupported underlyingType {kind}"})
             return
         hid, rtid = self.emu.contracts.new_chart_ids()
-        chart = Chart(found[0], found[1], kind, int(desc.get("elementSize") or 1), hid, rtid, self.emu.clock())
+        size = desc.get("elementSize") or 1
+        if not isinstance(size, int) or not 0 < size <= 10_000:
+            self.queue({"s": 400, "i": rid, "d": f"Bad elementSize {size!r}"})
+            return
+        chart = Chart(found[0], found[1], kind, size, hid, rtid, self.emu.clock())
         history = self.history(chart, body.get("timeRange") or {})
         if self.emu.data_before_response and history:
             self.queue({"e": "chart", "d": {"charts": history[:1]}})

@@ -546,3 +546,33 @@ def test_modules_and_functions_stay_small() -> None:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno is not None and node.end_lineno - node.lineno < 40, (path.name, node.name)
+
+
+TV_HOSTILE = [
+    ("md/getchart", '{"symbol":"ESZ6","chartDescription":{"underlyingType":"MinuteBar","elementSize":"abc"}}'),
+    ("md/getchart", '{"symbol":"ESZ6","chartDescription":{"underlyingType":"MinuteBar","elementSize":0}}'),
+    ("md/getchart", '{"symbol":"ESZ6","chartDescription":{"underlyingType":"MinuteBar","elementSize":-5}}'),
+    ("md/getchart", '{"symbol":"ESZ6","chartDescription":5}'),
+    ("md/getchart", '{"symbol":"ESZ6","chartDescription":{"underlyingType":"MinuteBar"},"timeRange":7}'),
+    ("md/getchart", '{"symbol":"ESZ6","timeRange":{"closestTimestamp":"0001-01-01T00:00:00Z",'
+                    '"asMuchAsElements":100000000000000000000}}'),
+    ("md/subscribequote", "[" * 100_000),
+    ("md/subscribequote", '{"symbol":["ESZ6"]}'),
+    ("md/subscribequote", '{"symbol":1e999}'),
+    ("md/cancelchart", '{"subscriptionId":[1]}'),
+]
+
+
+def test_the_tradovate_emulator_answers_hostile_requests_and_keeps_the_session() -> None:
+    with TvSide().emulator() as emu:
+        token = tv_token(emu)
+        client = TvClient(emu.url)
+        try:
+            assert client.request("authorize", 0, token)["s"] == 200
+            for rid, (endpoint, body) in enumerate(TV_HOSTILE, 1):
+                answer = client.request(endpoint, rid, body)
+                assert answer["s"] in (200, 400), (endpoint, body, answer)
+            ok = client.request("md/subscribeQuote", 99, '{"symbol":"ESZ6"}')
+            assert ok == {"s": 200, "i": 99}
+        finally:
+            client.close()
