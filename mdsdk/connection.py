@@ -290,7 +290,7 @@ class Connection:
         except _Stop:
             pass
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the feed silently
-            log.exception("mdsdk connection thread failed")
+            log.error("%s", self._redact("mdsdk connection thread failed: " + "".join(traceback.format_exception(exc))))
             self._fatal(MdsdkError(f"internal error in the {self.provider} connection: {exc!r}"), stop=False)
         finally:
             self._close_transport()
@@ -390,8 +390,10 @@ class Connection:
     def _guarded_after(self) -> None:
         try:
             self._after()
-        except (_Stop, ConnectionLost):
+        except _Stop:
             raise
+        except ConnectionLost as exc:  # a plug-in's outgoing() may say so: the socket goes, the feed stays
+            self._lost(exc)
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             self._internal("handling the protocol's output", exc)
 
@@ -434,7 +436,8 @@ class Connection:
         self.frames_out += len(frames)
 
     def _write_record(self, direction: str, text: str) -> None:
-        assert self._record is not None
+        if self._record is None:
+            return  # stopped after a write failed (a caller may still hold the old handle)
         try:
             self._record.write(json.dumps({"dir": direction, "raw": self._redact(text),
                                            "t": round(time.time(), 6)}) + "\n")
@@ -522,7 +525,10 @@ class Connection:
         transport, self._transport = self._transport, None
         if transport is not None:
             self.connected = False
-            self.protocol.connection_lost()
+            try:
+                self.protocol.connection_lost()
+            except Exception as exc:  # noqa: BLE001 - see the module docstring; the socket is released anyway
+                self._internal("forgetting the socket", exc)
             transport.close()
 
     # ------------------------------------------------------------ reading

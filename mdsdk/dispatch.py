@@ -235,6 +235,7 @@ class Handle:
         self.kind, self.fn, self.symbols, self.on_error = kind, fn, symbols, on_error
         self.errors = 0
         self._unlogged = 0  # errors since the last log line
+        self.on_error_failed = False
         self._logged_at = 0.0
 
     def failed(self, exc: Exception, ev: Event, now: float) -> None:
@@ -331,6 +332,15 @@ class Dispatcher:
                 self._on_batch(events)
         finally:
             self._offer(events)
+            if events and events[-1].__class__ is Status and events[-1].extra.get("fatal"):
+                self._end_streams()
+
+    def _end_streams(self) -> None:
+        """The feed stopped: iterators end after what they hold (callbacks keep
+        running until close(), so they still see the final Status)."""
+        for consumer in self._consumers:
+            if consumer is not self._callback:
+                consumer.queue.close()
 
     def _offer(self, events: List[Event]) -> None:
         for consumer in self._consumers:
@@ -412,8 +422,12 @@ class Dispatcher:
         if h.on_error is not None:
             try:
                 h.on_error(exc, ev)
-            except Exception as again:  # noqa: BLE001 - counted and logged like the callback's own
-                h.failed(again, ev, time.monotonic())
+            except Exception as again:  # noqa: BLE001 - user code must not stop the others
+                self.callback_errors += 1
+                if not h.on_error_failed:
+                    h.on_error_failed = True
+                    log.error("on_error handler of %s raised %s (logged once)",
+                              getattr(h.fn, "__qualname__", repr(h.fn)), type(again).__name__, exc_info=again)
 
     # -- streams
     def stream(self, kinds: Optional[Iterable[str]], symbols: Optional[Iterable[str]],

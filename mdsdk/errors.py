@@ -14,7 +14,7 @@ message or a log line.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 __all__ = [
     "MdsdkError",
@@ -43,19 +43,46 @@ _SECRET_KEYS = re.compile(
 )
 
 
-def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+def redact(text: str, secrets: Iterable[Optional[str]] = (), fragments: int = 0) -> str:
     """Return ``text`` with every known secret value and every ``key=value``
     pair whose key names a credential replaced by ``***``.
 
     Known secrets (the exact strings the user passed) are removed first, so a
     token is hidden even where it appears without a telling key; then
-    credential-looking pairs such as ``"token":"..."`` are masked.
+    credential-looking pairs such as ``"token":"..."`` are masked. With
+    ``fragments=n``, any run of ``n`` or more characters of a secret is masked
+    too: for short text built from values that were cut (an error message
+    quoting 40 characters of a field), where the whole secret no longer occurs.
     """
     out = str(text)
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            out = out.replace(secret, "***")
+    known: List[str] = [s for s in secrets if s and len(s) >= 3]
+    for secret in known:
+        out = out.replace(secret, "***")
+    if fragments:
+        out = _mask_fragments(out, known, fragments)
     return _SECRET_KEYS.sub(lambda m: m.group(1) + ("\"***\"" if m.group(2).startswith('"') else "***"), out)
+
+
+def _mask_fragments(text: str, secrets: List[str], n: int) -> str:
+    hidden = [False] * len(text)
+    for secret in secrets:
+        for i in range(len(secret) - n + 1):
+            piece, at = secret[i:i + n], text.find(secret[i:i + n])
+            while at >= 0:
+                hidden[at:at + n] = [True] * n
+                at = text.find(piece, at + 1)
+    if not any(hidden):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if hidden[i]:
+            while i < len(text) and hidden[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 class MdsdkError(Exception):

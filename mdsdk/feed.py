@@ -392,5 +392,8 @@ class Feed:
         if self._http is not None:
             self._http.close()
         if self._record is not None:
-            self._record.close()
+            try:
+                self._record.close()
+            except OSError as exc:  # a full disk: the feed already reported it; close() must still succeed
+                log.warning("closing the recording failed: %s", exc)
             self._record = None

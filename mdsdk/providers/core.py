@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import math
-import reprlib
 from abc import abstractmethod
 from typing import (Any, Dict, Generic, Iterable, List, Mapping, Optional, Set,
                     Tuple, TypeVar, Union)
@@ -239,6 +238,7 @@ class ProtocolCore(ProviderProtocol):
         """One Status(error) for a frame that could not be used; counted."""
         self.malformed += 1
         shown = self._shown(text, _SHOWN)
+        why = redact(why[:_SHOWN * 2], self.secrets, fragments=8)  # it may quote a cut server value
         return [self._status("error", f"skipped a malformed frame from the server: {why}: {shown!r}",
                              wall_ns, malformed=self.malformed)]
 
@@ -285,7 +285,7 @@ class ProtocolCore(ProviderProtocol):
 
     # ------------------------------------------------------------ timers
     def next_deadline(self) -> Optional[float]:
-        times = [t for t in (self.live.deadline(), self.auth.renew_at, self._deadline()) if t is not None]
+        times = [t for t in (self.live.deadline(), self.auth.deadline, self._deadline()) if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float, wall_ns: int = 0) -> None:
@@ -466,7 +466,8 @@ def _scalar(v: Any) -> Any:
         return v if v.__class__ is not int or -_I64 <= v < _I64 else None
     if v.__class__ is float:
         return math.nan if math.isinf(v) else v
-    return v[:_SHOWN] if v.__class__ is str else reprlib.repr(v)
+    # Not a repr: reprlib cuts the strings inside, and a cut token escapes redaction.
+    return v[:_SHOWN] if v.__class__ is str else f"<{type(v).__name__}>"
 
 
 def subscription_error(provider: str, sub: Subscription, code: Any, text: str) -> SubscriptionError:

@@ -44,6 +44,10 @@ class RestFlows:
         except MdsdkError as exc:
             failed(exc)
             return
+        except Exception as exc:  # noqa: BLE001 - a flow that breaks must still end, or its login waits forever
+            failed(MdsdkError(f"a REST flow failed on an answer it could not read ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})"))
+            return
         call_id, self._next = self._next, self._next + 1
         self._flows[call_id] = (flow, done, failed)
         self._out.append((call_id, req))
@@ -113,6 +117,12 @@ class Credentials:
         if not self.busy:
             self._start(self._login(wall_s), now, wall_s, renewing=False)
         return True
+
+    @property
+    def deadline(self) -> Optional[float]:
+        """When :meth:`timer` has work; None while a login runs (a due renewal
+        then waits for it, and must not make the caller spin)."""
+        return None if self.busy or self.current is None else self.renew_at
 
     def timer(self, now: float, wall_s: float) -> None:
         """Start the renewal when it is due."""

@@ -16,6 +16,7 @@ from mdsdk.providers.base import Subscribe, Subscription
 from mdsdk.providers.core import MAX_KEYS, MIN_INTERVAL
 from mdsdk.providers.dxlink.protocol import DXLinkProtocol
 from mdsdk.providers.tradovate.protocol import MAX_PENALTY, TradovateProtocol
+from mdsdk.replay import replay_lines
 from mdsdk.testing.invariants import check_events
 
 T0 = 1000.0
@@ -176,6 +177,32 @@ def test_dxlink_setup_keepalive_timeout_1e_9_makes_no_busy_loop() -> None:
 def test_dxlink_error_code_that_is_a_list_is_shown_as_a_scalar() -> None:
     [status] = feed(dxlink(), '{"type":"ERROR","channel":0,"error":[1,[2]],"message":"' + "m" * 100_000 + '"}')
     assert isinstance(status.extra["code"], str) and len(status.detail) <= 2000
+
+
+SECRET = "tok-" + "S3cr3tS3cr3t" * 5
+
+
+def test_no_piece_of_a_token_reaches_a_status_when_a_server_value_is_cut() -> None:
+    p = DXLinkProtocol(SECRET)
+    p.connection_made(T0, WALL)
+    frames = ['{"type":"FEED_DATA","channel":1,"data":["%s",[1,2,3]]}' % SECRET,
+              '{"type":"ERROR","channel":0,"error":["%s"],"message":"x"}' % SECRET,
+              '{"type":"FEED_DATA","channel":3,"data":["Candle",["Candle","SPY{=%s}",0,0,1,1,1,1,1,1]]}' % SECRET]
+    for frame in frames:
+        for ev in p.receive(frame, T0, WALL):
+            for piece in (SECRET[4:12], SECRET[-8:]):
+                assert piece not in repr(ev), (frame, ev)
+
+
+def test_replay_skips_an_out_frame_it_cannot_read() -> None:
+    bad_out = json.dumps({"type": "FEED_SUBSCRIPTION", "channel": 3,
+                          "add": [{"type": "Candle", "symbol": "SPY{=xyz}", "fromTime": 0}]})
+    lines = ['{"provider": "dxlink"}', json.dumps({"dir": "out", "raw": bad_out}),
+             json.dumps({"dir": "out", "raw": '{"type":"FEED_SUBSCRIPTION","add":5}'}),
+             json.dumps({"dir": "in", "raw": json.dumps({"type": "FEED_DATA", "channel": 1, "data": [
+                 "Quote", ["Quote", "SPY", 1.0, 2.0, 3.0, 4.0]]})})]
+    events = list(replay_lines(lines))
+    assert [e.symbol for e in events if isinstance(e, Quote)] == ["SPY"]
 
 
 # ---------------------------------------------------------------- Tradovate

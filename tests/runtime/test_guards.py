@@ -140,11 +140,26 @@ def test_1009_again_is_a_local_protocol_error_for_the_caller() -> None:
     symbols = sample(400)
     with DXLinkEmulator(max_message_size=1500, keepalive_timeout=3.0, tick=0.05) as emu:
         with mdsdk.connect("dxlink", url=emu.url, reconnect=FAST, **emu.credentials) as feed:
+            stream = feed.events(kinds="status")  # no timeout: only the feed stopping can end it
             feed.subscribe(symbols, kinds=("quote",))
             with pytest.raises(LocalProtocolError, match="chunk_size"):
                 feed.get_quote(symbols[0], timeout=30)
             with pytest.raises(LocalProtocolError):
                 feed.subscribe("SPY")
+            assert feed.stats()["reconnects"] == 1  # exactly one retry
+            seen = list(stream)  # ends by itself after the final Status
+            assert seen[-1].extra.get("fatal") and "1009" in seen[-1].detail
+
+
+def test_a_recording_on_a_full_disk_stops_and_the_feed_goes_on(emulator: DXLinkEmulator) -> None:
+    with mdsdk.connect("dxlink", url=emulator.url, record="/dev/full", **emulator.credentials) as feed:
+        statuses: List[Status] = []
+        feed.on_status(statuses.append)
+        feed.subscribe(sample(50), kinds=("quote", "trade"))
+        assert wait_until(lambda: any("recording stopped" in s.detail for s in statuses), 20)
+        before = feed.stats()["frames_in"]
+        assert wait_until(lambda: feed.stats()["frames_in"] > before + 5)
+        assert feed.stats()["connected"] and feed.stats()["internal_errors"] == 0
 
 
 def test_a_callback_raising_on_every_event_is_logged_once(emulator: DXLinkEmulator,
@@ -158,6 +173,22 @@ def test_a_callback_raising_on_every_event_is_logged_once(emulator: DXLinkEmulat
         assert wait_until(lambda: feed.stats()["callback_errors"] >= 50, 10)
     tracebacks = [r for r in caplog.records if r.name == "mdsdk.dispatch" and r.exc_info]
     assert len(tracebacks) == 1 and "always" in tracebacks[0].getMessage()
+
+
+def test_an_on_error_handler_that_raises_is_logged_once_and_counted(emulator: DXLinkEmulator,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    def always(q: Quote) -> None:
+        raise ValueError("user bug")
+
+    def broken(exc: BaseException, ev: Any) -> None:
+        raise KeyError("handler bug")
+
+    with mdsdk.connect("dxlink", url=emulator.url, **emulator.credentials) as feed:
+        feed.on_quote(always, on_error=broken)
+        feed.subscribe(sample(20), kinds=("quote",))
+        assert wait_until(lambda: feed.stats()["callback_errors"] >= 40, 10)
+    handler = [r for r in caplog.records if r.name == "mdsdk.dispatch" and "handler of" in r.getMessage()]
+    assert len(handler) == 1 and handler[0].exc_info is not None
 
 
 def test_a_rest_server_that_never_answers_costs_the_rest_deadline() -> None:

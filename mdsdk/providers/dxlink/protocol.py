@@ -211,10 +211,13 @@ class DXLinkProtocol(ProtocolCore):
             msg = json.loads(text)
         except (ValueError, RecursionError):
             return
-        if isinstance(msg, dict) and msg.get("type") == "FEED_SUBSCRIPTION":
-            for item in msg.get("add") or ():
+        if isinstance(msg, dict) and msg.get("type") == "FEED_SUBSCRIPTION" and isinstance(msg.get("add"), list):
+            for item in msg["add"]:
                 if isinstance(item, dict) and item.get("type") == "Candle" and isinstance(item.get("fromTime"), int):
-                    self._track_series_symbol(str(item.get("symbol", "")), item["fromTime"])
+                    try:
+                        self._track_series_symbol(str(item.get("symbol", "")), item["fromTime"])
+                    except ValueError:
+                        continue  # a candle symbol we could not have sent: nothing to learn
 
     def _open_channels(self, now: float) -> None:
         for ch in (LIVE, BARS, HIST):

@@ -20,10 +20,12 @@ from ...intervals import Interval
 from ..core import remember
 from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
-__all__ = ["parse_frame", "encode_request", "HEARTBEAT", "iso_to_ns", "ns_to_iso", "QuoteBook",
+__all__ = ["parse_frame", "encode_request", "HEARTBEAT", "MAX_PENALTY", "penalty_wait", "iso_to_ns", "ns_to_iso",
+           "QuoteBook",
            "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text", "contract_id"]
 
 HEARTBEAT = "[]"
+MAX_PENALTY = 3600.0  # seconds: a p-time beyond this (or not a number) is clamped
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -248,3 +250,13 @@ def _levels(items: Any) -> List[Tuple[float, float]]:
     """``(price, size)`` of DOM levels; a level without a usable price is left out."""
     levels = [(num(x["price"]), num(x.get("size", math.nan))) for x in items or ()]
     return [lv for lv in levels if lv[0] == lv[0]]
+
+
+def penalty_wait(value: Any) -> float:
+    """A penalty ``p-time`` in seconds, kept within 0.05..MAX_PENALTY whatever
+    the server wrote (a string, a list, NaN or null mean one second)."""
+    try:
+        wait = float(value if value is not None else 1)
+    except (TypeError, ValueError):
+        return 1.0
+    return 1.0 if math.isnan(wait) else min(MAX_PENALTY, max(0.05, wait))

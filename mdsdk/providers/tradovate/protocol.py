@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, RateLimitedError,
@@ -38,12 +37,12 @@ from ..base import Capabilities, Endpoint, Fatal, History, Subscription
 from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
 from ..credentials import LoginFlow, RenewFlow
 from .charts import Chart, Charts
-from .codec import HEARTBEAT, QuoteBook, book_from_dom, contract_id, encode_request, error_text, parse_frame
+from .codec import (HEARTBEAT, MAX_PENALTY, QuoteBook, book_from_dom, contract_id, encode_request, error_text,
+                    parse_frame, penalty_wait)
 
-__all__ = ["TradovateProtocol", "State", "TRANSITIONS", "HEARTBEAT_INTERVAL"]
+__all__ = ["TradovateProtocol", "State", "TRANSITIONS", "HEARTBEAT_INTERVAL", "MAX_PENALTY"]
 
 HEARTBEAT_INTERVAL = 2.5
-MAX_PENALTY = 3600.0   # seconds: a p-time beyond this (or not a number) is clamped
 Lookup = Callable[[Endpoint, str], Any]  # (endpoint, symbol) -> REST flow returning the contract id
 
 
@@ -335,7 +334,7 @@ class TradovateProtocol(ProtocolCore):
         if d.get("p-captcha"):
             return self._refused(what, payload, "p-captcha", "Tradovate demands a captcha (too many "
                                  "requests); log in on the web site and wait about an hour", wall_ns)
-        wait = _clamp_wait(d.get("p-time"))
+        wait = penalty_wait(d.get("p-time"))
         body = dict(body or {}, **{"p-ticket": d["p-ticket"]})
         self._retry.append((now + wait, endpoint, body, what, payload))
         return [self._status("error", f"Tradovate penalty on {endpoint}: retrying in {wait:g} s with the ticket",
@@ -394,15 +393,6 @@ class TradovateProtocol(ProtocolCore):
         return []
 
     _EVENTS = {"md": _on_md, "chart": _on_chart, "shutdown": _on_shutdown, "props": _ignore, "clock": _ignore}
-
-
-def _clamp_wait(value: Any) -> float:
-    """A penalty wait in seconds, kept within 0.05..MAX_PENALTY whatever the server wrote."""
-    try:
-        wait = float(value if value is not None else 1)
-    except (TypeError, ValueError):
-        return 1.0
-    return 1.0 if math.isnan(wait) else min(MAX_PENALTY, max(0.05, wait))
 
 
 def _short(item: Any) -> str:

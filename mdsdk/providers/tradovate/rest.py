@@ -16,6 +16,7 @@ from ...errors import (AuthenticationError, ConfigurationError, ProviderError, R
                        SubscriptionError)
 from ...intervals import expiry_seconds
 from ..base import AuthFlow, Endpoint, HttpRequest, HttpResponse
+from .codec import penalty_wait
 
 __all__ = ["login_flow", "renew_flow", "contract_flow", "MAX_PENALTY_RETRIES"]
 
@@ -72,7 +73,7 @@ def login_flow(config: Mapping[str, Any], now: Optional[float] = None) -> AuthFl
                     "Tradovate demands a captcha for this login (too many attempts); log in once on the "
                     "Tradovate web site, wait about an hour, then try again")
             body["p-ticket"] = data["p-ticket"]
-            delay = float(data.get("p-time") or 1)
+            delay = penalty_wait(data.get("p-time"))
             continue
         if not data.get("accessToken"):
             raise AuthenticationError("Tradovate's access-token answer had no accessToken")
