@@ -313,11 +313,18 @@ CLI_ROWS = [
     ["record", "SPY", "-o", "/no/such/dir/x.jsonl"],
     ["replay", "/no/such.jsonl"], ["replay", "/"], ["replay", "/etc/hostname", "--provider", "nope"],
     ["bogus"], [], ["stream"], ["--no-such-flag"],
+    ["stream", "SPY", "--provider", "tastytrade", "--api-url", "not a url"],
+    ["history", "SPY", "--start=-2d", "--end=garbage"], ["history", "SPY", "--start=-1d", "--end=-2d"],
+    ["record", "SPY", "-o", "rec.jsonl", "--seconds", "nan"], ["record", "SPY", "-o", "rec.jsonl", "--kinds", "nope"],
+    ["record", "SPY", "-o", "rec.jsonl", "--kinds", "bar", "--interval", "7x"],
+    ["emulate", "sim", "--seconds", "-1"], ["emulate", "sim", "--seconds", "inf"],
 ]
 
 
 @pytest.mark.parametrize("argv", CLI_ROWS, ids=lambda a: " ".join(a) or "(nothing)")
-def test_cli_bad_arguments(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_arguments(argv: List[str], capsys: pytest.CaptureFixture[str], tmp_path: Any,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a row that names an output file must not write into the project
     code = main(argv)
     err = capsys.readouterr().err
     assert code != 0
