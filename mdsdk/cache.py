@@ -11,7 +11,7 @@ import time
 from typing import Dict, List, Optional
 
 from .errors import MdsdkError
-from .events import Event, Quote, Status, Summary
+from .events import Event, Quote, Summary
 
 __all__ = ["LatestCache"]
 
@@ -39,8 +39,6 @@ class LatestCache:
                 seen = True
             elif cls is Summary:
                 self.summaries[ev.symbol] = ev  # type: ignore[assignment]
-            elif cls is Status and ev.extra.get("fatal"):
-                self.close()  # the feed stopped: waiters must hear it now, not at their timeout
         if seen and self._waiters:
             with self._cond:
                 self._cond.notify_all()

@@ -304,9 +304,9 @@ class Connection:
                 return  # a REST login is running; its answer wakes us
             transport = self._transport_factory(endpoint)
             transport.open()
-        except (_Stop, MdsdkError) as exc:
-            if isinstance(exc, _Stop):
-                raise
+        except _Stop:
+            raise
+        except MdsdkError as exc:
             self._lost(exc)
             return
         except Exception as exc:  # noqa: BLE001 - a bug here must back off, not spin

@@ -311,9 +311,11 @@ class Dispatcher:
     thread and every open stream."""
 
     def __init__(self, provider: str, callback_policy: QueuePolicy,
-                 on_batch: Optional[Callable[[List[Event]], None]] = None) -> None:
+                 on_batch: Optional[Callable[[List[Event]], None]] = None,
+                 on_stop: Optional[Callable[[], None]] = None) -> None:
         self.provider = provider
         self._on_batch = on_batch
+        self._on_stop = on_stop  # told once the feed stopped for good (the final Status passed)
         self._lock = threading.Lock()
         self._consumers: Tuple[_Consumer, ...] = ()
         self._handlers: Dict[str, Tuple[Handle, ...]] = {}
@@ -337,10 +339,13 @@ class Dispatcher:
 
     def _end_streams(self) -> None:
         """The feed stopped: iterators end after what they hold (callbacks keep
-        running until close(), so they still see the final Status)."""
+        running until close(), so they still see the final Status), and
+        ``on_stop`` wakes whoever else waits."""
         for consumer in self._consumers:
             if consumer is not self._callback:
                 consumer.queue.close()
+        if self._on_stop is not None:
+            self._on_stop()
 
     def _offer(self, events: List[Event]) -> None:
         for consumer in self._consumers:

@@ -146,7 +146,9 @@ class Feed:
         self._http: Optional[HttpClient] = None
         self._record: Optional[IO[str]] = None
         self.cache = LatestCache()
-        self._dispatcher = Dispatcher(self.provider, callback_queue or QueuePolicy(), self.cache.update)
+        # When the feed stops for good, get_quote waiters must hear it now, not at their timeout.
+        self._dispatcher = Dispatcher(self.provider, callback_queue or QueuePolicy(), self.cache.update,
+                                      self.cache.close)
         try:
             config = _check_options(self.spec, options)
             self._connection = self._build(config, record, reconnect or ReconnectPolicy(), clock)

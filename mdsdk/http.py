@@ -14,9 +14,8 @@ that escape are :mod:`mdsdk.errors` types with secrets redacted.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, TypeVar
-
 import time
+from typing import Any, Iterable, Optional, TypeVar
 
 import requests
 from tenacity import (RetryError, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay,
