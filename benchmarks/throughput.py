@@ -20,9 +20,16 @@ import json
 import statistics
 import threading
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import websocket
+
+try:
+    from orjson import loads as _loads
+    FLOOR_PARSER = "orjson"
+except ImportError:  # the fast extra is not installed
+    from msgspec.json import decode as _loads
+    FLOOR_PARSER = "msgspec"
 
 import mdsdk
 from mdsdk.policy import QueuePolicy
@@ -45,9 +52,10 @@ QUOTE_FIELDS = REQUEST_FIELDS["Quote"]
 _I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
 
 
-def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate: bool) -> float:
+def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate: bool) -> Tuple[float, float]:
     """A bare websocket-client loop: handshake by hand, then recv + json.loads
-    + one tuple per event. Returns seconds to receive n events."""
+    + one tuple per event. Returns wall and CPU seconds to receive n events,
+    from the first one."""
     ws = websocket.WebSocket(skip_utf8_validation=not validate)
     ws.connect(emu.url)
     send = lambda m: ws.send(json.dumps(m))  # noqa: E731
@@ -69,25 +77,104 @@ def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate
     blaster.start()
     loads = json.loads
     bp, ap, bs, az = _I["bidPrice"], _I["askPrice"], _I["bidSize"], _I["askSize"]
-    t0 = 0.0
+    t0 = c0 = 0.0
     while got < n:
         msg = loads(ws.recv())
         if msg.get("type") != "FEED_DATA":
             continue
         if not got:
-            t0 = time.perf_counter()  # timing starts at the first event, as for the mdsdk clients
+            t0, c0 = time.perf_counter(), time.process_time()  # from the first event, as for every client
         data = msg["data"]
         values = data[1]
         for o in range(0, len(values), stride):
             _ = (values[o + 1], values[o + bp], values[o + ap], values[o + bs], values[o + az])
             got += 1
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     blaster.join()
     ws.close()
-    return dt
+    return dt, cpu
 
 
-def mdsdk_client(emu: EmulatorProcess, n: int, k: int, symbols: List[str], mode: str) -> float:
+def _handshake(url: str, symbols: List[str], **kw: Any) -> "websocket.WebSocket":
+    ws = websocket.WebSocket(skip_utf8_validation=True, **kw)
+    ws.connect(url)
+    send = lambda m: ws.send(json.dumps(m))  # noqa: E731
+    send({"type": "SETUP", "channel": 0, "version": "0.1-bench", "keepaliveTimeout": 60,
+          "acceptKeepaliveTimeout": 60})
+    send({"type": "CHANNEL_REQUEST", "channel": 1, "service": "FEED", "parameters": {"contract": "AUTO"}})
+    send({"type": "FEED_SETUP", "channel": 1, "acceptDataFormat": "COMPACT",
+          "acceptEventFields": {"Quote": QUOTE_FIELDS}})
+    send({"type": "FEED_SUBSCRIPTION", "channel": 1, "add": [{"type": "Quote", "symbol": s} for s in symbols]})
+    return ws
+
+
+def _frames(buf: bytearray) -> Tuple[List[bytes], int]:
+    """Every complete unmasked server frame's payload in ``buf``, and the
+    bytes they used (the floor's deframer: no fragments, no masks)."""
+    out, pos, n = [], 0, len(buf)
+    while n - pos >= 2:
+        length = buf[pos + 1] & 0x7F
+        head = 2
+        if length == 126:
+            if n - pos < 4:
+                break
+            length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+        elif length == 127:
+            if n - pos < 10:
+                break
+            length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+        end = pos + head + length
+        if end > n:
+            break
+        if buf[pos] & 0x0F == 0x1:
+            out.append(bytes(buf[pos + head:end]))
+        pos = end
+    return out, pos
+
+
+def physical_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str]) -> Tuple[float, float]:
+    """(f) the pure-Python physical floor: websocket-client for the handshake
+    only, then 256 KiB socket reads, a minimal deframer, orjson (msgspec when
+    orjson is missing) and one tuple per event, all on one thread."""
+    ws = _handshake(emu.url, symbols)
+    sock = ws.sock
+    buf = bytearray()
+    stride = len(QUOTE_FIELDS)
+    bp, ap, bs, az = _I["bidPrice"], _I["askPrice"], _I["bidSize"], _I["askSize"]
+    seen = got = 0
+    t0 = c0 = 0.0
+    blaster = None
+    while got < n:
+        chunk = sock.recv(1 << 18)
+        if not chunk:
+            raise RuntimeError("the emulator closed the connection")
+        buf += chunk
+        payloads, used = _frames(buf)
+        del buf[:used]
+        for payload in payloads:
+            msg = _loads(payload)
+            if msg.get("type") != "FEED_DATA":
+                continue
+            values = msg["data"][1]
+            if blaster is None:  # settling: the subscription snapshots show it is live
+                seen += len(values) // stride
+                if seen >= len(symbols):
+                    blaster = threading.Thread(target=emu.blast, args=(n, k, symbols))
+                    blaster.start()
+                continue
+            if not got:
+                t0, c0 = time.perf_counter(), time.process_time()
+            for o in range(0, len(values), stride):
+                _ = (values[o + 1], values[o + bp], values[o + ap], values[o + bs], values[o + az])
+                got += 1
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert blaster is not None
+    blaster.join()
+    ws.close()
+    return dt, cpu
+
+
+def mdsdk_client(emu: EmulatorProcess, n: int, k: int, symbols: List[str], mode: str) -> Tuple[float, float]:
     """mdsdk through callbacks, the iterator or a conflating iterator."""
     with mdsdk.connect("dxlink", url=emu.url, callback_queue=QueuePolicy(maxsize=10**7),
                        queue=QueuePolicy(maxsize=10**7)) as feed:
@@ -96,12 +183,12 @@ def mdsdk_client(emu: EmulatorProcess, n: int, k: int, symbols: List[str], mode:
             feed.get_quote(s, timeout=10)
         frames_before = feed.stats()["frames_in"]
         count = [0]
-        first = [0.0]
+        first = [0.0, 0.0]
         finished = threading.Event()
         if mode == "callbacks":
             def on_q(q: Any) -> None:
                 if not count[0]:
-                    first[0] = time.perf_counter()
+                    first[:] = time.perf_counter(), time.process_time()
                 count[0] += 1
                 if count[0] >= n:
                     finished.set()
@@ -117,16 +204,16 @@ def mdsdk_client(emu: EmulatorProcess, n: int, k: int, symbols: List[str], mode:
             target_frames = frames_before + n // k
             for _ in stream:
                 if not count[0]:
-                    first[0] = time.perf_counter()
+                    first[:] = time.perf_counter(), time.process_time()
                 count[0] += 1
                 if mode != "conflate" and count[0] >= n:
                     break
                 if mode == "conflate" and feed.stats()["frames_in"] >= target_frames:
                     break
             stream.close()
-        dt = time.perf_counter() - first[0]
+        dt, cpu = time.perf_counter() - first[0], time.process_time() - first[1]
         blaster.join()
-        return dt
+        return dt, cpu
 
 
 def decode_rate(k: int, n: int) -> float:
@@ -164,6 +251,33 @@ def decode_rate_tradovate(k: int, n: int) -> float:
     return frames * k / (time.perf_counter() - t0)
 
 
+def measure(emu: EmulatorProcess, clients: Dict[str, Callable[[EmulatorProcess, int, int], Tuple[float, float]]],
+            k: int, n_events: int, runs: int) -> List[Dict[str, Any]]:
+    """Every client in turn at K events per frame, median of ``runs``; each
+    row's ratio to (a) and (f) of this same run."""
+    rows: List[Dict[str, Any]] = []
+    floors: Dict[str, float] = {}
+    for name, fn in clients.items():
+        n = n_events if not name.startswith("a'") else max(k * 10, n_events // 4)
+        rates, cpus = [], []
+        for _ in range(runs):
+            dt, cpu = fn(emu, n, k)
+            rates.append(n / dt)
+            cpus.append(cpu / n * 1e6)
+        rate = statistics.median(rates)
+        letter = name.split()[0]
+        if letter in ("a", "f"):
+            floors[letter] = rate
+        row = {"bench": "throughput", "client": name, "k": k, "n": n, "events_per_s": rate,
+               "us_per_event": statistics.median(cpus),
+               "ratio_a": rate / floors["a"] if "a" in floors else None,
+               "ratio_f": rate / floors["f"] if "f" in floors else None}
+        rows.append(row)
+        print(f"k={k:<4} {name:<26} {rate:>12,.0f} ev/s  {row['us_per_event']:.2f} cpu-us/ev  "
+              f"/a {row['ratio_a'] or 0:.2f}  /f {row['ratio_f'] or 0:.2f}", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small N, one run: a smoke test")
@@ -171,44 +285,34 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ks", default="1,10,100")
     ap.add_argument("--symbols", type=int, default=50)
+    ap.add_argument("--clients", default="", help="comma-separated client letters to run (default: all)")
     args = ap.parse_args()
     if args.quick:
         args.n, args.runs = 5_000, 1
     ks = [int(x) for x in args.ks.split(",")]
     symbols = sample(args.symbols)  # real names: the emulator sends nothing for unknown ones
-    clients: Dict[str, Callable[[EmulatorProcess, int, int], float]] = {
+    clients: Dict[str, Callable[[EmulatorProcess, int, int], Tuple[float, float]]] = {
         "a raw floor": lambda e, n, k: raw_floor(e, n, k, symbols, validate=False),
+        "f physical floor": lambda e, n, k: physical_floor(e, n, k, symbols),
         "a' floor, utf-8 check on": lambda e, n, k: raw_floor(e, n, k, symbols, validate=True),
         "b mdsdk callbacks": lambda e, n, k: mdsdk_client(e, n, k, symbols, "callbacks"),
         "c mdsdk events()": lambda e, n, k: mdsdk_client(e, n, k, symbols, "iterator"),
         "d mdsdk conflate": lambda e, n, k: mdsdk_client(e, n, k, symbols, "conflate"),
     }
+    if args.clients:
+        wanted = set(args.clients.split(","))
+        clients = {name: fn for name, fn in clients.items() if name.split()[0] in wanted}
     rows: List[Dict[str, Any]] = []
     with EmulatorProcess() as emu:
         for k in ks:
-            floor = None
-            for name, fn in clients.items():
-                n = args.n if not name.startswith("a'") else max(k * 10, args.n // 4)
-                rates, cpus = [], []
-                for _ in range(args.runs):
-                    c0 = time.process_time()
-                    dt = fn(emu, n, k)
-                    cpus.append(time.process_time() - c0)
-                    rates.append(n / dt)
-                rate = statistics.median(rates)
-                if name.startswith("a raw"):
-                    floor = rate
-                rows.append({"bench": "throughput", "client": name, "k": k, "n": n, "events_per_s": rate,
-                             "cpu_s": statistics.median(cpus), "ratio": rate / floor if floor else None})
-                print(f"k={k:<4} {name:<26} {rate:>12,.0f} ev/s  ratio {rate / floor if floor else 0:.2f}",
-                      flush=True)
+            rows += measure(emu, clients, k, args.n, args.runs)
     n_dec = 20_000 if args.quick else 400_000
     decode = [{"bench": "decode", "client": "DXLinkProtocol.receive", "k": k,
                "events_per_s": decode_rate(k, n_dec)} for k in ks]
     decode += [{"bench": "decode", "client": "TradovateProtocol.receive", "k": k,
                 "events_per_s": decode_rate_tradovate(k, n_dec // 4)} for k in ks]
     print()
-    print(table(rows, ["client", "k", "n", "events_per_s", "cpu_s", "ratio"]))
+    print(table(rows, ["client", "k", "n", "events_per_s", "us_per_event", "ratio_a", "ratio_f"]))
     print()
     print(table(decode, ["client", "k", "events_per_s"]))
     print(f"\nresults appended to {write_results('throughput', rows + decode)}")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
+from operator import attrgetter
 from typing import Dict, List, Optional
 
 from .errors import MdsdkError
 from .events import Event, Quote, Summary
 
 __all__ = ["LatestCache"]
+
+_ONLY_QUOTES = frozenset({Quote})
+_symbol = attrgetter("symbol")
 
 
 class LatestCache:
@@ -30,15 +34,19 @@ class LatestCache:
 
     def update(self, events: List[Event]) -> None:
         """Take the quotes and summaries out of one decoded batch."""
-        quotes = self.quotes
-        seen = False
-        for ev in events:
-            cls = ev.__class__
-            if cls is Quote:
-                quotes[ev.symbol] = ev  # type: ignore[assignment]
-                seen = True
-            elif cls is Summary:
-                self.summaries[ev.symbol] = ev  # type: ignore[assignment]
+        if _ONLY_QUOTES.issuperset(map(type, events)):  # the usual batch: one pass in C
+            self.quotes.update(zip(map(_symbol, events), events))  # type: ignore[arg-type]
+            seen = bool(events)
+        else:
+            quotes = self.quotes
+            seen = False
+            for ev in events:
+                cls = ev.__class__
+                if cls is Quote:
+                    quotes[ev.symbol] = ev  # type: ignore[assignment]
+                    seen = True
+                elif cls is Summary:
+                    self.summaries[ev.symbol] = ev  # type: ignore[assignment]
         if seen and self._waiters:
             with self._cond:
                 self._cond.notify_all()

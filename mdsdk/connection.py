@@ -46,7 +46,6 @@ log = logging.getLogger("mdsdk.connection")
 
 Command = Callable[[ProviderProtocol, float, int], None]
 _BURST_FRAMES = 256   # frames read back-to-back before timers and commands get a turn
-_BURST_EVENTS = 4096  # events gathered into one batch at most
 # Close reasons a reconnect cannot cure: the feed stops with them instead of looping.
 _FINAL = (AuthenticationError, ProtocolError, ConfigurationError)
 _TIMER_PAUSE = 0.05  # seconds before a timer that raised runs again
@@ -533,45 +532,48 @@ class Connection:
 
     # ------------------------------------------------------------ reading
     def _read_burst(self) -> None:
-        """Read every frame already waiting (up to a bound) and hand their
-        events over as one batch: one cross-thread handover per burst keeps
-        small frames cheap, and an idle socket's burst is one frame (no delay)."""
-        proto, transport, rec, clock = self.protocol, self._transport, self._record, self.clock
-        receive, sock = proto.receive, transport.fileno()
-        batch: List[Event] = []
+        """Read every frame already waiting (up to a bound), decode them in one
+        call and hand their events over as one batch: one cross-thread handover
+        per burst keeps small frames cheap, and an idle socket's burst is one
+        frame (no delay)."""
+        transport, rec = self._transport, self._record
+        assert transport is not None
+        sock = transport.fileno()
+        texts: List[str] = []
+        lost: Optional[ConnectionLost] = None
         for _ in range(_BURST_FRAMES):
             try:
                 text = transport.recv()
             except ConnectionLost as exc:
-                if batch:
-                    self._deliver(batch)  # nothing already received is lost
-                self._lost(exc)
-                return
+                lost = exc
+                break
             if text is not None:
-                ns = clock.time_ns()
-                self.frames_in += 1
-                self.last_frame_at = ns / 1e9
+                texts.append(text)
                 if rec is not None:
                     self._write_record("in", text)
-                try:
-                    events = receive(text, clock.monotonic(), ns)
-                except Exception as exc:  # noqa: BLE001 - see the module docstring
-                    events = self._internal("decoding a frame", exc)
-                if proto.signals:
-                    if batch:
-                        self._deliver(batch)
-                        batch = []
-                    self._signals(events)
-                    if self._transport is None:
-                        return
-                elif events:
-                    batch += events
-                    if len(batch) >= _BURST_EVENTS:
-                        break
             if not transport.pending() and not select.select((sock,), (), (), 0)[0]:
                 break
-        if batch:
-            self._deliver(batch)
+        if texts:
+            self._decode(texts)
+        if lost is not None and self._transport is transport:
+            self._lost(lost)  # after every frame received before it: nothing received is lost
+
+    def _decode(self, texts: List[str]) -> None:
+        proto, clock = self.protocol, self.clock
+        ns = clock.time_ns()
+        self.frames_in += len(texts)
+        self.last_frame_at = ns / 1e9
+        try:
+            events = proto.receive_many(texts, clock.monotonic(), ns)
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            events = self._internal("decoding a frame", exc)
+        faults, proto.faults = proto.faults, []
+        for fault in faults:
+            self._internal("decoding a frame", fault)
+        if proto.signals:
+            self._signals(events)
+        elif events:
+            self._deliver(events)
 
 
 def _pairs(value: Any) -> List[tuple[Any, ...]]:

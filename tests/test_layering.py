@@ -14,7 +14,7 @@ VALUES = {"errors", "events", "policy", "intervals", "_version", "_validate"}
 IO = {"transport", "http"}
 RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
-SHARED_PROTOCOL = ("base", "core", "credentials", "fields")  # what every provider package may build on
+SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields")  # what every provider package may build on
 THIRD_PARTY_OWNERS = {"websocket": {"transport"}, "requests": {"http"}, "tenacity": {"http"},
                       "pandas": {"frames"}, "numpy": {"frames"}, "websockets": {"testing"}}
 

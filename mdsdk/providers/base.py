@@ -353,6 +353,7 @@ class ProviderProtocol(ABC):
     malformed: int = 0
     signals: List[Signal]
     news: List[Event]  # events produced outside receive() (renewal failures, lookups); the runtime drains it
+    faults: List[BaseException]  # bugs receive_many caught per frame (that frame is lost); the runtime reports them
 
     @abstractmethod
     def endpoint(self, now: float, wall_ns: int) -> Optional[Endpoint]:
@@ -374,6 +375,21 @@ class ProviderProtocol(ABC):
     @abstractmethod
     def receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
         """Handle one frame; return the events it carried (possibly none)."""
+
+    def receive_many(self, texts: Sequence[str], now: float, wall_ns: int) -> List[Event]:
+        """Handle frames that arrived together, in order; return their events.
+        Must give what :meth:`receive` per frame gives (the same events in the
+        same order, one malformed report per bad frame); the default does
+        exactly that, and a provider may override it to decode a run of data
+        frames in one pass. An unexpected exception from one frame costs that
+        frame only: it goes to :attr:`faults` and the others are handled."""
+        out: List[Event] = []
+        for text in texts:
+            try:
+                out += self.receive(text, now, wall_ns)
+            except Exception as exc:  # noqa: BLE001 - a bug costs one frame; the runtime reports it
+                self.faults.append(exc)
+        return out
 
     @abstractmethod
     def outgoing(self) -> List[str]:

@@ -18,157 +18,21 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import re
-from collections import deque
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter
+from operator import itemgetter, mul
 from types import MemberDescriptorType
 from typing import (Any, Callable, Dict, FrozenSet, Generic, Iterable, List, Mapping, Optional, Sequence,
-                    Tuple, Type, TypeVar, Union)
+                    Tuple, Type, TypeVar)
 
 from ..events import EMPTY
+from .convert import (_BAD, _KEY, _MAX_NS, MAX_MS, MAX_TEXT, NS_PER_MS, Converter, Wire, _consume, _wire, converter,
+                      flag, int_or_zero, integer, ms_ns, num, plain, snake, strict_num, text)
 
 __all__ = [
     "Field", "Table", "RowDecoder", "DictDecoder", "Converter", "converter", "num", "strict_num", "text",
     "integer", "int_or_zero", "ms_ns", "flag", "plain", "snake", "MAX_MS", "NS_PER_MS", "MAX_TEXT"]
 
 T = TypeVar("T")
-Wire = Union[str, int]
-NS_PER_MS = 1_000_000
-MAX_MS = 9_000_000_000_000  # epoch ms whose ns still fit an int64 (pandas, numpy): up to the year 2255
-_MAX_NS = MAX_MS * NS_PER_MS
-MAX_TEXT = 10_000  # characters kept of one text value
-_I64 = 1 << 63
-_BAD = (TypeError, ValueError, OverflowError)
-_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end in C
-
-
-# ---------------------------------------------------------------- converters
-class Converter:
-    """A wire-value converter with two forms: ``one(value)``, tolerant (a missing or invalid value becomes nan, None or
-    0, never an exception), and an optional ``fast(column)`` that converts a whole column at C speed and raises on
-    the first value it cannot take; :meth:`column` tries the fast form and falls back to ``one`` per value only for
-    such a column."""
-
-    __slots__ = ("one", "fast")
-
-    def __init__(self, one: Callable[[Any], Any],
-                 fast: Optional[Callable[[Sequence[Any]], Sequence[Any]]] = None) -> None:
-        self.one = one
-        self.fast: Callable[[Sequence[Any]], Sequence[Any]] = fast or (lambda col: list(map(one, col)))
-
-    def __call__(self, value: Any) -> Any:
-        return self.one(value)
-
-    def column(self, values: Sequence[Any]) -> Sequence[Any]:
-        """Every value of ``values`` converted (``values`` itself when the fast
-        form finds nothing to change)."""
-        try:
-            return self.fast(values)
-        except _BAD:  # a None, "" or odd value somewhere: convert this column value by value
-            return list(map(self.one, values))
-
-
-def converter(fn: Union[Converter, Callable[[Any], Any]]) -> Converter:
-    """``fn`` as a :class:`Converter` (a plain function gets no fast form)."""
-    return fn if isinstance(fn, Converter) else Converter(fn)
-
-
-def _num(v: Any) -> float:
-    if v.__class__ is not float:
-        try:
-            v = float(v)
-        except _BAD:
-            return math.nan
-    return math.nan if math.isinf(v) else v  # no price or size is infinite: "Infinity" is as bad as garbage
-
-
-def _floats(col: Sequence[Any]) -> List[float]:
-    out = list(map(float, col))
-    total = sum(out)  # finite unless a nan or an inf is somewhere (or the sum overflowed): then look closer
-    if total - total != 0 and (math.inf in out or -math.inf in out):
-        raise ValueError("an infinite value")
-    return out
-
-
-def _text(v: Any) -> Optional[str]:
-    if v is None or v == "" or v == "\x00":
-        return None
-    return (v if v.__class__ is str else str(v))[:MAX_TEXT]
-
-
-def _texts(col: Sequence[Any]) -> Sequence[Any]:
-    "".join(col)  # raises TypeError unless every value is a str
-    if "" in col or "\x00" in col or max(map(len, col), default=0) > MAX_TEXT:
-        raise ValueError("missing or overlong text")
-    return col
-
-
-def _integer(v: Any) -> Optional[int]:
-    if v.__class__ is float and math.isfinite(v):
-        v = int(v)
-    return v if v.__class__ is int and -_I64 <= v < _I64 else None
-
-
-def _ints(col: Sequence[Any]) -> Sequence[Any]:
-    if not {int}.issuperset(map(type, col)) or (col and (min(col) < -_I64 or max(col) >= _I64)):
-        raise ValueError("not int64 ints")
-    return col
-
-
-def _only(types: FrozenSet[type]) -> Callable[[Sequence[Any]], Sequence[Any]]:
-    """A fast form that takes a column as it is when every value is of ``types``."""
-    def fast(col: Sequence[Any]) -> Sequence[Any]:
-        if not types.issuperset(map(type, col)):
-            raise TypeError("a value of another type")
-        return col
-    return fast
-
-
-def _ms_ns(v: Any) -> int:
-    try:
-        ms = int(v)
-    except _BAD:
-        ms = -1
-    return ms * NS_PER_MS if 0 <= ms < MAX_MS else 0
-
-
-def _ms_ns_column(col: Sequence[Any]) -> Sequence[Any]:
-    # Comparing with an int raises for anything but numbers before a str or a
-    # list could be multiplied; sum() then tells a float from ints.
-    if col and (min(col) < 0 or max(col) >= MAX_MS or type(sum(col)) is not int):
-        raise ValueError("not ints in range")
-    return [x * NS_PER_MS for x in col]
-
-
-_NUMBER_TYPES = frozenset({int, float})
-_SCALARS: FrozenSet[type] = frozenset({str, int, float, bool, type(None)})
-
-# num: a wire double as float() reads it ("NaN"), else nan; infinities too. strict_num: a JSON number, else
-# nan. text: str (at most MAX_TEXT characters), with None, "" and "\0" as None. integer / int_or_zero: an
-# int64 (a finite float truncated), else None / 0. ms_ns: epoch ms as ns, 0 if missing or out of range. flag:
-# bool, None stays None. plain: a JSON scalar as it is, a list or an object as None.
-num = Converter(_num, _floats)
-strict_num = Converter(lambda v: _num(v) if v.__class__ in _NUMBER_TYPES else math.nan,
-                       lambda col: _floats(_only(_NUMBER_TYPES)(col)))
-text = Converter(_text, _texts)
-integer = Converter(_integer, _ints)
-int_or_zero = Converter(lambda v: _integer(v) or 0, _ints)
-ms_ns = Converter(_ms_ns, _ms_ns_column)
-flag = Converter(lambda v: None if v is None else bool(v), _only(frozenset({bool})))
-plain = Converter(lambda v: v if v.__class__ in _SCALARS else None, _only(_SCALARS))
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")  # what a wire name must become to be an ``extra`` key
-
-
-def snake(name: str) -> str:
-    """``bidExchangeCode`` -> ``bid_exchange_code``."""
-    return _CAMEL.sub(r"_\1", name).lower()
-
-
-def _wire(w: Wire) -> str:
-    return w if w.__class__ is str else str(w)
 
 
 # ---------------------------------------------------------------- tables
@@ -412,16 +276,18 @@ def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int,
     cols = list(filter(any, cols))  # a column of zeros (eventTime on most feeds) holds no time
     if not cols:
         return [received_ns] * n
-    for c in cols:
-        # Comparisons with an int raise TypeError for str, None, lists...: nothing
-        # reaches the multiplication below that could grow a string or a list.
-        if min(c) < 0 or max(c) >= MAX_MS:
-            raise ValueError("time out of range")
+    # Comparisons raise TypeError for str, None, lists... beside an int: nothing that could grow a string or a list
+    # is multiplied. Only row maxima need checking: the maximum passes over a missing (<= 0) time beside a good one.
     ms = _max_columns(cols)
+    lo, hi = min(ms), max(ms)
+    if lo < 0 or hi >= MAX_MS:
+        raise ValueError("time out of range")
     if nanos is not None and any(nanos):
         if min(nanos) < 0 or max(nanos) >= NS_PER_MS:
             raise ValueError("timeNanoPart out of range")
         ns = [t * NS_PER_MS + x if t else received_ns for t, x in zip(ms, nanos)]
+    elif lo:  # every row has a time: one C pass
+        ns = list(map(mul, ms, repeat(NS_PER_MS)))
     else:
         ns = [t * NS_PER_MS or received_ns for t in ms]
     if type(sum(ns)) is not int:
@@ -432,7 +298,8 @@ def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int,
 def _max_columns(cols: List[Sequence[Any]]) -> Sequence[Any]:
     out = cols[0]
     for c in cols[1:]:
-        out = [a if a > b else b for a, b in zip(out, c)]
+        if c != out:  # bid and ask times are often equal: then there is nothing to pick
+            out = [a if a > b else b for a, b in zip(out, c)]
     return out
 
 
@@ -464,7 +331,7 @@ class RowDecoder(Generic[T]):
     without a symbol field gives "" for the caller to set (see :class:`DictDecoder`); ``rest=False`` drops unnamed
     fields and ``if_absent``."""
 
-    __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail")
+    __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail", "_plain")
 
     def __init__(self, table: Table[T], layout: Sequence[str], provider: str, rest: bool = True) -> None:
         if not layout:
@@ -486,6 +353,39 @@ class RowDecoder(Generic[T]):
         index = {name: i for i, name in enumerate(names + [name for name, _ in consts])}
         self._args = itemgetter(*(index[name] for name in builder.order))
         self._kwonly = [(setter, index[name], default) for name, setter, default in builder.kwonly]
+        self._plain = self._plain_values()
+
+    def _plain_values(self) -> Optional[Callable[[Sequence[Any]], Any]]:
+        """For a layout whose row is a symbol, ms times and plain numbers filling every positional attribute after
+        ``provider`` (a typical Quote or Trade): a getter of those numbers in the class's order, so that a clean row
+        becomes an event in a few C calls (:meth:`_plain_row`). None for any other layout."""
+        plan, order = self._plan, self._builder.order
+        numbers = {ours: i for ours, i, conv in plan.fields if conv is num}
+        tail = order[3:]
+        if (plan.extra_keys or plan.symbol is None or plan.time_convert is not ms_ns or order[:3] != ["symbol", "time",
+                "provider"] or not tail or sorted(tail) != sorted(numbers) or len(plan.fields) != len(tail)):
+            return None
+        get = itemgetter(*(numbers[name] for name in tail))
+        return get if len(tail) > 1 else lambda row: (get(row),)
+
+    def _plain_row(self, row: Sequence[Any], received_ns: int) -> Optional[T]:
+        """One clean row as an event, or None when anything in it needs the careful path (which then decides)."""
+        plan = self._plan
+        sym = row[plan.symbol]  # type: ignore[index]
+        if sym.__class__ is not str or not sym:
+            return None
+        ms = max(plan.time_get(row)) if plan.time_get is not None else (
+            row[plan.time_one] if plan.time_one is not None else 0)
+        if ms.__class__ is not int or not 0 <= ms < MAX_MS:
+            return None
+        t = ms * NS_PER_MS
+        if t and plan.nanos is not None:
+            t += _nanos(row[plan.nanos])
+        vals = list(map(float, self._plain(row)))  # type: ignore[misc]
+        total = sum(vals)
+        if total - total != 0 and (math.inf in vals or -math.inf in vals):
+            return None
+        return self.table.cls(sym, t or received_ns, self.provider, *vals)  # type: ignore[call-arg]
 
     def decode_rows(self, values: Sequence[Any], stride: int, received_ns: int) -> List[T]:
         """One object per row of ``values`` (a list or tuple whose length is a
@@ -514,8 +414,17 @@ class RowDecoder(Generic[T]):
     def _rows(self, values: List[Any], n: int, received_ns: int) -> List[T]:
         plan, stride, cls, args, tail = self._plan, self.stride, self.table.cls, self._args, self._tail
         out: List[T] = []
+        plain = self._plain
         for o in range(0, n * stride, stride):
             row = values[o:o + stride] if n > 1 else values
+            if plain is not None:
+                try:
+                    obj = self._plain_row(row, received_ns)
+                except _BAD:
+                    obj = None
+                if obj is not None:
+                    out.append(obj)
+                    continue
             head = plan.row(row, received_ns)
             if head is None:
                 continue

@@ -29,18 +29,17 @@ import enum
 import json
 import re
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from ...errors import AuthenticationError, ConnectionLost, LocalProtocolError, MdsdkError, TakeoverError
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, HistoryResult, Subscription
-from ..core import MAX_KEYS, Liveness, ProtocolCore, StateMachine, remember
+from ..core import MAX_KEYS, Liveness, ProtocolCore, StateMachine, loads, remember
 from ..credentials import LoginFlow
-from .codec import (REMOVE_EVENT, REQUEST_FIELDS, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP,
-                    TX_PENDING, CandleRow, candle_key, candle_symbol, compile_decoder,
-                    guess_layout, split_candle_symbol)
+from .codec import (REQUEST_FIELDS, CandleRow, candle_key, candle_symbol,
+                    compile_decoder, guess_layout, split_candle_symbol)
+from .series import Pending, Series
 
 __all__ = ["DXLinkProtocol", "State", "TRANSITIONS", "LIVE", "BARS", "HIST", "CLIENT_VERSION"]
 
@@ -76,48 +75,9 @@ CHANNEL_TYPES = {LIVE: ("Quote", "Trade", "TradeETH", "Summary", "Profile"), BAR
 KIND_TYPES = {"quote": ("Quote",), "trade": ("Trade", "TradeETH"), "summary": ("Summary",),
               "profile": ("Profile",)}
 CLIENT_VERSION = "0.1-DXF-JS/0.3.0"
-_END = SNAPSHOT_END | SNAPSHOT_SNIP
 _MIN_CHUNK = 256  # bytes: the smallest FEED_SUBSCRIPTION frame budget
 _UNDECODABLE = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 _TAKEOVER = re.compile(r"another (session|connection|client)|taken over|logged in elsewhere", re.I)
-Pending = Tuple[int, History]
-
-
-@dataclass
-class _Series:
-    """Candle state of one candle symbol: snapshot buffer and the live bar."""
-
-    symbol: str
-    interval: str
-    from_ms: int
-    rows: Dict[int, CandleRow] = field(default_factory=dict)
-    in_snapshot: bool = False
-    end_seen: bool = False
-    live: Optional[CandleRow] = None
-    request: Optional[Pending] = None
-    truncated: bool = False
-
-    def begin(self) -> None:
-        self.rows.clear()
-        self.in_snapshot, self.end_seen, self.truncated = True, False, False
-
-    def take(self, row: CandleRow) -> bool:
-        """Buffer one snapshot row; True when the snapshot is complete."""
-        if row.flags & SNAPSHOT_BEGIN:
-            self.begin()
-        if row.time_ms < self.from_ms and not row.flags & REMOVE_EVENT:
-            return True  # an event before fromTime is a legal end marker
-        if row.flags & REMOVE_EVENT:
-            self.rows.pop(row.index, None)
-        else:
-            self.rows[row.index] = row
-        if row.flags & _END:
-            self.end_seen = True
-            self.truncated = bool(row.flags & SNAPSHOT_SNIP)
-        return self.end_seen and not row.flags & TX_PENDING
-
-    def sorted_rows(self) -> List[CandleRow]:
-        return sorted(self.rows.values(), key=lambda r: r.time_ms)
 
 
 class DXLinkProtocol(ProtocolCore):
@@ -141,8 +101,8 @@ class DXLinkProtocol(ProtocolCore):
         self.chunk_size = max(_MIN_CHUNK, int(chunk_size))
         self._too_big = 0  # 1009 closes seen: the first halves chunk_size, the second is final
         self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
-        self._series: Dict[str, _Series] = {}            # live bars by candle key
-        self._history: Dict[str, _Series] = {}           # active history by candle key
+        self._series: Dict[str, Series] = {}            # live bars by candle key
+        self._history: Dict[str, Series] = {}           # active history by candle key
         self._history_queue: Dict[str, Deque[Pending]] = {}
         self._reset_socket()
 
@@ -208,7 +168,7 @@ class DXLinkProtocol(ProtocolCore):
     def replay_sent(self, text: str, now: float, wall_ns: int) -> None:
         """Treat ``text`` as a frame we sent (replay of recorded ``out`` lines)."""
         try:
-            msg = json.loads(text)
+            msg = loads(text)
         except (ValueError, RecursionError):
             return
         if isinstance(msg, dict) and msg.get("type") == "FEED_SUBSCRIPTION" and isinstance(msg.get("add"), list):
@@ -252,16 +212,16 @@ class DXLinkProtocol(ProtocolCore):
                 sub.symbol, *_iv(series.interval)), "fromTime": series.from_ms}]
         return LIVE, [{"type": t, "symbol": sub.symbol} for t in KIND_TYPES.get(sub.kind, ())]
 
-    def _bar_series(self, sub: Subscription) -> _Series:
+    def _bar_series(self, sub: Subscription) -> Series:
         iv = parse_interval(sub.interval or "1m")
         key = candle_key(candle_symbol(sub.symbol, iv.count, iv.unit))
         series = self._series.get(key)
         if series is None:
-            series = _Series(sub.symbol, str(iv), 0)
+            series = Series(sub.symbol, str(iv), 0)
             self._series[key] = series
         return series
 
-    def _track_series_symbol(self, text: str, from_ms: int) -> _Series:
+    def _track_series_symbol(self, text: str, from_ms: int) -> Series:
         """The series of a candle symbol we did not subscribe (a recording, or
         a stray); kept only while there are few, so a stream of made-up names
         cannot grow memory (beyond that each row stands alone)."""
@@ -270,7 +230,7 @@ class DXLinkProtocol(ProtocolCore):
             iv = parse_interval(attrs.get("", "1m") or "1m")
         except MdsdkError:
             raise ValueError(f"a candle symbol with a bad period: {text[:80]!r}") from None
-        series = _Series(base, str(iv), from_ms)
+        series = Series(base, str(iv), from_ms)
         return self._series.setdefault(candle_key(text), series) if len(self._series) < MAX_KEYS else series
 
     def _group(self, subs: List[Subscription], channels: Set[int], wall_ns: int) -> Dict[int, List[Dict[str, Any]]]:
@@ -320,12 +280,12 @@ class DXLinkProtocol(ProtocolCore):
             self._history_queue.pop(key, None)
             return
         req = queue[0][1]
-        series = _Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=queue[0])
+        series = Series(req.symbol, str(req.interval), req.start_ns // 1_000_000, request=queue[0])
         self._history[key] = series
         if HIST in self._opened:
             self._send_history(series, "add", now)
 
-    def _send_history(self, series: _Series, key: str, now: float) -> None:
+    def _send_history(self, series: Series, key: str, now: float) -> None:
         assert series.request is not None
         iv = series.request[1].interval
         self._subscription(HIST, key, [{"type": "Candle", "symbol": candle_symbol(
@@ -363,9 +323,59 @@ class DXLinkProtocol(ProtocolCore):
     # ------------------------------------------------------------ receiving
     def _receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
         try:
-            msg = json.loads(text)
+            msg = loads(text)
         except (ValueError, RecursionError):
             return self._malformed(text, wall_ns, "not JSON")
+        return self._message(text, msg, now, wall_ns)
+
+    def _receive_many(self, texts: Sequence[str], now: float, wall_ns: int) -> List[Event]:
+        """Frames that arrived together: consecutive COMPACT FEED_DATA frames of
+        one event type (one pair each, the common shape) are decoded as one
+        array, one column pass for the lot; anything else goes frame by frame."""
+        out: List[Event] = []
+        run: List[str] = []  # the frames of the current run
+        values: List[Any] = []
+        run_key: Optional[Tuple[Any, str]] = None
+        for text in texts:
+            try:
+                msg = loads(text)
+            except (ValueError, RecursionError):
+                msg = None
+            key, more = self._plain_compact(msg)
+            if key is None or key != run_key:
+                if run:
+                    out += self._decode_run(run_key, run, values, now, wall_ns)  # type: ignore[arg-type]
+                run, values, run_key = [], [], key
+            if key is not None:
+                run.append(text)
+                values += more
+            else:
+                out += self._one(text, now, wall_ns)  # parsed again: control frames are few
+        if run:
+            out += self._decode_run(run_key, run, values, now, wall_ns)  # type: ignore[arg-type]
+        return out
+
+    def _plain_compact(self, msg: Any) -> Tuple[Optional[Tuple[Any, str]], List[Any]]:
+        """``((channel, type), values)`` of a FEED_DATA frame holding one whole
+        COMPACT array of a type with a row decoder; ``(None, [])`` otherwise."""
+        if msg.__class__ is not dict or msg.get("type") != "FEED_DATA":
+            return None, []
+        data, ch = msg.get("data"), msg.get("channel", 0)
+        if data.__class__ is not list or len(data) != 2 or data[1].__class__ is not list:
+            return None, []
+        decode = self._decoders.get((ch, data[0]))
+        if decode is None or decode is _skip or len(data[1]) % decode.stride:
+            return None, []
+        return (ch, data[0]), data[1]
+
+    def _decode_run(self, key: Tuple[Any, str], run: List[str], values: List[Any], now: float,
+                    wall_ns: int) -> List[Event]:
+        try:
+            return self._compact(key[0], key[1], values, wall_ns, now)
+        except Exception:  # noqa: BLE001 - frame by frame: a report (or a bug) then costs the bad frame only
+            return [ev for text in run for ev in self._one(text, now, wall_ns)]
+
+    def _message(self, text: str, msg: Any, now: float, wall_ns: int) -> List[Event]:
         kind = msg.get("type") if isinstance(msg, dict) else None
         if not isinstance(kind, str):
             return self._malformed(text, wall_ns, "not a JSON object with a string 'type'")
@@ -557,33 +567,8 @@ class DXLinkProtocol(ProtocolCore):
                     continue  # late rows of a finished history request
             series = self._series.get(key) or self._track_series_symbol(row.symbol, 0)
             row.time = row.time or received_ns  # no time on the wire: the receive time (DESIGN.md section 4)
-            self._live_candle(series, row, out)
+            series.live_row(row, self.provider, out)
         return out
-
-    def _live_candle(self, series: _Series, row: CandleRow, out: List[Event]) -> None:
-        if row.flags & SNAPSHOT_BEGIN or series.in_snapshot:
-            if not series.take(row):
-                return
-            series.in_snapshot = False
-            last = series.live.time_ms if series.live is not None else -1
-            rows = [r for r in series.sorted_rows() if r.time_ms >= last]
-            series.rows.clear()
-            for i, r in enumerate(rows):
-                out.append(r.bar(series.symbol, series.interval, self.provider,
-                                 complete=i < len(rows) - 1))
-            if rows:
-                series.live = rows[-1]
-            return
-        if row.flags & REMOVE_EVENT:
-            return
-        live = series.live
-        if live is not None and row.time_ms > live.time_ms:
-            out.append(live.bar(series.symbol, series.interval, self.provider, complete=True))
-        if live is None or row.time_ms >= live.time_ms:
-            series.live = row
-            out.append(row.bar(series.symbol, series.interval, self.provider, complete=False))
-        else:
-            out.append(row.bar(series.symbol, series.interval, self.provider, complete=True))
 
 
 def _skip(values: Any, received_ns: int) -> List[Event]:  # pragma: no cover - sentinel

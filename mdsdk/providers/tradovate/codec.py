@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ...errors import UnsupportedError
 from ...events import Bar, BookSnapshot, Quote, Summary, Trade
 from ...intervals import Interval
-from ..core import remember
+from ..core import loads, remember
 from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
 __all__ = ["parse_frame", "encode_request", "HEARTBEAT", "MAX_PENALTY", "penalty_wait", "iso_to_ns", "ns_to_iso",
@@ -37,7 +37,7 @@ def parse_frame(text: str) -> Tuple[str, Any]:
         raise ValueError("empty frame")
     head = text[0]
     if head == "a":
-        items = json.loads(text[1:])
+        items = loads(text[1:])
         if not isinstance(items, list):
             raise ValueError("'a' frame without a JSON array")
         return "array", items
@@ -49,7 +49,7 @@ def parse_frame(text: str) -> Tuple[str, Any]:
         rest = text[1:].strip()
         code, reason = None, ""
         if rest:
-            parsed = json.loads(rest)
+            parsed = loads(rest)
             if isinstance(parsed, list) and parsed:
                 code = parsed[0] if isinstance(parsed[0], int) else None
                 reason = str(parsed[1]) if len(parsed) > 1 else ""
@@ -103,7 +103,7 @@ def error_text(d: Any) -> str:
     """The human text of an error payload (strings may be JSON-quoted twice)."""
     if isinstance(d, str):
         try:
-            inner = json.loads(d)
+            inner = loads(d)
             if isinstance(inner, str):
                 return inner
         except ValueError:

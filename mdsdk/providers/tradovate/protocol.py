@@ -34,7 +34,7 @@ from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, Provider
 from ...events import Event
 from ...intervals import parse_interval
 from ..base import Capabilities, Endpoint, Fatal, History, Subscription
-from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
+from ..core import Liveness, ProtocolCore, StateMachine, loads, subscription_error
 from ..credentials import LoginFlow, RenewFlow
 from .charts import Chart, Charts
 from .codec import (HEARTBEAT, MAX_PENALTY, QuoteBook, book_from_dom, contract_id, encode_request, error_text,
@@ -132,7 +132,7 @@ class TradovateProtocol(ProtocolCore):
         parts = text.split("\n", 3)
         if len(parts) == 4 and parts[0].lower() == "md/getchart":
             try:
-                body = json.loads(parts[3])
+                body = loads(parts[3])
                 desc = body.get("chartDescription") or {}
                 size = int(desc.get("elementSize") or 1)
                 kind = desc.get("underlyingType")
