@@ -541,15 +541,15 @@ class Connection:
         sock = transport.fileno()
         texts: List[str] = []
         lost: Optional[ConnectionLost] = None
-        for _ in range(_BURST_FRAMES):
+        while len(texts) < _BURST_FRAMES:
             try:
-                text = transport.recv()
+                got = transport.recv_many()
             except ConnectionLost as exc:
                 lost = exc
                 break
-            if text is not None:
-                texts.append(text)
-                if rec is not None:
+            texts += got
+            if rec is not None:
+                for text in got:
                     self._write_record("in", text)
             if not transport.pending() and not select.select((sock,), (), (), 0)[0]:
                 break

@@ -103,17 +103,38 @@ class WebSocketTransport:
         Raises ConnectionLost when the peer closed (``close_code`` is set) or
         the socket failed, after every message received before that.
         """
+        if not self._messages:
+            self._read()
         if self._messages:
             return self._messages.popleft()
         if self._lost is not None:
             raise self._lost
+        return None
+
+    def recv_many(self) -> List[str]:
+        """Every message buffered, after one read of the socket when none is
+        (call it when the socket is readable); ``[]`` if no message is complete
+        yet. Raises ConnectionLost like :meth:`recv`, after the messages."""
+        if not self._messages:
+            self._read()
+        if self._messages:
+            out = list(self._messages)
+            self._messages.clear()
+            return out
+        if self._lost is not None:
+            raise self._lost
+        return []
+
+    def _read(self) -> None:
+        if self._lost is not None:
+            return
         ws = self._ws
         if ws is None or ws.sock is None:
             raise ConnectionLost("the connection is not open")
         try:
             chunk = ws.sock.recv(_READ_SIZE)
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
-            return None
+            return
         except OSError as exc:
             raise ConnectionLost(self._msg(f"the connection failed: {exc}")) from exc
         if not chunk:
@@ -121,49 +142,48 @@ class WebSocketTransport:
         else:
             self._buf += chunk
             self._parse()
-        if self._messages:
-            return self._messages.popleft()
-        if self._lost is not None:
-            raise self._lost
-        return None
 
     def _parse(self) -> None:
         """Cut every complete frame off the buffer (RFC 6455 section 5.2)."""
         buf = self._buf
         n = len(buf)
         pos = 0
-        while n - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            length = b1 & 0x7F
-            head = 2
-            if length == 126:
-                if n - pos < 4:
+        messages = self._messages
+        with memoryview(buf) as view:  # payloads decode straight from the buffer, without copies
+            while n - pos >= 2:
+                b0, b1 = buf[pos], buf[pos + 1]
+                length = b1 & 0x7F
+                head = 2
+                if length == 126:
+                    if n - pos < 4:
+                        break
+                    length = int.from_bytes(view[pos + 2:pos + 4], "big")
+                    head = 4
+                elif length == 127:
+                    if n - pos < 10:
+                        break
+                    length = int.from_bytes(view[pos + 2:pos + 10], "big")
+                    head = 10
+                if length > _MAX_MESSAGE:
+                    self._lost = ConnectionLost(f"the server sent a {length}-byte frame, over the "
+                                                f"{_MAX_MESSAGE}-byte limit")
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
-                head = 4
-            elif length == 127:
-                if n - pos < 10:
+                if b1 & 0x80:
+                    head += 4
+                end = pos + head + length
+                if end > n:
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
-                head = 10
-            if length > _MAX_MESSAGE:
-                self._lost = ConnectionLost(f"the server sent a {length}-byte frame, over the "
-                                            f"{_MAX_MESSAGE}-byte limit")
-                break
-            mask = b1 & 0x80
-            if mask:
-                head += 4
-            end = pos + head + length
-            if end > n:
-                break
-            payload = bytes(buf[pos + head:end])
-            if mask:
-                key = buf[pos + head - 4:pos + head]
-                payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
-            pos = end
-            self._frame(b0 & 0x80, b0 & 0x0F, payload)
-            if self._lost is not None:
-                break
+                if b0 == 0x81 and not b1 & 0x80:  # a whole unmasked text frame: nearly every frame
+                    messages.append(str(view[pos + head:end], "utf-8", "replace"))
+                else:
+                    payload = bytes(view[pos + head:end])
+                    if b1 & 0x80:
+                        key = view[pos + head - 4:pos + head]
+                        payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+                    self._frame(b0 & 0x80, b0 & 0x0F, payload)
+                pos = end
+                if self._lost is not None:
+                    break
         if pos:
             del buf[:pos]
 

@@ -1,0 +1,64 @@
+"""The dispatcher's callback paths: a batch of one event class with one
+callback runs that callback from C; mixed batches, symbol filters and several
+callbacks go event by event. Both give every event to the right callbacks in
+order, and a raising callback costs only the event it raised on (on_error
+gets that very event). A real Dispatcher, fed as the socket thread feeds it."""
+
+from __future__ import annotations
+
+from typing import Any, List, Tuple
+
+import pytest
+
+from mdsdk.dispatch import Dispatcher
+from mdsdk.events import Event, Quote, Status, Trade
+from mdsdk.policy import QueuePolicy
+from tests.conftest import wait_until
+
+T = 1_700_000_000_000_000_000
+
+
+def _quotes(names: List[str]) -> List[Event]:
+    return [Quote(s, T + i, "sim", bid=float(i)) for i, s in enumerate(names)]
+
+
+@pytest.mark.parametrize("batch", [
+    _quotes([f"S{i}" for i in range(10)]),                                   # one class: the C path
+    _quotes(["S0", "S1", "S2"]) + [Trade("S3", T, "sim", price=1.0)] + _quotes(["S4", "S5", "S6", "S7"]),
+])
+def test_raising_callback_costs_only_its_event(batch: List[Event]) -> None:
+    d = Dispatcher("sim", QueuePolicy())
+    seen: List[str] = []
+    failed: List[Tuple[str, str]] = []
+
+    def on_quote(ev: Any) -> None:
+        if ev.symbol in ("S3", "S7", "S0"):
+            raise ValueError(ev.symbol)
+        seen.append(ev.symbol)
+
+    d.add_handler("quote", on_quote, on_error=lambda exc, ev: failed.append((str(exc), ev.symbol)))
+    try:
+        d.publish(batch)
+        d.publish(batch)  # the second time the per-class plan is warm
+        quotes = [e.symbol for e in batch if isinstance(e, Quote)]
+        good = [s for s in quotes if s not in ("S3", "S7", "S0")]
+        assert wait_until(lambda: len(seen) == 2 * len(good))
+        assert seen == good * 2
+        bad = [(s, s) for s in quotes if s in ("S3", "S7", "S0")]
+        assert wait_until(lambda: len(failed) == len(bad) * 2) and failed == bad * 2
+        assert d.callback_errors == len(bad) * 2
+    finally:
+        d.close()
+
+
+def test_several_callbacks_and_symbol_filters_keep_event_order() -> None:
+    d = Dispatcher("sim", QueuePolicy())
+    calls: List[str] = []
+    d.add_handler("quote", lambda ev: calls.append("a:" + ev.symbol))
+    d.add_handler("*", lambda ev: calls.append("all:" + ev.symbol), symbols=["S1"])
+    try:
+        d.publish(_quotes(["S0", "S1"]) + [Status("", T, "sim", kind="error", detail="x")])
+        assert wait_until(lambda: len(calls) == 4)
+        assert calls == ["a:S0", "a:S1", "all:S1", "all:"]  # Status passes symbol filters
+    finally:
+        d.close()
