@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Optional, Sequence, TextIO, Tuple
 
 from . import _validate as check
 from ._version import __version__
@@ -105,12 +105,31 @@ def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None)
 
 
 def _quote(args: argparse.Namespace, out: TextIO) -> int:
-    from .frames import to_text
     with _connect(args) as feed:
         for sym in args.symbols:
             feed.get_quote(sym, timeout=args.timeout)
-        out.write(to_text(feed.quotes().loc[args.symbols]) + "\n")
+        latest = [feed.get_quote(sym) for sym in args.symbols]  # all present now: the newest of each
+        out.write(_quote_table(latest, time.time_ns()) + "\n")
     return 0
+
+
+def _number(v: float) -> str:
+    # Ten significant digits keep any price exact but drop float noise (an ask minus a bid).
+    return "NaN" if math.isnan(v) else f"{v:.10g}"
+
+
+def _quote_table(quotes: Sequence[Quote], now_ns: int) -> str:
+    """The columns of :meth:`Feed.quotes` as plain text: a terminal table
+    must not wait for pandas to import, which costs more than the whole quote."""
+    head: Tuple[str, ...] = ("symbol", "bid", "ask", "bid_size", "ask_size", "mid", "spread", "time", "age")
+    rows = [head]
+    for q in quotes:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(q.time // 1_000_000_000))
+        rows.append((q.symbol, *map(_number, (q.bid, q.ask, q.bid_size, q.ask_size, q.mid, q.ask - q.bid)),
+                     f"{stamp}.{(q.time // 1_000_000) % 1000:03d}+00:00", f"{(now_ns - q.time) / 1e9:.3f}"))
+    widths = [max(map(len, col)) for col in zip(*rows)]
+    return "\n".join("  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+                     for row in rows)
 
 
 def _history(args: argparse.Namespace, out: TextIO) -> int:

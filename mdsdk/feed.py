@@ -17,13 +17,11 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optio
 from urllib.parse import urlsplit
 
 from . import _validate as check
-from . import frames
 from .cache import LatestCache
 from .connection import Connection
 from .dispatch import Dispatcher, EventStream, Handle
 from .errors import ClosedError, ConfigurationError, RequestTimeout
 from .events import EVENT_KINDS, Bar, Event, Quote, Status
-from .http import HttpClient
 from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
@@ -31,8 +29,10 @@ from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint,
 from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object
 from .transport import WebSocketTransport
 
-if TYPE_CHECKING:  # pandas is imported by frames only (DESIGN.md section 2)
+if TYPE_CHECKING:  # pandas and requests load on first use, not at `import mdsdk` (DESIGN.md section 2)
     import pandas as pd
+
+    from .http import HttpClient
 
 __all__ = ["Feed", "emulator_options"]
 
@@ -166,7 +166,8 @@ class Feed:
             config = self._emulated.config(spec, config)
         self.config = config
         protocol = spec.make_protocol(config)
-        if protocol.api_url:
+        if protocol.api_url:  # only REST providers pay for importing requests
+            from .http import HttpClient
             self._http = HttpClient(protocol.api_url, deadline=self.timeouts.rest,
                                     verify_tls=config.get("verify_tls", True), secrets=config.secrets)
         if record is not None:
@@ -271,6 +272,7 @@ class Feed:
         """The latest quote of every symbol as a DataFrame (one row per symbol,
         with mid, spread and age in seconds)."""
         self._check()
+        from . import frames  # pandas loads on the first DataFrame, not at import
         return frames.quotes_to_frame(list(self.cache.quotes.values()))
 
     # ------------------------------------------------------------ callbacks and streams
@@ -337,6 +339,7 @@ class Feed:
         limit = check.seconds("timeout", timeout, self.timeouts.request)
         result: HistoryResult = self._connection.request(History(sym, iv, start_ns, end_ns), limit,
                                                          f"history of {sym!r} ({iv})")
+        from . import frames
         df = frames.bars_to_frame(result.bars)
         df.attrs.update(symbol=sym, interval=str(iv), provider=self.provider, truncated=result.truncated)
         return df
