@@ -46,6 +46,7 @@ log = logging.getLogger("mdsdk.connection")
 
 Command = Callable[[ProviderProtocol, float, int], None]
 _BURST_FRAMES = 256   # frames read back-to-back before timers and commands get a turn
+_BURST_BYTES = 1 << 18  # text decoded in one go at most: a batch of events stays around a megabyte
 # Close reasons a reconnect cannot cure: the feed stops with them instead of looping.
 _FINAL = (AuthenticationError, ProtocolError, ConfigurationError)
 _TIMER_PAUSE = 0.05  # seconds before a timer that raised runs again
@@ -541,13 +542,15 @@ class Connection:
         sock = transport.fileno()
         texts: List[str] = []
         lost: Optional[ConnectionLost] = None
-        while len(texts) < _BURST_FRAMES:
+        size = 0
+        while len(texts) < _BURST_FRAMES and size < _BURST_BYTES:
             try:
                 got = transport.recv_many()
             except ConnectionLost as exc:
                 lost = exc
                 break
             texts += got
+            size += sum(map(len, got))
             if rec is not None:
                 for text in got:
                     self._write_record("in", text)

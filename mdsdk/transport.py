@@ -176,18 +176,19 @@ class WebSocketTransport:
                 if b0 == 0x81 and not b1 & 0x80:  # a whole unmasked text frame: nearly every frame
                     messages.append(str(view[pos + head:end], "utf-8", "replace"))
                 else:
-                    payload = bytes(view[pos + head:end])
-                    if b1 & 0x80:
-                        key = view[pos + head - 4:pos + head]
-                        payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
-                    self._frame(b0 & 0x80, b0 & 0x0F, payload)
+                    self._frame(b0, view[pos + head - 4 if b1 & 0x80 else end:pos + head], bytes(view[pos + head:end]))
                 pos = end
                 if self._lost is not None:
                     break
         if pos:
             del buf[:pos]
 
-    def _frame(self, fin: int, opcode: int, payload: bytes) -> None:
+    def _frame(self, b0: int, mask: memoryview, payload: bytes) -> None:
+        """Any frame but a whole unmasked text frame (``mask`` is empty for an
+        unmasked one; servers should not mask, some do)."""
+        if mask:
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        fin, opcode = b0 & 0x80, b0 & 0x0F
         if opcode == 0x1 or opcode == 0x2:
             if fin:
                 self._messages.append(payload.decode("utf-8", "replace"))

@@ -142,3 +142,24 @@ def test_a_close_reason_quoting_the_token_is_redacted() -> None:
         t.close()
         server.close()
     assert "1008" in str(info.value) and token not in str(info.value) and "***" in str(info.value)
+
+
+def test_a_masked_server_frame_is_unmasked() -> None:
+    key, text = b"\x01\x02\x03\x04", "masked by a sloppy server"
+    payload = bytes(c ^ key[i % 4] for i, c in enumerate(text.encode()))
+
+    def play(s: Script, ws: ServerConnection) -> None:
+        with ws.send_context():  # raw bytes: the library itself never masks a server frame
+            ws.socket.sendall(bytes((0x81, 0x80 | len(payload))) + key + payload + b"\x81\x00")
+        ws.send("after")
+        ws.close(1000, "")
+
+    server = Script(play)
+    try:
+        t = WebSocketTransport(server.url, timeout=5)
+        t.open()
+        got = drain(t)
+        t.close()
+    finally:
+        server.close()
+    assert got == [text, "", "after"]
