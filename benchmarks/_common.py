@@ -11,19 +11,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 class EmulatorProcess:
-    """``mdsdk emulate dxlink`` in a child process on 127.0.0.1 (no auth)."""
+    """``mdsdk emulate dxlink`` in a child process on 127.0.0.1 (no auth).
 
-    def __init__(self, tick: float = 3600.0, keepalive_timeout: float = 60.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mdsdk", "emulate", "dxlink", "--no-auth", "--tick", str(tick),
-             "--keepalive-timeout", str(keepalive_timeout)],
-            stdout=subprocess.PIPE, text=True)
+    ``command`` (run in ``cwd``) replaces that command line with another
+    emulator launcher that prints the same ``url:`` and ``api_url:`` lines,
+    such as the TLS one in ``benchmarks._tls``.
+    """
+
+    def __init__(self, tick: float = 3600.0, keepalive_timeout: float = 60.0,
+                 command: Optional[Sequence[str]] = None, cwd: Optional[str] = None) -> None:
+        if command is None:
+            command = [sys.executable, "-m", "mdsdk", "emulate", "dxlink", "--no-auth", "--tick", str(tick),
+                       "--keepalive-timeout", str(keepalive_timeout)]
+        self.proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, text=True, cwd=cwd)
         info: Dict[str, str] = {}
         assert self.proc.stdout is not None
         while len(info) < 2:

@@ -6,6 +6,9 @@ FEED_DATA frame, over S symbols; clients measured in turns in the same run:
   (b) mdsdk, feed.on_quote callbacks
   (c) mdsdk, feed.events() iteration
   (d) mdsdk, feed.events() with a conflating queue
+  (ta) (tb) (tc): (a), (b) and (c) over TLS, against a second emulator process
+       serving wss:// with a certificate generated for the run, which every
+       client verifies (benchmarks/_tls.py)
 
 Reports events/s, CPU seconds and each row's ratio to (a); also the pure
 decode rate of the DXLink protocol object (no sockets).
@@ -20,7 +23,7 @@ import json
 import statistics
 import threading
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import websocket
 
@@ -46,6 +49,11 @@ except ImportError:  # run as a script
 
 from mdsdk.providers.dxlink.codec import REQUEST_FIELDS
 from mdsdk.testing.universe import sample
+
+try:  # TLS rows (issue 9)
+    from ._tls import TLSEmulatorProcess, check_verification, tls_unavailable, trusting
+except ImportError:  # run as a script: the block above put the project root on sys.path
+    from benchmarks._tls import TLSEmulatorProcess, check_verification, tls_unavailable, trusting
 
 # The floor asks for exactly the fields mdsdk asks for, so both parse the same frames.
 QUOTE_FIELDS = REQUEST_FIELDS["Quote"]
@@ -278,6 +286,51 @@ def measure(emu: EmulatorProcess, clients: Dict[str, Callable[[EmulatorProcess, 
     return rows
 
 
+# -- TLS rows (issue 9) ------------------------------------------------------------------------
+# The same client functions against a second emulator process serving wss://; the clients verify
+# its certificate through the default trust store (SSL_CERT_FILE, see benchmarks/_tls.py), the
+# path mdsdk takes with verify_tls on, so (ta) differs from (a) only by TLS.
+
+class TLSRows:
+    """(ta) the raw floor, (tb) mdsdk callbacks and (tc) mdsdk events(), each
+    over TLS against a wss:// emulator that starts on first use (after its
+    certificate is shown to be verified) and stops when this context manager
+    exits; no rows, and a printed reason, where no certificate can be made."""
+
+    def __init__(self, symbols: List[str]) -> None:
+        self.symbols = symbols
+        self.emu: Optional[TLSEmulatorProcess] = None
+
+    def clients(self) -> Dict[str, Callable[[EmulatorProcess, int, int], Tuple[float, float]]]:
+        """The TLS rows for :func:`measure`, named and selected like the others."""
+        reason = tls_unavailable()
+        if reason:
+            print(f"TLS rows skipped: {reason}", flush=True)
+            return {}
+        s = self.symbols
+        return {
+            "ta raw floor, TLS": lambda e, n, k: self._run(lambda t: raw_floor(t, n, k, s, validate=False)),
+            "tb mdsdk callbacks, TLS": lambda e, n, k: self._run(lambda t: mdsdk_client(t, n, k, s, "callbacks")),
+            "tc mdsdk events(), TLS": lambda e, n, k: self._run(lambda t: mdsdk_client(t, n, k, s, "iterator")),
+        }
+
+    def _run(self, client: Callable[[EmulatorProcess], Tuple[float, float]]) -> Tuple[float, float]:
+        if self.emu is None:
+            self.emu = TLSEmulatorProcess()
+            how = check_verification(self.emu.url, self.emu.ca_file)
+            print(f"TLS emulator at {self.emu.url}: {how}, self-signed certificate verified", flush=True)
+        with trusting(self.emu.ca_file):
+            return client(self.emu)
+
+    def __enter__(self) -> "TLSRows":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.emu is not None:
+            self.emu.close()
+            self.emu = None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small N, one run: a smoke test")
@@ -299,11 +352,13 @@ def main() -> None:
         "c mdsdk events()": lambda e, n, k: mdsdk_client(e, n, k, symbols, "iterator"),
         "d mdsdk conflate": lambda e, n, k: mdsdk_client(e, n, k, symbols, "conflate"),
     }
+    tls = TLSRows(symbols)  # TLS rows (issue 9)
+    clients.update(tls.clients())
     if args.clients:
         wanted = set(args.clients.split(","))
         clients = {name: fn for name, fn in clients.items() if name.split()[0] in wanted}
     rows: List[Dict[str, Any]] = []
-    with EmulatorProcess() as emu:
+    with EmulatorProcess() as emu, tls:
         for k in ks:
             rows += measure(emu, clients, k, args.n, args.runs)
     n_dec = 20_000 if args.quick else 400_000

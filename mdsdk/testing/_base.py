@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import ssl
 import threading
 import time
 from typing import Any, Callable, Deque, Generic, List, Optional, Sequence, Set, Tuple, TypeVar
@@ -152,9 +153,13 @@ class EmulatorBase:
     :meth:`close_with`, :meth:`restart` and :meth:`takeover` (automatic on a
     second login when ``exclusive``). ``issued_tokens`` lists every token the
     emulator has handed out, expired ones included, so a test can check that
-    none of them leaks.
+    none of them leaks. With ``ssl_context`` set (on a subclass, or on the
+    instance before this constructor runs) it serves ``wss://`` instead.
     """
 
+    # Class-level so a subclass can turn TLS on without every protocol
+    # emulator's constructor growing a parameter it would only pass through.
+    ssl_context: Optional[ssl.SSLContext] = None
     GARBAGE = "{this is not json"  # what inject() sends by default
     PATH = "/"
     CLOSE_TIMEOUT = 2.0  # a client that never answers our close frame is cut after this
@@ -181,7 +186,8 @@ class EmulatorBase:
 
     def _serve(self, port: int) -> Server:
         return serve(self._handle, self._host, port, compression=None, ping_interval=None,
-                     max_size=self._max_size, close_timeout=self.CLOSE_TIMEOUT, logger=self._logger)
+                     max_size=self._max_size, close_timeout=self.CLOSE_TIMEOUT, logger=self._logger,
+                     ssl=self.ssl_context)
 
     def _start(self) -> threading.Thread:
         thread = threading.Thread(target=self._server.serve_forever,
@@ -193,7 +199,8 @@ class EmulatorBase:
     @property
     def url(self) -> str:
         """The WebSocket URL (unchanged by :meth:`restart`)."""
-        return f"ws://{self._host}:{self._port}{self.PATH}"
+        scheme = "ws" if self.ssl_context is None else "wss"
+        return f"{scheme}://{self._host}:{self._port}{self.PATH}"
 
     @property
     def closing(self) -> bool:
