@@ -5,7 +5,8 @@ No sockets."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Set
+import random
+from typing import Any, Dict, List, Set, Tuple
 
 import pytest
 
@@ -15,10 +16,13 @@ from mdsdk.intervals import parse_interval
 from mdsdk.providers.base import Fatal, History, Reply, Subscribe, Subscription
 from mdsdk.providers.tradovate.codec import (chart_description, encode_request, iso_to_ns, ns_to_iso,
                                              parse_frame, ticks_from_packet)
+from mdsdk.providers.core import MAX_KEYS
 from mdsdk.providers.tradovate.protocol import TradovateProtocol
+from mdsdk.providers.tradovate.quotes import decode_md
 from mdsdk.providers.tradovate.rest import contract_flow, login_flow
 from mdsdk.providers.base import Endpoint, HttpResponse
 from mdsdk.replay import replay_lines
+from mdsdk.testing.invariants import check_events
 
 from ..conftest import fixture_lines
 from .conformance import T0, ConformanceSuite, Harness, Pair
@@ -392,3 +396,137 @@ def test_socket_penalty_is_retried_with_the_ticket_and_429_is_rate_limited() -> 
     [rej] = [s for s in pair.signals if isinstance(s, Reply)]
     [(sub, err)] = rej.value
     assert isinstance(err, RateLimitedError) and sub.symbol == "BBB"
+
+
+# ---------------------------------------------------------------- typed decoding
+# The typed reader (msgspec Structs, quotes.py) must give exactly what the tolerant reader gives: the same
+# events (repr, so nan compares), the same malformed count and the same per-contract state, frame by frame.
+WALL = 1_700_000_000_000_000_000
+
+
+def _readers() -> Tuple[TradovateProtocol, TradovateProtocol]:
+    typed, tolerant = TradovateProtocol("tok"), TradovateProtocol("tok")
+    tolerant.typed_decoding = False
+    for p in (typed, tolerant):
+        p.learn_symbols(CID)
+        p.connection_made(T0, WALL)
+        p.receive("o", T0, WALL)
+        p.receive(_a({"s": 200, "i": 0}), T0, WALL)
+        p.subscribe([Subscription("trade", "BBB")], T0)  # BBB's trades come from a tick chart: no Trade from quotes
+        p.outgoing()
+    return typed, tolerant
+
+
+def _agree(frames: List[str], readers: Any = None) -> int:
+    """Feed ``frames`` to both readers; returns how many the typed decoder accepted."""
+    typed, tolerant = readers or _readers()
+    for i, frame in enumerate(frames):
+        a, b = typed.receive(frame, T0, WALL + i), tolerant.receive(frame, T0, WALL + i)
+        check_events(a)
+        assert repr(a) == repr(b), frame[:300]
+        assert typed.malformed == tolerant.malformed, frame[:300]
+    assert _state(typed) == _state(tolerant)
+    return sum(decode_md(f) is not None for f in frames if f.startswith("a"))
+
+
+def _state(p: TradovateProtocol) -> str:
+    return repr({cid: sorted(slots.items()) for cid, slots in p._quotes._state.items()})  # merge order may differ
+
+
+def _md(*quotes: Any, **more: Any) -> str:
+    return _a({"e": "md", "d": {"quotes": list(quotes), **more}})
+
+
+def test_typed_reader_agrees_on_fixture_frames() -> None:
+    frames = [line["raw"] for name in ("market_data_events", "handshake", "server_events", "errors_and_penalties")
+              for line in fixture_lines(f"tradovate/{name}.jsonl") if line["dir"] == "in"]
+    quotes = [f for f in frames if '"quotes"' in f]
+    assert len(quotes) == 2 and all(decode_md(f) is not None for f in quotes)  # both doc variants, EmptyBook too
+    assert _agree(frames * 3) >= 3 * 3
+
+
+HOSTILE = [
+    _md({"contractId": 11, "entries": {"Bid": {"price": 1, "size": 2}}}),
+    _md({"contractId": 11, "entries": {"Offer": {"size": 3}, "Bid": {}}}),
+    _md({"contractId": 11, "entries": {"Bid": None, "Offer": {"price": 2.5}}}),
+    _md({"contractId": 11, "entries": {"Bid": {"price": "7", "size": True}}}),
+    _md({"contractId": 11, "entries": {"Bid": {"price": None}, "Made": {"price": 1}}}),
+    _md({"contractId": 12, "timestamp": "2021-04-13T04:59:06+02:00", "entries": {
+        "Trade": {"price": 5, "size": 1}, "TotalTradeVolume": {"size": 10}, "HighPrice": {"price": 6}}}),
+    _md({"contractId": 13, "timestamp": 5, "entries": {"Trade": {"price": 5}, "EmptyBook": {}}}),
+    _md({"contractId": 13, "timestamp": "0001-01-01T00:00:00+23:59", "entries": {"SettlementPrice": {"price": 1}}}),
+    _md({"contractId": 99, "entries": {"Bid": {"price": 1e308, "size": 2 ** 63}}}),
+    _md({"contractId": 11, "entries": []}, {"contractId": 11, "entries": None}, {"contractId": 11}),
+    _md({"contractId": 11, "entries": [1]}, {"contractId": 11, "entries": {"Bid": {"price": 4}}}),
+    _md({"contractId": 11.0, "entries": {"Bid": {"price": 4}}}),
+    _md({"contractId": 2 ** 63, "entries": {"Bid": {"price": 4}}}),
+    _md({"contractId": True, "entries": {"Bid": {"price": 4}}}, {"contractId": 12, "entries": {"Bid": {"price": 4}}}),
+    _md({"contractId": 11, "entries": {"Bid": {"price": 4}}}, doms=[{"contractId": 12, "bids": [{"price": 1}]}]),
+    _md({"contractId": 11, "entries": {"Bid": {"price": 5}}}, doms=[{"contractId": 12}, 5]),
+    _md({"contractId": 11, "entries": {"Bid": {"price": 6}}}, doms=7),
+    _md({"contractId": 11, "entries": {"Bid": {"price": 6}}}, histograms=[{"contractId": 11}]),
+    _a({"e": "md", "d": {"quotes": [{"contractId": 11, "entries": {"Offer": {"price": 9}}}]}}, {"s": 200, "i": 77}),
+    _a({"e": "md", "d": None}, {"e": "md", "d": {"quotes": [{"contractId": 12, "entries": {"Bid": {"price": 1}}}]}}),
+    _a({"e": "md", "d": {"quotes": 5}}),
+    'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":NaN,"size":Infinity}}}]}}]',
+    'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":1e999,"size":-0}}}]}}]',
+    'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":1,"price":null},"Bid":{"size":8}}}]}}]',
+    'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":2}}}]},"e":"chart"}]',
+    'a[{"e":"md","d":{"quotes":[{"contractId":11,"entries":{"Bid":{"price":3}}}]}}] trailing',
+    'a[{"e": "md", "d": {"quotes": [{"contractId": 12, "entries": {"Offer": {"price": 1' + "1" * 400 + '}}}]}}]',
+    'a[{"e":"md","d":{"quotes":' + "[" * 900 + "]" * 900 + "}}]",
+]
+
+
+def _random_quote(r: random.Random) -> Any:
+    def value() -> Any:
+        return r.choice([1, 2.5, 5000.25, 0, -3, None, "x", True, 10 ** 20, 2 ** 64, [], {}])
+    names = r.sample(["Bid", "Offer", "Trade", "TotalTradeVolume", "OpeningPrice", "HighPrice", "LowPrice",
+                      "SettlementPrice", "OpenInterest", "EmptyBook", "Odd"], r.choice([1, 2, 2, 3, 5]))
+    entries = {n: {k: value() if r.random() < 0.2 else r.uniform(1, 99) for k in ("price", "size")
+                   if r.random() < 0.8} if r.random() < 0.9 else r.choice([None, 5, []]) for n in names}
+    return {"contractId": r.choice([11, 12, 13, 99, 99, 0, "11"]) if r.random() < 0.2 else r.choice([11, 12, 13]),
+            "timestamp": r.choice(["2026-01-05T14:30:00.250Z", "2026-01-05T14:30:01Z", "", "bad", None]),
+            "entries": entries if r.random() < 0.95 else r.choice([None, {}, [], "x"])}
+
+
+def test_typed_reader_agrees_on_hostile_and_random_frames() -> None:
+    r = random.Random(9)
+    frames = HOSTILE + [_md(*(_random_quote(r) for _ in range(r.choice([1, 1, 2, 5])))) for _ in range(600)]
+    assert _agree(frames) > 100
+
+
+def test_a_crowded_contract_goes_the_tolerant_way() -> None:
+    # Thousands of made-up entry names for one contract: its state empties at MAX_KEYS names, in wire order,
+    # which only the tolerant reader keeps; the typed reader must hand such a contract over.
+    frames = [_md({"contractId": 11, "entries": {f"Made{j}": {"price": 1.0} for j in range(MAX_KEYS - 40)}})]
+    for j in range(60):
+        frames.append(_md({"contractId": 11, "entries": {f"More{j}": {}, "Bid": {"price": 1.0 + j}}}))
+        frames.append(_md({"contractId": 11, "entries": {"Offer": {"price": j}, "Trade": {"size": 2},
+                                                         "Settlement" if j % 7 else "SettlementPrice": {}}},
+                          {"contractId": 12, "entries": {"Bid": {"price": j}}}))
+    # One name short of MAX_KEYS, a quote adding Trade then Offer empties the state between the two (wire order).
+    frames.append(_md({"contractId": 13, "entries": {f"Made{j}": {} for j in range(MAX_KEYS - 1)}}))
+    frames.append(_md({"contractId": 13, "entries": {"Trade": {"price": 1, "size": 1}, "Offer": {"price": 2}}}))
+    typed, tolerant = readers = _readers()
+    _agree(frames, readers)
+    assert typed._quotes._crowded == {11, 13} and len(typed._quotes._state[11]) < MAX_KEYS
+
+
+def test_timestamps_are_cached_within_bounds() -> None:
+    typed, _ = readers = _readers()
+    frames = [_md({"contractId": 11, "timestamp": f"2026-01-05T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
+                   f"{i % 60:02d}.{i % 1000:03d}Z", "entries": {"Bid": {"price": i}}}) for i in range(2 * MAX_KEYS)]
+    frames.append(_md({"contractId": 11, "timestamp": "2026-01-05T14:30:00.250Z" + " " * 100,
+                       "entries": {"Bid": {"price": 1}}}))
+    _agree(frames, readers)
+    assert 0 < len(typed._quotes._times) <= MAX_KEYS
+
+
+def test_a_burst_gives_what_frame_by_frame_gives() -> None:
+    r = random.Random(4)
+    frames = HOSTILE + [_md(*(_random_quote(r) for _ in range(3))) for _ in range(100)]
+    typed, tolerant = _readers()
+    burst = typed.receive_many(frames, T0, WALL)
+    one_by_one = [e for f in frames for e in tolerant.receive(f, T0, WALL)]
+    assert repr(burst) == repr(one_by_one) and typed.malformed == tolerant.malformed and not typed.faults

@@ -1,5 +1,6 @@
-"""Tradovate wire format, pure: frames, request documents, quote entries,
-chart bars and tick packets. See ../shared/protocols/tradovate.md sections 3-7.
+"""Tradovate wire format, pure: frames, request documents, times, DOM
+levels, chart bars and tick packets (quotes are :mod:`.quotes`). See
+../shared/protocols/tradovate.md sections 3-7.
 
 Server frames start with a type character: ``o`` open, ``h`` heartbeat,
 ``a[...]`` a JSON array of responses (``i``/``s``/``d``) and events
@@ -15,13 +16,12 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ...errors import UnsupportedError
-from ...events import Bar, BookSnapshot, Quote, Summary, Trade
+from ...events import Bar, BookSnapshot, Trade
 from ...intervals import Interval
-from ..core import loads, remember
+from ..core import loads
 from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
 __all__ = ["parse_frame", "encode_request", "HEARTBEAT", "MAX_PENALTY", "penalty_wait", "iso_to_ns", "ns_to_iso",
-           "QuoteBook",
            "chart_description", "bar_from_packet", "ticks_from_packet", "book_from_dom", "error_text", "contract_id"]
 
 HEARTBEAT = "[]"
@@ -112,63 +112,6 @@ def error_text(d: Any) -> str:
     if isinstance(d, dict):
         return str(d.get("errorText") or d.get("message") or d)
     return "" if d is None else str(d)
-
-
-_SUMMARY_KEYS = ("OpeningPrice", "HighPrice", "LowPrice", "SettlementPrice", "TotalTradeVolume",
-                 "OpenInterest")
-
-
-class QuoteBook:
-    """Per-contract quote state. Partial ``entries`` are merged into it (a
-    missing entry, or a missing price or size inside one, leaves the last
-    known value), then turned into Quote, Trade and Summary events."""
-
-    def __init__(self) -> None:
-        self._state: Dict[int, Dict[str, Dict[str, float]]] = {}
-
-    def clear(self) -> None:
-        """Forget everything (after a reconnect the server sends full state again)."""
-        self._state.clear()
-
-    def apply(self, quote: Mapping[str, Any], symbol: str, provider: str, received_ns: int,
-              with_trades: bool = True) -> List[Any]:
-        """Merge one ``quotes[]`` item; return the events it changes."""
-        cid = contract_id(quote.get("contractId"))
-        entries = quote.get("entries") or {}
-        if not isinstance(entries, dict):
-            raise ValueError("quote entries must be an object")
-        state = self._state.get(cid) or remember(self._state, cid, {})
-        changed = set()
-        for name, entry in entries.items():
-            if not isinstance(entry, dict):
-                continue
-            slot = state[name] if name in state else remember(state, name, {})
-            for field in ("price", "size"):
-                value = strict_num(entry.get(field))  # nan for a missing, non-numeric or infinite value
-                if value == value:
-                    slot[field] = value
-            changed.add(name)
-        t = iso_to_ns(quote.get("timestamp")) or received_ns
-        out: List[Any] = []
-
-        def get(name: str, field: str) -> float:
-            return state.get(name, {}).get(field, math.nan)
-
-        if "Bid" in changed or "Offer" in changed:
-            out.append(Quote(symbol, t, provider, bid=get("Bid", "price"), ask=get("Offer", "price"),
-                             bid_size=get("Bid", "size"), ask_size=get("Offer", "size"),
-                             extra={"contract_id": cid}))
-        if with_trades and "Trade" in changed:
-            out.append(Trade(symbol, t, provider, price=get("Trade", "price"), size=get("Trade", "size"),
-                             day_volume=get("TotalTradeVolume", "size"), extra={"contract_id": cid}))
-        if changed.intersection(_SUMMARY_KEYS):
-            out.append(Summary(symbol, t, provider, open=get("OpeningPrice", "price"),
-                               high=get("HighPrice", "price"), low=get("LowPrice", "price"),
-                               close=math.nan, prev_close=math.nan,
-                               volume=get("TotalTradeVolume", "size"),
-                               open_interest=get("OpenInterest", "size"),
-                               extra={"contract_id": cid, "settlement": get("SettlementPrice", "price")}))
-        return out
 
 
 def chart_description(interval: Optional[Interval]) -> Dict[str, Any]:

@@ -15,7 +15,9 @@ Rules (protocols/tradovate.md sections 3-7, 10, 12):
   up over REST (``/contract/find``, through the runtime's REST worker) and
   subscribed once its id is known; a name Tradovate does not know fails
   that subscription alone.
-* Quotes arrive as partial ``entries`` merged into per-contract state;
+* Quotes arrive as partial ``entries`` merged into per-contract state
+  (:mod:`.quotes`: a quote frame is decoded by msgspec into typed Structs,
+  and only what does not fit that shape takes the tolerant dict path);
   charts are handled by :mod:`.charts`.
 * ``shutdown`` with a quota reason code means another session holds the
   connection: the feed stops (TakeoverError) rather than fight for it.
@@ -37,8 +39,9 @@ from ..base import Capabilities, Endpoint, Fatal, History, Subscription
 from ..core import Liveness, ProtocolCore, StateMachine, loads, subscription_error
 from ..credentials import LoginFlow, RenewFlow
 from .charts import Chart, Charts
-from .codec import (HEARTBEAT, MAX_PENALTY, QuoteBook, book_from_dom, contract_id, encode_request, error_text,
-                    parse_frame, penalty_wait)
+from .codec import (HEARTBEAT, MAX_PENALTY, book_from_dom, contract_id, encode_request, error_text, parse_frame,
+                    penalty_wait)
+from .quotes import MD_HEADS, QuoteBook, decode_md
 
 __all__ = ["TradovateProtocol", "State", "TRANSITIONS", "HEARTBEAT_INTERVAL", "MAX_PENALTY"]
 
@@ -77,6 +80,9 @@ class TradovateProtocol(ProtocolCore):
 
     capabilities = Capabilities(kinds=("quote", "trade", "bar", "summary", "book"), history=True, acks=True,
                                 rest=True)
+    #: Quote frames are decoded into typed Structs first (see :mod:`.quotes`); False sends every frame the
+    #: tolerant way (the tests compare the two).
+    typed_decoding = True
 
     def __init__(self, token: Optional[str] = None, *, provider: str = "tradovate", url: str = "",
                  login: Optional[LoginFlow] = None, renew: Optional[RenewFlow] = None,
@@ -238,6 +244,10 @@ class TradovateProtocol(ProtocolCore):
 
     # ------------------------------------------------------------ receiving
     def _receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
+        if text.startswith(MD_HEADS) and self.typed_decoding:
+            typed = self._typed_md(text, wall_ns)
+            if typed is not None:
+                return typed
         try:
             kind, payload = parse_frame(text)
         except (ValueError, TypeError, RecursionError) as exc:
@@ -355,6 +365,41 @@ class TradovateProtocol(ProtocolCore):
             return [self._status("error", f"Tradovate rejected a chart of {chart.symbol!r}: {text}", wall_ns,
                                  symbol=chart.symbol, code=code)]
         return [self._status("error", f"Tradovate answered {code}: {text}", wall_ns, code=code)]
+
+    def _typed_md(self, text: str, wall_ns: int) -> Optional[List[Event]]:
+        """The events of an ``md`` frame of the typed shape, or None (nothing
+        changed) when the tolerant reader must decide: another shape, a DOM it
+        cannot read, a crowded contract, an odd timestamp. DOMs come first
+        because they can fail; quote merges cannot, once :meth:`QuoteBook.fits`
+        said yes."""
+        items = decode_md(text)
+        if items is None:
+            return None
+        book = self._quotes
+        if len(items) == 1:
+            data = items[0].d
+            doms = self._doms(data.doms, wall_ns) if data.doms else None
+            if (doms is None and data.doms) or not book.fits(data.quotes):
+                return None
+            out: List[Event] = []
+            book.apply_typed(data.quotes, self._names, self._tick_symbols, self.provider, wall_ns, out)
+            return out + doms if doms else out
+        books = [self._doms(item.d.doms, wall_ns) if item.d.doms else [] for item in items]
+        if None in books or not book.fits([q for item in items for q in item.d.quotes]):
+            return None
+        out = []
+        for item, doms in zip(items, books):
+            book.apply_typed(item.d.quotes, self._names, self._tick_symbols, self.provider, wall_ns, out)
+            out += doms or ()
+        return out
+
+    def _doms(self, doms: Any, wall_ns: int) -> Optional[List[Event]]:
+        """BookSnapshots of a ``doms`` list as :meth:`_on_md` makes them; None when one fails."""
+        try:
+            return [book_from_dom(dom, self._name(contract_id(dom.get("contractId"))), self.provider, wall_ns)
+                    for dom in doms]
+        except Exception:  # noqa: BLE001 - the tolerant reader then reports whatever this is
+            return None
 
     # -- events
     def _on_md(self, d: Any, now: float, wall_ns: int) -> List[Event]:
