@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -245,17 +248,21 @@ def decode_rate(k: int, n: int) -> float:
 
 
 def decode_rate_tradovate(k: int, n: int) -> float:
-    """Events/s of TradovateProtocol.receive on ``md`` quote frames, no sockets."""
+    """Events/s of TradovateProtocol.receive on ``md`` quote frames, no sockets;
+    every frame carries a timestamp of its own, as a live stream does."""
     p = TradovateProtocol(None)
     p.learn_symbols({f"S{i}": 1000 + i for i in range(50)})
-    quotes = [{"timestamp": "2026-01-05T14:30:00.250Z", "contractId": 1000 + i % 50,
-               "entries": {"Bid": {"price": 5000.25, "size": 3}, "Offer": {"price": 5000.5, "size": 4}}}
-              for i in range(k)]
-    frame = "a" + json.dumps([{"e": "md", "d": {"quotes": quotes}}])
+    texts = []
+    for f in range(64):
+        stamp = f"2026-01-05T14:30:{f % 60:02d}.{f * 7 % 1000:03d}Z"
+        quotes = [{"timestamp": stamp, "contractId": 1000 + i % 50,
+                   "entries": {"Bid": {"price": 5000.25, "size": 3}, "Offer": {"price": 5000.5, "size": 4}}}
+                  for i in range(k)]
+        texts.append("a" + json.dumps([{"e": "md", "d": {"quotes": quotes}}]))
     frames = n // k
     t0 = time.perf_counter()
-    for _ in range(frames):
-        p.receive(frame, 0.0, 1)
+    for i in range(frames):
+        p.receive(texts[i & 63], 0.0, 1)
     return frames * k / (time.perf_counter() - t0)
 
 
@@ -331,6 +338,25 @@ class TLSRows:
             self.emu = None
 
 
+def peak_rss(letter: str, k: int, n: int, symbols: int) -> Dict[str, Any]:
+    """Peak RSS (MiB) of a fresh process that imports what the client needs,
+    starts its emulator and runs client ``letter`` once: the figure is the
+    client's own footprint, not the benchmark's after every other row."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--rss-probe", letter, "--ks", str(k),
+                          "--n", str(n), "--symbols", str(symbols)], capture_output=True, text=True, timeout=600,
+                         check=True).stdout
+    mb = float(out.rsplit("peak_rss_mb=", 1)[1].split()[0])
+    return {"bench": "peak_rss", "client": letter, "k": k, "n": n, "peak_rss_mb": mb}
+
+
+def _rss_probe(letter: str, k: int, n: int, symbols: List[str]) -> None:
+    fns = {"f": lambda e: physical_floor(e, n, k, symbols), "b": lambda e: mdsdk_client(e, n, k, symbols, "callbacks"),
+           "c": lambda e: mdsdk_client(e, n, k, symbols, "iterator")}
+    with EmulatorProcess() as emu:
+        fns[letter](emu)
+    print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small N, one run: a smoke test")
@@ -339,7 +365,10 @@ def main() -> None:
     ap.add_argument("--ks", default="1,10,100")
     ap.add_argument("--symbols", type=int, default=50)
     ap.add_argument("--clients", default="", help="comma-separated client letters to run (default: all)")
+    ap.add_argument("--rss-probe", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rss_probe:
+        return _rss_probe(args.rss_probe, int(args.ks.split(",")[-1]), args.n, sample(args.symbols))
     if args.quick:
         args.n, args.runs = 5_000, 1
     ks = [int(x) for x in args.ks.split(",")]
@@ -368,9 +397,12 @@ def main() -> None:
                 "events_per_s": decode_rate_tradovate(k, n_dec // 4)} for k in ks]
     print()
     print(table(rows, ["client", "k", "n", "events_per_s", "us_per_event", "ratio_a", "ratio_f"]))
+    rss = [peak_rss(letter, ks[-1], args.n, args.symbols) for letter in ("f", "b", "c")]
     print()
     print(table(decode, ["client", "k", "events_per_s"]))
-    print(f"\nresults appended to {write_results('throughput', rows + decode)}")
+    print()
+    print(table(rss, ["client", "k", "n", "peak_rss_mb"]))
+    print(f"\nresults appended to {write_results('throughput', rows + decode + rss)}")
 
 
 if __name__ == "__main__":
