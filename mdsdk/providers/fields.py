@@ -124,7 +124,8 @@ class _Builder:
             if col is None:
                 raise ValueError(f"no value for {self.cls.__name__}.{name}")
             args.append(col)
-        out = list(islice(map(self.cls, *args), n))
+        # map stops at its shortest argument: a column of n values, unless every column is a repeat().
+        out = list(map(self.cls, *args) if any(a.__class__ is list for a in args) else islice(map(self.cls, *args), n))
         for name, setter, _ in self.kwonly:
             col = cols.get(name)
             if col is not None:
