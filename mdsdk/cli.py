@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import math
 import signal
 import sys
@@ -19,7 +18,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, TextIO, Tuple
 from . import _validate as check
 from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
-from .events import Bar, Event, Quote, Status, Summary, Trade
+from .events import Bar, Event, Quote, Status, Summary, Trade, to_json
 from .registry import DEFAULT_PROVIDER, known_providers
 
 __all__ = ["main"]
@@ -50,17 +49,6 @@ def _line(ev: Event) -> str:
     return f"{t}  {ev!r}"
 
 
-def _json(ev: Event) -> str:
-    import dataclasses
-    d: Dict[str, Any] = {"kind": ev.topic}
-    for f in dataclasses.fields(ev):
-        v = getattr(ev, f.name)
-        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-            v = None
-        d[f.name] = dict(v) if f.name == "extra" else v
-    return json.dumps(d, default=str)
-
-
 def _connect(args: argparse.Namespace, record: Optional[str] = None) -> Any:
     from . import connect
     options: Dict[str, Any] = {}
@@ -89,7 +77,7 @@ def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None)
                 timer.start()
             try:
                 for ev in stream:
-                    out.write((_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
+                    out.write((to_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
                     if args.format == "table":
                         out.flush()
             except KeyboardInterrupt:
@@ -181,7 +169,7 @@ def _write(df: Any, path: str) -> None:
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
     from .replay import replay
     for ev in replay(args.file, provider=args.provider):
-        out.write((_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
+        out.write((to_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
     return 0
 
 

@@ -87,3 +87,20 @@ def test_events_are_frozen_and_fast_decoding_matches_init() -> None:
     assert Quote("A", 0, "p").datetime == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     assert Status("", 0, "p", kind="connected").kind == "connected"
     assert Bar.topic == "bar" and Quote.topic == "quote"
+
+
+def test_to_json_gives_kind_then_every_field_with_null_for_missing_numbers() -> None:
+    import dataclasses
+    import json
+
+    from mdsdk.events import BookSnapshot, Quote, Status, to_json
+
+    q = Quote("SPY", 1_700_000_000_000_000_001, "sim", 1.5, math.nan, math.inf, 3.0, extra={"venue": "Q"})
+    d = json.loads(to_json(q))
+    assert list(d) == ["kind"] + [f.name for f in dataclasses.fields(q)]
+    assert d["kind"] == "quote" and d["time"] == 1_700_000_000_000_000_001
+    assert (d["bid"], d["ask"], d["bid_size"], d["ask_size"], d["extra"]) == (1.5, None, None, 3.0, {"venue": "Q"})
+    s = json.loads(to_json(Status("", 5, "sim", kind="gap", detail="d", extra={"x": math.nan})))
+    assert s["kind"] == "gap" and s["extra"] == {"x": None}  # a Status's own kind, once
+    b = json.loads(to_json(BookSnapshot("ES", 7, "t", bids=((1.0, 2.0),), asks=())))
+    assert (b["kind"], b["bids"], b["asks"]) == ("book", [[1.0, 2.0]], [])
