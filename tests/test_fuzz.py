@@ -63,6 +63,38 @@ def test_mutated_frames_hold_the_contract(rig: Rig, data: st.DataObject) -> None
     assert not found, found
 
 
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_burst_decodes_as_its_frames_do(rig: Rig, data: st.DataObject) -> None:
+    """receive_many (what the runtime calls with every frame of a socket read)
+    gives what receive() frame by frame gives, for bursts of good and mutated
+    frames: same events in the same order, same malformed count."""
+    fuzzer, corpus, mutators = rig
+    picks = data.draw(st.lists(st.tuples(st.sampled_from(corpus), st.integers(1, 4)), min_size=1, max_size=8),
+                      label="frames and repeats")  # repeats make runs of data frames, which decode jointly
+    rng = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    burst = [mutators[rng.choice(sorted(mutators))](f, rng) if rng.random() < 0.3 else f
+             for frame, times in picks for f in [frame] * times]
+    one, many = fuzzer.hs.rebuild(), fuzzer.hs.rebuild()
+    now, wall = fuzzer.hs.now + 1, fuzzer.hs.wall_ns + 10**9
+    for proto in (one, many):  # every layout the corpus announces, and its decoders, exist before the burst
+        for text in corpus:
+            try:
+                proto.receive(text, now, wall)
+            except Exception:  # noqa: BLE001 - the same frames on both: only the burst is compared
+                pass
+    single: List[Any] = []
+    for text in burst:
+        try:
+            single += one.receive(text, now, wall)
+        except Exception:  # noqa: BLE001 - a bug costs that frame: receive_many keeps it in faults
+            pass
+    joint = many.receive_many(burst, now, wall)
+    assert repr(joint) == repr(single)  # repr: nan is unequal to itself
+    assert getattr(many, "malformed", 0) == getattr(one, "malformed", 0)
+
+
 def test_the_mutators_make_what_they_promise() -> None:
     rng = random.Random(1)
     frame = 'a[{"e":"md","d":{"quotes":[{"contractId":1}]}}]'
