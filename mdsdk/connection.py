@@ -543,7 +543,9 @@ class Connection:
         texts: List[str] = []
         lost: Optional[ConnectionLost] = None
         size = 0
-        while len(texts) < _BURST_FRAMES and size < _BURST_BYTES:
+        for _ in range(_BURST_FRAMES):  # reads, not only frames: a ping flood or a trickling giant frame yields none
+            if len(texts) >= _BURST_FRAMES or size >= _BURST_BYTES:
+                break
             try:
                 got = transport.recv_many()
             except ConnectionLost as exc:
@@ -571,12 +573,12 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             events = self._internal("decoding a frame", exc)
         faults, proto.faults = proto.faults, []
-        for fault in faults:
-            self._internal("decoding a frame", fault)
         if proto.signals:
             self._signals(events)
         elif events:
             self._deliver(events)
+        for fault in faults:  # after the burst's events: those frames came first or beside it
+            self._internal("decoding a frame", fault)
 
 
 def _pairs(value: Any) -> List[tuple[Any, ...]]:

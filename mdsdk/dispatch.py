@@ -16,7 +16,6 @@ import collections
 import logging
 import threading
 import time
-from operator import length_hint
 from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple)
 
 from .errors import ClosedError, ConfigurationError
@@ -29,8 +28,6 @@ log = logging.getLogger("mdsdk.dispatch")
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
 _TAKE = 1024  # events a consumer takes from its queue in one step
 _ERROR_SUMMARY_EVERY = 10.0  # seconds between summary lines of one callback's repeated errors
-_NOWHERE: Deque[object] = collections.deque(maxlen=0)
-_consume = _NOWHERE.extend  # runs an iterator to its end in C
 
 
 class BatchQueue:
@@ -427,35 +424,16 @@ class Dispatcher:
                 if queue.closed:
                     return
                 continue
-            plan = self._plan
             for batch in batches:
                 if queue.closed:
                     return  # close() must not wait for a slow callback to drain a backlog
-                if not self._only_one(plan, batch):
-                    self._each(plan, batch)
+                self._each(batch)
 
-    def _only_one(self, plan: Dict[type, Tuple[Tuple[Handle, Callable[[Event], None], Optional[FrozenSet[str]]],
-                                               ...]], batch: List[Event]) -> bool:
-        """The usual batch (one event class, one callback for it, no symbol
-        filter): the callback is called from C, event after event, without an
-        interpreted loop around it. False when the batch is not of that kind."""
-        cls = batch[0].__class__ if batch else None
-        calls = plan.get(cls) if cls is not None else None
-        if calls is None or len(calls) != 1 or calls[0][2] is not None or not {cls}.issuperset(map(type, batch)):
-            return False
-        h, fn, _ = calls[0]
-        it = iter(batch)
-        while True:
-            try:
-                _consume(map(fn, it))
-                return True
-            except Exception as exc:  # noqa: BLE001 - user code must not stop the others
-                # The iterator has passed the event the callback failed on, and no further.
-                self._callback_failed(h, exc, batch[len(batch) - length_hint(it) - 1])
-
-    def _each(self, plan: Dict[type, Tuple[Tuple[Handle, Callable[[Event], None], Optional[FrozenSet[str]]], ...]],
-              batch: List[Event]) -> None:
+    def _each(self, batch: List[Event]) -> None:
+        plan = self._plan
         for ev in batch:
+            if self._plan is not plan:  # a callback was added or removed (maybe by a callback): from this event on
+                plan = self._plan
             calls = plan.get(ev.__class__)
             if calls is None:
                 calls = plan[ev.__class__] = self._calls_for(ev)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 import math
 from typing import Any, ClassVar, Iterator, Mapping, Optional, Tuple
 
@@ -201,12 +202,25 @@ def _plain(obj: Any) -> Any:
 _ENCODER = msgspec.json.Encoder(enc_hook=_plain)
 
 
+def _nulls(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _nulls(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nulls(v) for v in obj]
+    return obj
+
+
 def to_json(ev: Event) -> str:
     """One event as a line of JSON, encoded by msgspec in C: ``kind`` (the
     event type, e.g. ``"quote"``; a Status's own ``kind`` field says which
     news it is) then every field in order, with nan and infinities as
     ``null`` and ``extra`` as an object."""
-    body = _ENCODER.encode(ev).decode()
+    try:
+        body = _ENCODER.encode(ev).decode()
+    except UnicodeEncodeError:  # a lone surrogate (a server's "\ud800"): escaped, as stdlib json does
+        body = json.dumps(_nulls(msgspec.to_builtins(ev, enc_hook=_plain)), separators=(",", ":"))
     if ev.__class__ is Status:
         return body
     return '{"kind":"' + ev.topic + '",' + body[1:]

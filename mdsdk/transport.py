@@ -196,6 +196,11 @@ class WebSocketTransport:
                 self._fragments = [payload]
         elif opcode == 0x0:
             self._fragments.append(payload)
+            if sum(map(len, self._fragments)) > _MAX_MESSAGE:
+                self._lost = ConnectionLost(f"the server sent a fragmented message over the {_MAX_MESSAGE}-byte "
+                                            "limit")
+                self._fragments = []
+                return
             if fin:
                 self._messages.append(b"".join(self._fragments).decode("utf-8", "replace"))
                 self._fragments = []

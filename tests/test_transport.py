@@ -163,3 +163,27 @@ def test_a_masked_server_frame_is_unmasked() -> None:
     finally:
         server.close()
     assert got == [text, "", "after"]
+
+
+def test_a_fragmented_message_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mdsdk.transport as transport_module
+    monkeypatch.setattr(transport_module, "_MAX_MESSAGE", 1000)  # the real limit is 64 MiB
+
+    def play(s: Script, ws: ServerConnection) -> None:
+        ws.send("before")
+        ws.send(["x" * 600, "y" * 600, "z" * 600])  # 1,800 bytes in three frames of 600
+        time.sleep(0.5)
+
+    server = Script(play)
+    try:
+        t = WebSocketTransport(server.url, timeout=5)
+        t.open()
+        got: List[str] = []
+        with pytest.raises(ConnectionLost, match="fragmented message over the 1000-byte limit"):
+            for _ in range(100):
+                select.select([t.fileno()], [], [], 0.2)
+                got += t.recv_many()
+        t.close()
+    finally:
+        server.close()
+    assert got == ["before"]

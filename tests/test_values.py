@@ -104,3 +104,13 @@ def test_to_json_gives_kind_then_every_field_with_null_for_missing_numbers() -> 
     assert s["kind"] == "gap" and s["extra"] == {"x": None}  # a Status's own kind, once
     b = json.loads(to_json(BookSnapshot("ES", 7, "t", bids=((1.0, 2.0),), asks=())))
     assert (b["kind"], b["bids"], b["asks"]) == ("book", [[1.0, 2.0]], [])
+
+
+def test_to_json_escapes_a_lone_surrogate_from_a_server() -> None:
+    import json
+
+    from mdsdk.events import to_json
+
+    line = to_json(Status("", 5, "dxlink", kind="error", detail="bad \ud800 text", extra={"x": math.inf}))
+    assert json.loads(line) == {"symbol": "", "time": 5, "provider": "dxlink", "kind": "error",
+                                "detail": "bad \ud800 text", "extra": {"x": None}}

@@ -277,23 +277,21 @@ def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int,
     cols = list(filter(any, cols))  # a column of zeros (eventTime on most feeds) holds no time
     if not cols:
         return [received_ns] * n
-    # Comparisons raise TypeError for str, None, lists... beside an int: nothing that could grow a string or a list
-    # is multiplied. Only row maxima need checking: the maximum passes over a missing (<= 0) time beside a good one.
+    for c in cols:  # TypeError for str, None or lists; a float sum for 1.5 or a bare NaN: the careful path decides
+        if type(sum(c)) is not int:
+            raise ValueError("not int times")
+    # Only row maxima need a range check: the maximum passes over a missing (<= 0) time beside a good one.
     ms = _max_columns(cols)
     lo, hi = min(ms), max(ms)
     if lo < 0 or hi >= MAX_MS:
         raise ValueError("time out of range")
     if nanos is not None and any(nanos):
-        if min(nanos) < 0 or max(nanos) >= NS_PER_MS:
-            raise ValueError("timeNanoPart out of range")
-        ns = [t * NS_PER_MS + x if t else received_ns for t, x in zip(ms, nanos)]
-    elif lo:  # every row has a time: one C pass
-        ns = list(map(mul, ms, repeat(NS_PER_MS)))
-    else:
-        ns = [t * NS_PER_MS or received_ns for t in ms]
-    if type(sum(ns)) is not int:
-        raise ValueError("a float time")  # 1.5 or nan passed the comparisons
-    return ns
+        if not {int}.issuperset(map(type, nanos)) or min(nanos) < 0 or max(nanos) >= NS_PER_MS:
+            raise ValueError("timeNanoPart not an int in range")
+        return [t * NS_PER_MS + x if t else received_ns for t, x in zip(ms, nanos)]
+    if lo:  # every row has a time: one C pass
+        return list(map(mul, ms, repeat(NS_PER_MS)))
+    return [t * NS_PER_MS or received_ns for t in ms]
 
 
 def _max_columns(cols: List[Sequence[Any]]) -> Sequence[Any]:

@@ -221,3 +221,20 @@ def test_fuzzed_values_keep_the_event_invariants(values: List[Any]) -> None:
         return
     _check(events)
     assert all(e.extra is not EMPTY for e in events)
+
+
+@pytest.mark.parametrize("times", [
+    (1_700_000_000_001, 1_700_000_000_002, math.nan, 0),     # a bare NaN beside good times
+    (1_700_000_000_001, 1_700_000_000_002, 1_700_000_000_000, True),  # a bool timeNanoPart
+    (1_700_000_000_001, 1.5, 1_700_000_000_000, 7),           # a float time
+    (0, 1_700_000_000_002, "x", 7),                           # text in a time column
+])
+def test_column_and_row_paths_agree_on_odd_times(times: Any) -> None:
+    layout = ["eventType", "eventSymbol", "eventTime", "bidTime", "askTime", "timeNanoPart", "bidPrice", "askPrice",
+              "bidSize", "askSize"]
+    dec = compile_decoder("Quote", layout, "dxlink")
+    assert dec is not None
+    row = ["Quote", "SPY", *times, 1.0, 2.0, 3, 4]
+    one = dec(row, 5)
+    many = dec(row * 6, 5)  # six rows: the column path
+    assert [repr(e) for e in many] == [repr(e) for e in one] * 6

@@ -33,6 +33,10 @@ BURST = [
     json.dumps({"type": "FEED_DATA", "channel": 1, "data": ["Quote", ["Quote", "A", 1, 1, 2, 3, 4],
                                                             "Quote", ["Quote", "B", 1, 1, 2, 3, 4]]}),
     _data(["EEM"]), _data(["XLF"]),
+    json.dumps({"type": "FEED_DATA", "channel": [1], "data": ["Quote", ["Quote", "X", 1, 1, 2, 3, 4]]}),
+    json.dumps({"type": "FEED_DATA", "channel": 1, "data": [["Quote"], ["Quote"]]}),
+    json.dumps({"type": "FEED_DATA", "channel": 1, "data": [{"eventType": "Quote"}, ["Quote"]]}),
+    _data(["EFA"]),
 ]
 
 
@@ -54,8 +58,9 @@ def test_dxlink_burst_matches_frame_by_frame() -> None:
     many = dxlink()
     events = many.receive_many(BURST, T0 + 1, WALL + 1)
     _same(events, single)
-    assert many.malformed == one.malformed == 3  # not JSON, not a multiple, no layout on channel 3
-    assert len([e for e in events if isinstance(e, Status) and e.kind == "error"]) == 3
+    # not JSON, not a multiple, no layout on channel 3, and three FEED_DATA frames of odd shapes
+    assert many.malformed == one.malformed == 6
+    assert len([e for e in events if isinstance(e, Status) and e.kind == "error"]) == 6
     assert [e.symbol for e in events if not isinstance(e, Status)][:4] == ["SPY", "AAPL", "MSFT", "QQQ"]
     assert not many.faults
 

@@ -1,8 +1,9 @@
-"""The dispatcher's callback paths: a batch of one event class with one
-callback runs that callback from C; mixed batches, symbol filters and several
-callbacks go event by event. Both give every event to the right callbacks in
-order, and a raising callback costs only the event it raised on (on_error
-gets that very event). A real Dispatcher, fed as the socket thread feeds it."""
+"""The dispatcher's callbacks: every event reaches the right callbacks in
+order (one class or mixed batches, symbol filters, several callbacks); a
+raising callback costs only the event it raised on (on_error gets that very
+event), StopIteration included; a callback removed or added mid-batch takes
+effect from the next event. A real Dispatcher, fed as the socket thread
+feeds it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _quotes(names: List[str]) -> List[Event]:
 
 
 @pytest.mark.parametrize("batch", [
-    _quotes([f"S{i}" for i in range(10)]),                                   # one class: the C path
+    _quotes([f"S{i}" for i in range(10)]),                                   # one class
     _quotes(["S0", "S1", "S2"]) + [Trade("S3", T, "sim", price=1.0)] + _quotes(["S4", "S5", "S6", "S7"]),
 ])
 def test_raising_callback_costs_only_its_event(batch: List[Event]) -> None:
@@ -33,7 +34,7 @@ def test_raising_callback_costs_only_its_event(batch: List[Event]) -> None:
 
     def on_quote(ev: Any) -> None:
         if ev.symbol in ("S3", "S7", "S0"):
-            raise ValueError(ev.symbol)
+            raise (StopIteration if ev.symbol == "S7" else ValueError)(ev.symbol)
         seen.append(ev.symbol)
 
     d.add_handler("quote", on_quote, on_error=lambda exc, ev: failed.append((str(exc), ev.symbol)))
@@ -60,5 +61,25 @@ def test_several_callbacks_and_symbol_filters_keep_event_order() -> None:
         d.publish(_quotes(["S0", "S1"]) + [Status("", T, "sim", kind="error", detail="x")])
         assert wait_until(lambda: len(calls) == 4)
         assert calls == ["a:S0", "a:S1", "all:S1", "all:"]  # Status passes symbol filters
+    finally:
+        d.close()
+
+
+def test_a_callback_removed_or_added_mid_batch_counts_from_the_next_event() -> None:
+    d = Dispatcher("sim", QueuePolicy())
+    once: List[str] = []
+    late: List[str] = []
+    holder: List[Any] = []
+
+    def first_only(ev: Any) -> None:
+        once.append(ev.symbol)
+        holder[0].remove()
+        d.add_handler("quote", lambda e: late.append(e.symbol))
+
+    holder.append(d.add_handler("quote", first_only))
+    try:
+        d.publish(_quotes(["S0", "S1", "S2", "S3"]))
+        assert wait_until(lambda: len(late) == 3)
+        assert once == ["S0"] and late == ["S1", "S2", "S3"]
     finally:
         d.close()

@@ -361,8 +361,9 @@ class DXLinkProtocol(ProtocolCore):
         if msg.__class__ is not dict or msg.get("type") != "FEED_DATA":
             return None, []
         data, ch = msg.get("data"), msg.get("channel", 0)
-        if data.__class__ is not list or len(data) != 2 or data[1].__class__ is not list:
-            return None, []
+        if (data.__class__ is not list or len(data) != 2 or data[0].__class__ is not str
+                or data[1].__class__ is not list or ch.__class__ is not int):
+            return None, []  # anything odder goes frame by frame, where it is judged (lists are unhashable)
         decode = self._decoders.get((ch, data[0]))
         if decode is None or decode is _skip or len(data[1]) % decode.stride:
             return None, []
