@@ -533,35 +533,34 @@ class Connection:
 
     # ------------------------------------------------------------ reading
     def _read_burst(self) -> None:
-        """Read every frame already waiting (up to a bound), decode them in one
-        call and hand their events over as one batch: one cross-thread handover
-        per burst keeps small frames cheap, and an idle socket's burst is one
-        frame (no delay)."""
+        """Decode what each socket read brought in one call and hand its events
+        over as one batch, read after read while the socket has more (up to a
+        bound): one cross-thread handover per read keeps small frames cheap, and
+        the first read's events go out before the socket is asked again."""
         transport, rec = self._transport, self._record
         assert transport is not None
         sock = transport.fileno()
-        texts: List[str] = []
-        lost: Optional[ConnectionLost] = None
-        size = 0
+        size = frames = 0
         for _ in range(_BURST_FRAMES):  # reads, not only frames: a ping flood or a trickling giant frame yields none
-            if len(texts) >= _BURST_FRAMES or size >= _BURST_BYTES:
-                break
             try:
-                got = transport.recv_many()
+                texts = transport.recv_many()
             except ConnectionLost as exc:
-                lost = exc
-                break
-            texts += got
-            size += sum(map(len, got))
-            if rec is not None:
-                for text in got:
-                    self._write_record("in", text)
+                if self._transport is transport:
+                    self._lost(exc)  # after every frame received before it: nothing received is lost
+                return
+            if texts:
+                if rec is not None:
+                    for text in texts:
+                        self._write_record("in", text)
+                self._decode(texts)
+                if self._transport is not transport:
+                    return  # a signal closed it
+                frames += len(texts)
+                size += sum(map(len, texts))
+            if frames >= _BURST_FRAMES or size >= _BURST_BYTES:
+                return
             if not transport.pending() and not select.select((sock,), (), (), 0)[0]:
-                break
-        if texts:
-            self._decode(texts)
-        if lost is not None and self._transport is transport:
-            self._lost(lost)  # after every frame received before it: nothing received is lost
+                return
 
     def _decode(self, texts: List[str]) -> None:
         proto, clock = self.protocol, self.clock
