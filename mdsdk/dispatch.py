@@ -16,6 +16,7 @@ import collections
 import logging
 import threading
 import time
+from itertools import chain
 from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple)
 
 from .errors import ClosedError, ConfigurationError
@@ -320,6 +321,9 @@ class EventStream:
         return self._consumer.queue.stats()
 
 
+_Plan = Dict[type, Tuple[Tuple[Handle, Callable[[Event], None], Optional[FrozenSet[str]]], ...]]
+
+
 class Dispatcher:
     """Takes batches from the socket thread and feeds the cache, the callback
     thread and every open stream."""
@@ -333,7 +337,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._consumers: Tuple[_Consumer, ...] = ()
         self._handlers: Dict[str, Tuple[Handle, ...]] = {}
-        self._plan: Dict[type, Tuple[Tuple[Handle, Callable[[Event], None], Optional[FrozenSet[str]]], ...]] = {}
+        self._plan: _Plan = {}
         self._callback = _Consumer(BatchQueue(callback_policy, "callbacks"), frozenset(), None)
         self._thread: Optional[threading.Thread] = None
         self._streams = 0
@@ -431,7 +435,26 @@ class Dispatcher:
 
     def _each(self, batch: List[Event]) -> None:
         plan = self._plan
-        for ev in batch:
+        calls = plan.get(batch[0].__class__) if batch else None
+        if calls is not None and len(calls) == 1 and calls[0][2] is None and \
+                {batch[0].__class__}.issuperset(map(type, batch)):
+            return self._one_callback(plan, calls[0][0], calls[0][1], batch)
+        self._mixed(plan, iter(batch))
+
+    def _one_callback(self, plan: _Plan, h: Handle, fn: Callable[[Event], None], batch: List[Event]) -> None:
+        """The usual batch: one event class, one callback for it, no symbol
+        filter; the loop does nothing else per event."""
+        it = iter(batch)
+        for ev in it:
+            if self._plan is not plan:  # a callback was added or removed: this event and the rest, the long way
+                return self._mixed(self._plan, chain((ev,), it))
+            try:
+                fn(ev)
+            except Exception as exc:  # noqa: BLE001 - user code must not stop the others
+                self._callback_failed(h, exc, ev)
+
+    def _mixed(self, plan: _Plan, events: Iterator[Event]) -> None:
+        for ev in events:
             if self._plan is not plan:  # a callback was added or removed (maybe by a callback): from this event on
                 plan = self._plan
             calls = plan.get(ev.__class__)
