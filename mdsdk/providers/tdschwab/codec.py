@@ -147,6 +147,8 @@ def _char_one(v: Any) -> Optional[str]:
     # Type drift (section 9 item 6): a char field may arrive as its code point ("6": 63 is "?").
     if v.__class__ is int and 32 <= v < 0x110000:
         return chr(v)
+    if v.__class__ is str and not v.strip():
+        return None  # TDA's " " means "no value" (BID_TICK, DIVIDEND_DATE)
     return text.one(v)  # type: ignore[no-any-return]
 
 
@@ -156,7 +158,7 @@ def _percent_one(v: Any) -> float:
 
 _CONVERTERS: Mapping[str, Converter] = {
     "d": num, "i": integer, "t": integer, "s": text, "b": flag, "x": plain,
-    "c": Converter(_char_one, text.fast),
+    "c": Converter(_char_one),
     "r": Converter(_percent_one, lambda col: [x * 100.0 for x in num.fast(col)]),
 }
 
