@@ -377,6 +377,8 @@ def test_bad_blocks_never_spoil_the_good_ones(schwab: Codec) -> None:
     '{"data": [{"service": "NASDAQ_BOOK", "content": [{"key": "A", "2": [{"0": NaN}], "3": {"0": 1}}]}]}',
     '{"data": [{"service": "ACCT_ACTIVITY", "content": [{"key": "k", "seq": "x", "1": [1], "3": 5}]}]}',
     '{"response": [{"content": []}], "notify": [{"heartbeat": 1e99}, {"heartbeat": []}]}',
+    '{"data": [{"service": "LEVELONE_FUTURES", "content": [{"key": "/ES", "delayed": 1180591620717411303424, '
+    '"assetMainType": "' + "y" * 20000 + '", "20": 1e308, "99": -1180591620717411303424, "seq": 1e300}]}]}',
     "[" * 100000, '{"data":[{"service":"QUOTE","content":[{"key":"A","1":' + "[" * 5000 + "]" * 5000 + "}]}]}",
 ])
 def test_hostile_frames_raise_only_value_error(tda: Codec, raw: str) -> None:

@@ -42,7 +42,7 @@ import msgspec
 from ...events import Bar, BookSnapshot, Event, Quote, Summary, Trade
 from ..convert import MAX_MS, NS_PER_MS
 from ..core import dumps, loads, remember
-from ..fields import (Converter, DictDecoder, Field, Table, flag, integer, num, plain, snake, text)
+from ..fields import Converter, DictDecoder, Field, Table, flag, integer, num, snake, text
 from .variants import BOOK, CHART, ITEM, LEVEL_ONE, META_KEYS, TIMESALE, Service, Variant, category
 
 __all__ = ["Codec", "Decoded", "Response", "Notify", "Item", "parse", "converter_for"]
@@ -153,19 +153,36 @@ def _char_one(v: Any) -> Optional[str]:
 
 
 def _percent_one(v: Any) -> float:
-    return num.one(v) * 100.0  # type: ignore[no-any-return]
+    x: float = num.one(v) * 100.0
+    return x if not math.isinf(x) else math.nan  # 1e308 as a ratio is no percent
 
+
+def _scalar_one(v: Any) -> Any:
+    """A JSON scalar an ``extra`` may hold: text cut to MAX_TEXT, an int only within int64, no infinity."""
+    if v.__class__ is str:
+        return text.one(v)
+    if v.__class__ is int:
+        return integer.one(v)
+    if v.__class__ is float:
+        return num.one(v)
+    return v if v is None or v.__class__ is bool else None
+
+
+_SCALAR = Converter(_scalar_one)
+# The content metadata keys, typed (an unknown key goes through _SCALAR).
+_META: Mapping[str, Converter] = {"seq": integer, "delayed": flag, "assetMainType": text, "assetSubType": text,
+                                  "cusip": text}
 
 _CONVERTERS: Mapping[str, Converter] = {
-    "d": num, "i": integer, "t": integer, "s": text, "b": flag, "x": plain,
+    "d": num, "i": integer, "t": integer, "s": text, "b": flag, "x": _SCALAR,
     "c": Converter(_char_one),
-    "r": Converter(_percent_one, lambda col: [x * 100.0 for x in num.fast(col)]),
+    "r": Converter(_percent_one),
 }
 
 
 def converter_for(kind: str) -> Converter:
-    """The converter of a field-map type letter (:mod:`.variants`); ``plain`` for a letter it does not know."""
-    return _CONVERTERS.get(kind, plain)
+    """The converter of a field-map type letter (:mod:`.variants`); any JSON scalar for a letter it does not know."""
+    return _CONVERTERS.get(kind, _SCALAR)
 
 
 # ---------------------------------------------------------------- tables
@@ -205,16 +222,17 @@ def _decoders(variant: Variant, provider: str) -> _Decoders:
     for name, conv in convs.items():
         by_cat[category(name)][name] = conv
     trade_extras = {**by_cat["trade"], "seq": integer}
+    summary_extras = {**by_cat["summary"], **_META}
     others = frozenset(by_cat["quote"]) | frozenset(by_cat["trade"])
     return _Decoders(
         Table(Quote, _QUOTE_FIELDS, symbol="key", time=_QUOTE_TIMES, rest=None,
               extra_convert=by_cat["quote"]).dicts(provider),
         Table(Trade, _TRADE_FIELDS, symbol="key", time=_TRADE_TIMES, rest=None, extra_convert=trade_extras).dicts(
             provider),
-        Table(Summary, _SUMMARY_FIELDS, symbol="key", rest=plain, skip=others,
-              extra_convert=by_cat["summary"]).dicts(provider),
-        Table(Bar, _BAR_FIELDS, symbol="key", time=("chart_time",), rest=plain,
-              extra_convert={**by_cat["summary"], "seq": integer}).dicts(provider))
+        Table(Summary, _SUMMARY_FIELDS, symbol="key", rest=_SCALAR, skip=others,
+              extra_convert=summary_extras).dicts(provider),
+        Table(Bar, _BAR_FIELDS, symbol="key", time=("chart_time",), rest=_SCALAR,
+              extra_convert=summary_extras).dicts(provider))
 
 
 # ---------------------------------------------------------------- typed envelopes
