@@ -125,10 +125,25 @@ def _ms_ns_column(col: Sequence[Any]) -> Sequence[Any]:
 _NUMBER_TYPES = frozenset({int, float})
 _SCALARS: FrozenSet[type] = frozenset({str, int, float, bool, type(None)})
 
+
+def _plain_one(v: Any) -> Any:
+    """A JSON scalar as an ``extra`` may hold it: an int only within int64, no
+    infinity, text cut to MAX_TEXT; a list or an object is None."""
+    cls = v.__class__
+    if cls is str:
+        return v[:MAX_TEXT]
+    if cls is int:
+        return v if -_I64 <= v < _I64 else None
+    if cls is float:
+        return None if math.isinf(v) else v
+    return v if cls is bool or v is None else None
+
+
+
 # num: a wire double as float() reads it ("NaN"), else nan; infinities too. strict_num: a JSON number, else
 # nan. text: str (at most MAX_TEXT characters), with None, "" and "\0" as None. integer / int_or_zero: an
 # int64 (a finite float truncated), else None / 0. ms_ns: epoch ms as ns, 0 if missing or out of range. flag:
-# bool, None stays None. plain: a JSON scalar as it is, a list or an object as None.
+# bool, None stays None. plain: a JSON scalar within the invariants (int64, finite, MAX_TEXT), else None.
 num = Converter(_num, _floats)
 strict_num = Converter(lambda v: _num(v) if v.__class__ in _NUMBER_TYPES else math.nan,
                        lambda col: _floats(_only(_NUMBER_TYPES)(col)))
@@ -137,7 +152,7 @@ integer = Converter(_integer, _ints)
 int_or_zero = Converter(lambda v: _integer(v) or 0, _ints)
 ms_ns = Converter(_ms_ns, _ms_ns_column)
 flag = Converter(lambda v: None if v is None else bool(v), _only(frozenset({bool})))
-plain = Converter(lambda v: v if v.__class__ in _SCALARS else None, _only(_SCALARS))
+plain = Converter(_plain_one, lambda col: list(map(_plain_one, col)))
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")  # what a wire name must become to be an ``extra`` key

@@ -238,3 +238,11 @@ def test_column_and_row_paths_agree_on_odd_times(times: Any) -> None:
     one = dec(row, 5)
     many = dec(row * 6, 5)  # six rows: the column path
     assert [repr(e) for e in many] == [repr(e) for e in one] * 6
+
+
+def test_plain_keeps_only_scalars_an_extra_may_hold() -> None:
+    from mdsdk.providers.fields import MAX_TEXT
+    col = ["a", "", 7, 1 << 63, -(1 << 63), 1.5, math.inf, -math.inf, True, None, [1], {"a": 1}, "x" * (MAX_TEXT + 5)]
+    want = ["a", "", 7, None, -(1 << 63), 1.5, None, None, True, None, None, None, "x" * MAX_TEXT]
+    assert [plain(v) for v in col] == want
+    assert list(plain.column(col)) == want
