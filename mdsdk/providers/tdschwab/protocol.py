@@ -1,0 +1,372 @@
+"""The TD Ameritrade / Schwab streamer client protocol as a pure state machine (both variants, one class).
+
+Rules (protocols/tda_schwab.md sections 3-5 and 9):
+
+* LOGIN first (request id ``"0"``; ids are strings from a per-socket counter). Nothing else goes out before its
+  ack: a command that races ahead of it gets code 20. TDA then sends QOS (``qos``, default "2", the server's own).
+* ONE command in flight: the next goes out when the previous one's response arrived (parallel commands give
+  codes 22-25). Commands wait in a queue; a command unanswered for ``command_timeout`` means a stuck session
+  (reconnect).
+* Subscriptions: SUBS for a service that has no keys on the wire, ADD for more keys, UNSUBS (keys only) when the
+  last subscription of a key goes; fields are every known field, sorted, with 0. quote, trade and summary of a
+  symbol share its level-one key. A SUBS/ADD answered with a failure code (11, 19, 21, 22-25, ...) rejects the
+  subscriptions of that command only (SubscriptionError through the reply path); the others keep streaming.
+* After every reconnect: LOGIN again, then every desired subscription as one SUBS per service, one at a time.
+* Codes: 3 on LOGIN -> AuthenticationError (Fatal unless a renewable token was good before: one fresh login);
+  12 (another connection took the stream; its notify's service is "Invalid Service") -> TakeoverError, Fatal,
+  no reconnect war; 20 -> reconnect with a fresh LOGIN; 30 -> Status, reconnect and replay.
+* Liveness: any frame is life (heartbeats are ``notify`` items); a server silent for ``server_timeout`` is dead.
+
+Code 30 (STOP_STREAMING): the server ends a session whose subscription set is empty for ~20-30 s (section 5.5).
+That can happen at times the user does not control: right after connecting (the runtime connects before the
+first subscribe), and whenever the last symbol is unsubscribed. Closing and reopening would show the user
+"disconnected"/"reconnecting" news for a normal action and spend reconnect attempts; keeping the last market
+service subscribed would stream data nobody asked for. So every session *parks* one subscription right after
+LOGIN: ACCT_ACTIVITY for the account's own key (TDA: streamerSubscriptionKeys; Schwab: any text, the correl id
+as schwab-py does). It streams only on account activity (items this object drops), both variants have it, and
+the set on the wire is never empty, so the empty-subscription watchdog never fires whatever the user
+subscribes or removes. The same SUBS (idempotent: SUBS replaces the set with itself) is the keepalive the
+conformance rules want: the protocol has no client heartbeat, and an answered command proves the session alive.
+Should the server refuse the park, a Status says so and a later code 30 reconnects and replays: no silent end.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import uuid
+from typing import Deque, Dict, Iterable, List, Optional, Set, Tuple
+
+from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
+                       UnsupportedError)
+from ...events import Event
+from ..base import Capabilities, Endpoint, Fatal, Reconnect, Subscription
+from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
+from ..credentials import LoginFlow, RenewFlow
+from .codec import Codec, Decoded, Notify, Response
+from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, QOS_LEVELS, Command, Identity, encode, fields_for,
+                       has_qos, login_request, redacted_forms, service_of, streamer_url)
+from .variants import Variant
+
+__all__ = ["TDSchwabProtocol", "State", "TRANSITIONS", "SUCCESS_CODES", "REJECT_CODES"]
+
+
+class State(enum.Enum):
+    """States of one streamer socket."""
+
+    IDLE = "IDLE"
+    LOGGING_IN = "LOGGING_IN"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+TRANSITIONS: Dict[Tuple[State, str], State] = {
+    (State.IDLE, "connect"): State.LOGGING_IN,
+    (State.LOGGING_IN, "logged_in"): State.READY,
+    (State.LOGGING_IN, "refused"): State.FAILED,
+    (State.READY, "refused"): State.FAILED,
+    (State.LOGGING_IN, "taken_over"): State.FAILED,
+    (State.READY, "taken_over"): State.FAILED,
+    (State.LOGGING_IN, "dropped"): State.FAILED,
+    (State.READY, "dropped"): State.FAILED,
+}
+SUCCESS_CODES = frozenset({0, 26, 27, 28, 29})  # 26-29: SUCCEEDED_COMMAND_* (section 4)
+REJECT_CODES = frozenset({11, 19, 21, 22, 23, 24, 25})  # a subscription refused; the session goes on
+_LOGIN_DENIED = 3
+_TAKEOVER = 12
+_NOT_FOUND = 20        # STREAM_CONN_NOT_FOUND: the server no longer knows this session
+_STOP_STREAMING = 30
+
+
+@dataclasses.dataclass
+class _InFlight:
+    rid: str
+    cmd: Command
+    sent_at: float
+
+
+class TDSchwabProtocol(ProtocolCore):
+    """Sans-I/O client of one streamer ``variant`` (TDA or SCHWAB from :mod:`.variants`); see the module docstring.
+
+    ``url`` (TDA: the bare streamerSocketUrl host, or any URL with a scheme) and ``token`` (TDA: the streamer
+    token; Schwab: the OAuth access token) make a fixed endpoint; ``login``/``renew`` REST flows fetch and renew
+    it instead. ``identity`` holds the per-user request fields; a Schwab correl id is generated once per object
+    when none is given (it must not change within a session)."""
+
+    capabilities = Capabilities(kinds=("quote", "trade", "summary", "bar", "book"), acks=True, rest=True)
+
+    def __init__(self, variant: Variant, token: Optional[str] = None, *, url: str = "",
+                 identity: Optional[Identity] = None, provider: str = "", qos: str = "2",
+                 login: Optional[LoginFlow] = None, renew: Optional[RenewFlow] = None,
+                 server_timeout: float = 60.0, keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
+                 command_timeout: float = 30.0, secrets: Tuple[str, ...] = ()) -> None:
+        if qos not in QOS_LEVELS:
+            raise ValueError(f"qos must be one of {', '.join(QOS_LEVELS)}, not {qos!r}")
+        ident = identity or Identity()
+        if not ident.correl_id:
+            ident = dataclasses.replace(ident, correl_id=str(uuid.uuid4()))
+        name = "TD Ameritrade" if variant.name == "tda" else "Schwab"
+        static = None if login is not None else Endpoint(streamer_url(url), token)
+        super().__init__(provider or variant.name,
+                         Liveness(f"{name} streamer", keepalive_interval, server_timeout, handshake_timeout),
+                         static=static, login=login, renew=renew, secrets=secrets + redacted_forms(token))
+        self.variant = variant
+        self.identity = ident
+        self.display = name
+        self.qos = qos
+        self.command_timeout = max(1.0, command_timeout)
+        self.codec = Codec(variant, self.provider)
+        self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
+        self._reset_socket()
+
+    @property
+    def state(self) -> State:
+        """The current socket state."""
+        return self.machine.state
+
+    @property
+    def ready(self) -> bool:
+        return self.machine.state is State.READY
+
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        # A TDA credential carries the token form-encoded: that form is a secret too.
+        return super().secrets + tuple(f for t in self.auth.held for f in redacted_forms(t)[1:])
+
+    # ------------------------------------------------------------ socket lifecycle
+    def _reset_socket(self) -> None:
+        self.machine.reset()
+        self._rid = 0
+        self._queue: Deque[Command] = collections.deque()
+        self._inflight: Optional[_InFlight] = None
+        self._wire: Dict[str, Dict[str, None]] = {}  # service -> keys subscribed (or on their way), in order
+        self.parked = False
+
+    def _connected(self, now: float, wall_ns: int) -> None:
+        self._reset_socket()
+        self.codec.reset()  # the server resends full snapshots on a new session
+        self.machine.fire("connect")
+        ep = self.auth.current
+        token = (ep.token if ep is not None else None) or ""
+        login = Command("ADMIN", "LOGIN", {}, "login")
+        self._inflight = _InFlight(self._next_rid(), login, now)
+        self._send_text(login_request(self.variant, self.identity, token, self._inflight.rid), now)
+
+    def _disconnected(self) -> None:
+        self._reset_socket()
+
+    def _next_rid(self) -> str:
+        rid, self._rid = str(self._rid), self._rid + 1
+        return rid
+
+    # ------------------------------------------------------------ the command queue
+    def _enqueue(self, cmd: Command) -> None:
+        self._queue.append(cmd)
+        self._pump(self._now)
+
+    def _pump(self, now: float) -> None:
+        """Send the next queued command when none is in flight (one at a time: section 5.7)."""
+        if self._inflight is not None or not self._queue or not self.ready:
+            return
+        cmd = self._queue.popleft()
+        self._inflight = _InFlight(self._next_rid(), cmd, now)
+        self._send_text(encode(self.variant, self.identity, cmd, self._inflight.rid), now)
+
+    def _deadline(self) -> Optional[float]:
+        flight = self._inflight
+        return flight.sent_at + self.command_timeout if flight is not None and self.live.active else None
+
+    def _timer(self, now: float, wall_ns: int) -> None:
+        flight = self._inflight
+        if flight is not None and self.live.active and now >= flight.sent_at + self.command_timeout:
+            raise ConnectionLost(f"the {self.display} streamer did not answer {flight.cmd.command} "
+                                 f"{flight.cmd.service} within {self.command_timeout:g} s; reconnecting")
+
+    def _park_command(self, purpose: str) -> Command:
+        return Command(ACCOUNT_ACTIVITY, "SUBS", {"keys": self.identity.park_key, "fields": BOOK_FIELDS}, purpose)
+
+    def _keepalive(self, now: float) -> None:
+        if self.ready and self.parked and self._inflight is None and not self._queue:
+            self._enqueue(self._park_command("keepalive"))
+
+    # ------------------------------------------------------------ subscriptions
+    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
+                   request_id: Optional[int]) -> None:
+        good: List[Subscription] = []
+        bad: List[Tuple[Subscription, MdsdkError]] = []
+        for sub in dict.fromkeys(subs):
+            try:
+                service_of(self.variant, sub)
+                good.append(sub)
+            except UnsupportedError as exc:
+                bad.append((sub, exc))
+        if not bad:
+            super()._subscribe(good, now, wall_ns, request_id)
+        elif request_id is not None and any(s not in self.desired for s in good):
+            super()._subscribe(good, now, wall_ns, request_id)
+            self._sub_errors[request_id].extend(bad)
+        else:
+            super()._subscribe(good, now, wall_ns, None)
+            self._reply(request_id, tuple(bad))
+
+    def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        fresh: Dict[str, List[str]] = {}
+        for sub in subs:
+            service = service_of(self.variant, sub)
+            keys = self._wire.setdefault(service, {})
+            if sub.symbol in keys:
+                self._acked(sub)  # its key is already streaming for another kind
+            elif sub.symbol not in fresh.setdefault(service, []):
+                fresh[service].append(sub.symbol)
+        for service, new in fresh.items():
+            if not new:
+                continue
+            command = "ADD" if self._wire[service] else "SUBS"
+            self._wire[service].update(dict.fromkeys(new))
+            self._enqueue(Command(service, command, {"keys": ",".join(new),
+                                                     "fields": fields_for(self.variant, service)}, "subs"))
+
+    def _send_unsubscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        still = self._desired_keys()
+        gone: Dict[str, List[str]] = {}
+        for sub in subs:
+            service = service_of(self.variant, sub)
+            keys = self._wire.get(service, {})
+            if sub.symbol in keys and (service, sub.symbol) not in still:
+                del keys[sub.symbol]
+                gone.setdefault(service, []).append(sub.symbol)
+        for service, keys_gone in gone.items():
+            # The park keeps the set on the wire non-empty, so an UNSUBS of a service's last key is safe.
+            self._enqueue(Command(service, "UNSUBS", {"keys": ",".join(keys_gone)}, "unsubs"))
+
+    def _desired_keys(self) -> Set[Tuple[str, str]]:
+        return {(service_of(self.variant, s), s.symbol) for s in self.desired}
+
+    def _covered(self, cmd: Command) -> List[Subscription]:
+        """The desired subscriptions a SUBS/ADD command carries."""
+        keys = set(cmd.keys)
+        return [s for s in self.desired if s.symbol in keys and service_of(self.variant, s) == cmd.service]
+
+    # ------------------------------------------------------------ receiving
+    def _receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
+        try:
+            decoded = self.codec.decode(text, wall_ns)
+        except ValueError as exc:
+            return self._malformed(text, wall_ns, str(exc))
+        out: List[Event] = list(decoded.events)
+        for response in decoded.responses:
+            out += self._on_response(response, now, wall_ns)
+        for notify in decoded.notifies:
+            out += self._on_notify(notify, wall_ns)
+        if decoded.malformed:
+            out += self._bad_parts(text, decoded, wall_ns)
+        self._pump(now)
+        return out
+
+    def _bad_parts(self, text: str, decoded: Decoded, wall_ns: int) -> List[Event]:
+        """One report for a frame with unusable parts, however many (its good parts were delivered)."""
+        n = len(decoded.malformed)
+        return self._malformed(text, wall_ns, f"{n} unusable part{'s' if n > 1 else ''} ({decoded.malformed[0]})")
+
+    def _on_response(self, r: Response, now: float, wall_ns: int) -> List[Event]:
+        if r.code == _TAKEOVER:
+            return self._taken_over(r.code, r.msg, wall_ns)
+        flight = self._inflight
+        if flight is None or r.requestid != flight.rid:
+            return self._stray(r, wall_ns)
+        self._inflight = None
+        if flight.cmd.purpose == "login":
+            return self._login_answer(r, now, wall_ns)
+        if r.code == _NOT_FOUND:
+            return self._session_lost(r.code, r.msg, wall_ns)
+        ok = r.code in SUCCESS_CODES
+        if flight.cmd.purpose == "subs":
+            return self._subs_answer(flight.cmd, ok, r, wall_ns)
+        if flight.cmd.purpose == "park":
+            self.parked = ok
+        if ok:
+            return []
+        return [self._status("error", f"the {self.display} streamer refused {flight.cmd.command} "
+                                      f"{flight.cmd.service}: {r.msg} ({r.code})", wall_ns, code=r.code)]
+
+    def _stray(self, r: Response, wall_ns: int) -> List[Event]:
+        """An answer to nothing in flight (a stale id, a recording): errors are still news."""
+        if r.code == _NOT_FOUND and self.ready:
+            return self._session_lost(r.code, r.msg, wall_ns)
+        if r.code in SUCCESS_CODES:
+            return []
+        return [self._status("error", f"the {self.display} streamer answered {r.command} {r.service} "
+                                      f"(request {r.requestid!r}): {r.msg} ({r.code})", wall_ns, code=r.code)]
+
+    def _login_answer(self, r: Response, now: float, wall_ns: int) -> List[Event]:
+        if r.code == 0:
+            self.machine.fire("logged_in")
+            if has_qos(self.variant):
+                self._queue.append(Command("ADMIN", "QOS", {"qoslevel": self.qos}, "qos"))
+            self._queue.append(self._park_command("park"))
+            news = self._handshake_done(now, wall_ns)
+            self._pump(now)
+            return news
+        if r.code == _LOGIN_DENIED:
+            self.machine.fire("refused")
+            return self._auth_refused(AuthenticationError(
+                f"the {self.display} streamer denied the login: {self.redact(r.msg)} (code 3); "
+                "the token is invalid or has expired"), wall_ns)
+        self.machine.fire("dropped")
+        err = ProviderError(f"the {self.display} streamer refused the login: {self.redact(r.msg)} ({r.code}); "
+                            "reconnecting", provider=self.provider, code=r.code, server_message=r.msg)
+        self.signals.append(Reconnect(err))
+        return [self._status("error", str(err), wall_ns, code=r.code)]
+
+    def _subs_answer(self, cmd: Command, ok: bool, r: Response, wall_ns: int) -> List[Event]:
+        subs = self._covered(cmd)
+        if ok:
+            for sub in subs:
+                self._acked(sub)
+            return []
+        keys = self._wire.get(cmd.service, {})
+        for key in cmd.keys:
+            keys.pop(key, None)
+        out: List[Event] = []
+        for sub in subs:
+            out += self._rejected(sub, subscription_error(self.display, sub, r.code, r.msg), wall_ns)
+        if not subs:
+            out.append(self._status("error", f"the {self.display} streamer refused {cmd.command} {cmd.service}: "
+                                             f"{r.msg} ({r.code})", wall_ns, code=r.code))
+        return out
+
+    def _on_notify(self, n: Notify, wall_ns: int) -> List[Event]:
+        if n.heartbeat_ms is not None:
+            return []  # its arrival already counted as life
+        if n.code == _TAKEOVER:
+            return self._taken_over(n.code, n.msg, wall_ns)
+        if n.code == _NOT_FOUND:
+            return self._session_lost(n.code, n.msg, wall_ns)
+        if n.code == _STOP_STREAMING:
+            return self._session_lost(n.code, n.msg, wall_ns)
+        if n.code == _LOGIN_DENIED:
+            self.machine.fire("refused")
+            return self._auth_refused(AuthenticationError(
+                f"the {self.display} streamer ended the login: {self.redact(n.msg)} (code 3)"), wall_ns)
+        return [self._status("error", f"{self.display} streamer notice from {n.service}: {n.msg} ({n.code})",
+                             wall_ns, code=n.code, service=n.service)]
+
+    def _taken_over(self, code: Optional[int], msg: str, wall_ns: int) -> List[Event]:
+        err = TakeoverError(f"the {self.display} streamer closed this stream ({msg}, code {code}): another "
+                            "connection logged in with the same account, and the streamer allows one per user; "
+                            "mdsdk stops instead of fighting for it", provider=self.provider, code=code,
+                            server_message=msg)
+        self.machine.fire("taken_over")
+        self.signals.append(Fatal(err))
+        return [self._status("error", str(err), wall_ns, code=code)]
+
+    def _session_lost(self, code: Optional[int], msg: str, wall_ns: int) -> List[Event]:
+        """Codes 20 and 30: the server dropped (or is dropping) this session; a new socket logs in and replays."""
+        if self.machine.state is State.FAILED:
+            return []
+        self.machine.fire("dropped")
+        err = ConnectionLost(f"the {self.display} streamer ended the session: {msg} (code {code}); "
+                             "reconnecting, logging in again and restoring every subscription")
+        self.signals.append(Reconnect(err))
+        return [self._status("error", str(err), wall_ns, code=code)]

@@ -1,0 +1,195 @@
+"""Client commands of the TD Ameritrade / Schwab streamer, and which service streams what (pure data and functions).
+
+Everything the two generations do differently when *sending* is data here: the identity keys every command
+carries (TDA ``account``/``source``, Schwab ``SchwabClientCustomerId``/``SchwabClientCorrelId``: reference section
+3.1), the LOGIN shape (section 5.1), whether QOS exists (TDA only: section 5.3) and the service of each concept
+(:mod:`.variants`). Frames are serialised as tda-api and schwab-py do (``json.dumps`` with its default separators,
+one command per ``{"requests": [...]}`` envelope), so a recorded session compares byte for byte.
+
+Symbols (section 6): equities ``AAPL`` (indices ``$SPX``), futures ``/ESZ24``, futures options ``./OZCZ23C565``,
+forex ``EUR/USD``, options in the broker's own form: Schwab's 21-character OSI ``AAPL  251219C00200000``, TDA's
+``GOOG_052920C620``. quote, trade and summary come from the level-one service of the symbol's form; bar (one
+minute only) from CHART_EQUITY / CHART_FUTURES; book from NASDAQ_BOOK (equities) or OPTIONS_BOOK (options)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import urllib.parse
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from ...errors import UnsupportedError
+from ..base import Subscription
+from .variants import Variant
+
+__all__ = ["Identity", "Command", "symbol_form", "service_of", "fields_for", "encode", "login_request",
+           "streamer_url", "has_qos", "redacted_forms", "ACCOUNT_ACTIVITY", "BOOK_FIELDS",
+           "QOS_LEVELS"]
+
+ACCOUNT_ACTIVITY = "ACCT_ACTIVITY"
+BOOK_FIELDS = "0,1,2,3"      # books and account activity: key, time/account, bids/type, asks/data (section 7)
+QOS_LEVELS = ("0", "1", "2", "3", "4", "5")  # express 500 ms ... delayed 5 s; "2" (1 s) is the server's default
+
+_OSI = re.compile(r"[A-Z0-9.]{1,6} *[0-9]{6}[CP][0-9]{8}\Z")          # Schwab: AAPL  251219C00200000
+_TDA_OPTION = re.compile(r"[A-Z0-9.]{1,10}_[0-9]{6}[CP][0-9.]+\Z")    # TDA: GOOG_052920C620
+
+# mdsdk kind -> {symbol form -> concept of variants.py}
+_CONCEPTS: Mapping[str, Mapping[str, str]] = {
+    **{kind: {"equity": "level_one_equity", "option": "level_one_option", "future": "level_one_future",
+              "future_option": "level_one_future_option", "forex": "level_one_forex"}
+       for kind in ("quote", "trade", "summary")},
+    "bar": {"equity": "chart_equity", "future": "chart_future"},
+    "book": {"equity": "book_nasdaq", "option": "book_options"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who the session is, beyond the token. TDA (from userprincipals): ``account`` (accountId, every command's
+    ``account``), ``app_id`` (every command's ``source``), ``company``, ``segment``, ``cddomain``, ``usergroup``,
+    ``accesslevel``, ``acl`` and ``timestamp_ms`` (tokenTimestamp in ms) for the LOGIN credential. Schwab (from
+    userPreference): ``customer_id``, ``correl_id`` (must not change during a session), ``channel`` and
+    ``function_id``. ``activity_key`` is the ACCT_ACTIVITY key (TDA: streamerSubscriptionKeys; Schwab: any text,
+    the correl id when empty)."""
+
+    account: str = ""
+    app_id: str = ""
+    company: str = ""
+    segment: str = ""
+    cddomain: str = ""
+    usergroup: str = ""
+    accesslevel: str = ""
+    acl: str = ""
+    timestamp_ms: int = 0
+    customer_id: str = ""
+    correl_id: str = ""
+    channel: str = ""
+    function_id: str = ""
+    activity_key: str = ""
+
+    def __repr__(self) -> str:  # the identity is not secret, but it is personal: keep it out of logs
+        return f"Identity(account={'***' if self.account else ''!s}, customer_id={'***' if self.customer_id else ''})"
+
+    @property
+    def park_key(self) -> str:
+        """The ACCT_ACTIVITY key this session subscribes to keep its subscription set non-empty."""
+        return self.activity_key or self.correl_id or self.account
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One command to send: ``service``, ``command`` (SUBS, ADD, UNSUBS, VIEW, QOS, LOGIN...) and its
+    ``parameters``; ``purpose`` says what its answer settles ("login", "subs", "unsubs", "qos", "park",
+    "keepalive")."""
+
+    service: str
+    command: str
+    parameters: Mapping[str, str]
+    purpose: str
+
+    @property
+    def keys(self) -> Tuple[str, ...]:
+        """The symbols the command names."""
+        keys = self.parameters.get("keys", "")
+        return tuple(keys.split(",")) if keys else ()
+
+
+def symbol_form(symbol: str) -> str:
+    """The form of ``symbol``: "future_option", "future", "forex", "option" or "equity"."""
+    if symbol.startswith("./"):
+        return "future_option"
+    if symbol.startswith("/"):
+        return "future"
+    if "/" in symbol:
+        return "forex"
+    if _OSI.match(symbol) or _TDA_OPTION.match(symbol):
+        return "option"
+    return "equity"
+
+
+def service_of(variant: Variant, sub: Subscription) -> str:
+    """The wire service streaming ``sub`` on ``variant``; UnsupportedError naming the variant when it has none."""
+    form = symbol_form(sub.symbol)
+    concept = _CONCEPTS.get(sub.kind, {}).get(form)
+    wire = variant.concepts.get(concept) if concept is not None else None
+    if wire is None:
+        raise UnsupportedError(f"the {variant.name} streamer has no {sub.kind!r} stream for {form} symbols "
+                               f"such as {sub.symbol!r}")
+    if sub.kind == "bar" and (sub.interval or "1m") != "1m":
+        raise UnsupportedError(f"the {variant.name} streamer streams one-minute bars only, not {sub.interval!r} "
+                               f"(CHART_EQUITY / CHART_FUTURES)")
+    return wire
+
+
+def fields_for(variant: Variant, service: str) -> str:
+    """Every known field of ``service``, sorted, always with 0 (the key): what tda-api and schwab-py request."""
+    svc = variant.service(service)
+    numbers = sorted({0, *(int(n) for n in (svc.fields if svc is not None else ()))})
+    return ",".join(map(str, numbers)) if len(numbers) > 1 else BOOK_FIELDS
+
+
+def _tda_ids(ident: Identity) -> Dict[str, Any]:
+    return {"account": ident.account, "source": ident.app_id}
+
+
+def _schwab_ids(ident: Identity) -> Dict[str, Any]:
+    return {"SchwabClientCustomerId": ident.customer_id, "SchwabClientCorrelId": ident.correl_id}
+
+
+def _tda_login(ident: Identity, token: str, rid: str) -> Dict[str, Any]:
+    # The credential's keys and their order are tda-api's (reference section 5.1).
+    credential = urllib.parse.urlencode([
+        ("userid", ident.account), ("token", token), ("company", ident.company), ("segment", ident.segment),
+        ("cddomain", ident.cddomain), ("usergroup", ident.usergroup), ("accesslevel", ident.accesslevel),
+        ("authorized", "Y"), ("timestamp", str(ident.timestamp_ms)), ("appid", ident.app_id), ("acl", ident.acl)])
+    return {"service": "ADMIN", "requestid": rid, "command": "LOGIN", **_tda_ids(ident),
+            "parameters": {"credential": credential, "token": token, "version": "1.0"}}
+
+
+def _schwab_login(ident: Identity, token: str, rid: str) -> Dict[str, Any]:
+    return {"requestid": rid, "service": "ADMIN", "command": "LOGIN", **_schwab_ids(ident),
+            "parameters": {"Authorization": token, "SchwabClientChannel": ident.channel,
+                           "SchwabClientFunctionId": ident.function_id}}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    ids: Callable[[Identity], Dict[str, Any]]
+    login: Callable[[Identity, str, str], Dict[str, Any]]
+    qos: bool
+
+
+_SHAPES: Mapping[str, _Shape] = {"tda": _Shape(_tda_ids, _tda_login, qos=True),
+                                 "schwab": _Shape(_schwab_ids, _schwab_login, qos=False)}
+
+
+def has_qos(variant: Variant) -> bool:
+    """True when the variant has the QOS command (TDA)."""
+    return _SHAPES[variant.name].qos
+
+
+def encode(variant: Variant, ident: Identity, cmd: Command, rid: str) -> str:
+    """One command frame in ``variant``'s shape with request id ``rid`` (a string, as the libraries send)."""
+    body = {"service": cmd.service, "requestid": rid, "command": cmd.command, **_SHAPES[variant.name].ids(ident),
+            "parameters": dict(cmd.parameters)}
+    return json.dumps({"requests": [body]})
+
+
+def login_request(variant: Variant, ident: Identity, token: str, rid: str) -> str:
+    """The LOGIN frame of ``variant`` (section 5.1): TDA's credential string, or Schwab's raw access token."""
+    return json.dumps({"requests": [_SHAPES[variant.name].login(ident, token, rid)]})
+
+
+def streamer_url(url: str) -> str:
+    """The socket URL: TDA's streamerSocketUrl is a bare host (``wss://<host>/ws``); a URL with a scheme (Schwab's,
+    or an emulator's ``ws://``) is used as given."""
+    return url if "://" in url or not url else f"wss://{url}/ws"
+
+
+def redacted_forms(token: Optional[str]) -> Tuple[str, ...]:
+    """``token`` as it appears inside a TDA credential (form-encoded) besides itself, for redaction."""
+    if not token:
+        return ()
+    quoted = urllib.parse.quote_plus(token)
+    return (token, quoted) if quoted != token else (token,)
