@@ -50,8 +50,8 @@ class Identity:
     ``account``), ``app_id`` (every command's ``source``), ``company``, ``segment``, ``cddomain``, ``usergroup``,
     ``accesslevel``, ``acl`` and ``timestamp_ms`` (tokenTimestamp in ms) for the LOGIN credential. Schwab (from
     userPreference): ``customer_id``, ``correl_id`` (must not change during a session), ``channel`` and
-    ``function_id``. ``activity_key`` is the ACCT_ACTIVITY key (TDA: streamerSubscriptionKeys; Schwab: any text,
-    the correl id when empty)."""
+    ``function_id``. ``activity_key`` is the ACCT_ACTIVITY key (TDA: streamerSubscriptionKeys, the account id
+    when empty; Schwab: any text, the correl id when empty)."""
 
     account: str = ""
     app_id: str = ""
@@ -74,7 +74,7 @@ class Identity:
     @property
     def park_key(self) -> str:
         """The ACCT_ACTIVITY key this session subscribes to keep its subscription set non-empty."""
-        return self.activity_key or self.correl_id or self.account
+        return self.activity_key or self.account or self.correl_id
 
 
 @dataclasses.dataclass(frozen=True)
