@@ -135,6 +135,8 @@ class OneAtATime(Pair):
 
     def pump(self) -> None:
         for _ in range(200):
+            for call_id, req in self.proto.http_outgoing():
+                self.proto.http_response(call_id, self.h.respond_http(req), self.now, int(self.now * 1e9))
             out = self.proto.outgoing()
             if not out:
                 return
@@ -462,3 +464,59 @@ def test_tokens_stay_out_of_reprs_and_news() -> None:
     assert urllib.parse.quote_plus(token) in login and p.redact(login).count("***") >= 2
     evs = p.receive("{broken " + login, T0, 1)
     assert token not in evs[0].detail and urllib.parse.quote_plus(token) not in evs[0].detail
+
+
+# ---------------------------------------------------------------- streamer info over REST
+_PRINCIPALS = {"streamerInfo": {"streamerSocketUrl": "streamer-ws.tdameritrade.com", "token": TDA_TOKEN,
+                                "tokenTimestamp": "2020-05-22T02:12:48+0000", "userGroup": "streamerInfo-userGroup",
+                                "accessLevel": "streamerInfo-accessLevel", "acl": "streamerInfo-acl",
+                                "appId": "streamerInfo-appId"},
+               "streamerSubscriptionKeys": {"keys": [{"key": "acct-key"}]},
+               "accounts": [{"accountId": "1001", "company": "accounts-company-1001", "segment": "AMER-1001",
+                             "accountCdDomainId": "accounts-accountCdDomainId-1001"}]}
+_PREFERENCES = {"streamerInfo": [{"streamerSocketUrl": "wss://streamer-api.schwab.com/ws",
+                                  "schwabClientCustomerId": "Someone", "schwabClientCorrelId": SCHWAB_ID.correl_id,
+                                  "schwabClientChannel": "N9", "schwabClientFunctionId": "APIAPP"}]}
+
+
+class InfoPeer(StreamerPeer):
+    """The streamer peer plus the REST streamer-info endpoint of section 1."""
+
+    def new_protocol(self) -> TDSchwabProtocol:
+        return TDSchwabProtocol(self.variant, access_token="oauth-access", qos="0")
+
+    def respond_http(self, request: Any) -> Any:
+        from mdsdk.providers.base import HttpResponse
+        self.http = request
+        if request.headers.get("Authorization") != "Bearer oauth-access":
+            return HttpResponse(401, None)
+        return HttpResponse(200, _PRINCIPALS if self.variant is TDA else _PREFERENCES)
+
+
+@pytest.mark.parametrize("variant,path", [(TDA, "/v1/userprincipals"), (SCHWAB, "/trader/v1/userPreference")])
+def test_streamer_info_is_fetched_over_rest_and_gives_url_token_and_identity(variant: Variant, path: str) -> None:
+    peer = InfoPeer(variant, TDA_TOKEN if variant is TDA else "oauth-access",
+                    TDA_ID if variant is TDA else SCHWAB_ID)
+    pair = _ready(peer)
+    assert peer.http.path == path
+    ep = pair.proto.auth.current
+    assert ep is not None
+    if variant is TDA:
+        assert ep.url == "wss://streamer-ws.tdameritrade.com/ws" and ep.token == TDA_TOKEN
+        assert pair.sent[:2] == _fixture("tda/login_success.jsonl", "out") + _fixture("tda/qos.jsonl", "out")
+        assert pair.proto.identity.park_key == "acct-key"
+    else:
+        assert ep.url == "wss://streamer-api.schwab.com/ws" and ep.token == "oauth-access"
+        assert _cmds(pair.sent)[0]["SchwabClientCustomerId"] == "Someone"
+    assert "oauth-access" in pair.proto.secrets
+
+
+def test_a_refused_access_token_stops_the_login() -> None:
+    p = TDSchwabProtocol(SCHWAB, access_token="stale")
+    assert p.endpoint(T0, 1) is None
+    from mdsdk.providers.base import HttpResponse
+    (call_id, _), = p.http_outgoing()
+    p.http_response(call_id, HttpResponse(401, None), T0, 1)
+    assert p.endpoint(T0, 1) is None
+    (fatal,) = p.signals
+    assert isinstance(fatal, Fatal) and isinstance(fatal.error, AuthenticationError) and "stale" not in str(fatal.error)

@@ -5,7 +5,9 @@ both generations) and :mod:`.codec` (server frames -> events, responses, notifie
 The protocol object, REST flows, emulator and registry entry come later."""
 
 from .codec import Codec, Decoded, Item, Notify, Response, parse
+from .protocol import TDSchwabProtocol
+from .requests import Identity
 from .variants import SCHWAB, TDA, VARIANTS, Service, Variant
 
 __all__ = ["Codec", "Decoded", "Item", "Notify", "Response", "parse", "SCHWAB", "TDA", "VARIANTS", "Service",
-           "Variant"]
+           "Variant", "TDSchwabProtocol", "Identity"]

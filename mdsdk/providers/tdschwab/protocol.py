@@ -36,17 +36,18 @@ import collections
 import dataclasses
 import enum
 import uuid
-from typing import Deque, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Deque, Dict, Generator, Iterable, List, Optional, Set, Tuple
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
                        UnsupportedError)
 from ...events import Event
-from ..base import Capabilities, Endpoint, Fatal, Reconnect, Subscription
+from ..base import Capabilities, Endpoint, Fatal, HttpRequest, HttpResponse, Reconnect, Subscription
 from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
 from ..credentials import LoginFlow, RenewFlow
 from .codec import Codec, Decoded, Notify, Response
 from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, QOS_LEVELS, Command, Identity, encode, fields_for,
-                       has_qos, login_request, redacted_forms, service_of, streamer_url)
+                       has_qos, login_request, parse_streamer_info, redacted_forms, service_of,
+                       streamer_info_request, streamer_url)
 from .variants import Variant
 
 __all__ = ["TDSchwabProtocol", "State", "TRANSITIONS", "SUCCESS_CODES", "REJECT_CODES"]
@@ -90,16 +91,18 @@ class TDSchwabProtocol(ProtocolCore):
     """Sans-I/O client of one streamer ``variant`` (TDA or SCHWAB from :mod:`.variants`); see the module docstring.
 
     ``url`` (TDA: the bare streamerSocketUrl host, or any URL with a scheme) and ``token`` (TDA: the streamer
-    token; Schwab: the OAuth access token) make a fixed endpoint; ``login``/``renew`` REST flows fetch and renew
-    it instead. ``identity`` holds the per-user request fields; a Schwab correl id is generated once per object
-    when none is given (it must not change within a session)."""
+    token; Schwab: the OAuth access token) make a fixed endpoint; ``access_token`` without ``url`` fetches the
+    streamer info over REST (TDA userprincipals, Schwab userPreference) and learns the identity from it;
+    ``login``/``renew`` REST flows replace either. ``identity`` holds the per-user request fields; a Schwab
+    correl id is generated once per object when none is given (it must not change within a session)."""
 
     capabilities = Capabilities(kinds=("quote", "trade", "summary", "bar", "book"), acks=True, rest=True)
 
     def __init__(self, variant: Variant, token: Optional[str] = None, *, url: str = "",
                  identity: Optional[Identity] = None, provider: str = "", qos: str = "2",
                  login: Optional[LoginFlow] = None, renew: Optional[RenewFlow] = None,
-                 server_timeout: float = 60.0, keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
+                 access_token: Optional[str] = None, server_timeout: float = 60.0,
+                 keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
                  command_timeout: float = 30.0, secrets: Tuple[str, ...] = ()) -> None:
         if qos not in QOS_LEVELS:
             raise ValueError(f"qos must be one of {', '.join(QOS_LEVELS)}, not {qos!r}")
@@ -107,10 +110,13 @@ class TDSchwabProtocol(ProtocolCore):
         if not ident.correl_id:
             ident = dataclasses.replace(ident, correl_id=str(uuid.uuid4()))
         name = "TD Ameritrade" if variant.name == "tda" else "Schwab"
+        if login is None and access_token and not url:
+            login = self._info_flow(variant, access_token)
         static = None if login is not None else Endpoint(streamer_url(url), token)
         super().__init__(provider or variant.name,
                          Liveness(f"{name} streamer", keepalive_interval, server_timeout, handshake_timeout),
-                         static=static, login=login, renew=renew, secrets=secrets + redacted_forms(token))
+                         static=static, login=login, renew=renew,
+                         secrets=secrets + redacted_forms(token) + redacted_forms(access_token))
         self.variant = variant
         self.identity = ident
         self.display = name
@@ -119,6 +125,14 @@ class TDSchwabProtocol(ProtocolCore):
         self.codec = Codec(variant, self.provider)
         self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
         self._reset_socket()
+
+    def _info_flow(self, variant: Variant, access_token: str) -> LoginFlow:
+        """A login that GETs the streamer info (section 1) with the OAuth access token and learns the identity."""
+        def flow(wall_s: float) -> Generator[HttpRequest, HttpResponse, Endpoint]:
+            answer = yield streamer_info_request(variant, access_token)
+            url, token, self.identity = parse_streamer_info(variant, answer, access_token, self.identity)
+            return Endpoint(streamer_url(url), token, rest_token=access_token)
+        return flow
 
     @property
     def state(self) -> State:

@@ -14,17 +14,19 @@ minute only) from CHART_EQUITY / CHART_FUTURES; book from NASDAQ_BOOK (equities)
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import re
 import urllib.parse
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from ...errors import UnsupportedError
-from ..base import Subscription
+from ...errors import AuthenticationError, ProviderError, UnsupportedError
+from ..base import HttpRequest, HttpResponse, Subscription
 from .variants import Variant
 
 __all__ = ["Identity", "Command", "symbol_form", "service_of", "fields_for", "encode", "login_request",
-           "streamer_url", "has_qos", "redacted_forms", "ACCOUNT_ACTIVITY", "BOOK_FIELDS",
+           "streamer_url", "has_qos", "redacted_forms", "streamer_info_request", "parse_streamer_info",
+           "ACCOUNT_ACTIVITY", "BOOK_FIELDS",
            "QOS_LEVELS"]
 
 ACCOUNT_ACTIVITY = "ACCT_ACTIVITY"
@@ -193,3 +195,57 @@ def redacted_forms(token: Optional[str]) -> Tuple[str, ...]:
         return ()
     quoted = urllib.parse.quote_plus(token)
     return (token, quoted) if quoted != token else (token,)
+
+
+# ---------------------------------------------------------------- streamer info over REST (section 1)
+_INFO_PATHS = {"tda": ("/v1/userprincipals", {"fields": "streamerSubscriptionKeys,streamerConnectionInfo"}),
+               "schwab": ("/trader/v1/userPreference", None)}
+
+
+def streamer_info_request(variant: Variant, access_token: str) -> HttpRequest:
+    """The REST call that tells where and as whom to stream: TDA userprincipals, Schwab userPreference."""
+    path, params = _INFO_PATHS[variant.name]
+    return HttpRequest("GET", path, params=params, headers={"Authorization": f"Bearer {access_token}"})
+
+
+def _tda_info(body: Mapping[str, Any], access_token: str, given: Identity) -> Tuple[str, str, Identity]:
+    info = body["streamerInfo"]
+    accounts = body.get("accounts") or [{}]
+    acct = next((a for a in accounts if given.account and str(a.get("accountId")) == given.account), accounts[0])
+    stamp = _dt.datetime.strptime(str(info["tokenTimestamp"]), "%Y-%m-%dT%H:%M:%S%z")
+    keys = (body.get("streamerSubscriptionKeys") or {}).get("keys") or [{}]
+    ident = dataclasses.replace(
+        given, account=str(acct.get("accountId", "")), app_id=str(info.get("appId", "")),
+        company=str(acct.get("company", "")), segment=str(acct.get("segment", "")),
+        cddomain=str(acct.get("accountCdDomainId", "")), usergroup=str(info.get("userGroup", "")),
+        accesslevel=str(info.get("accessLevel", "")), acl=str(info.get("acl", "")),
+        timestamp_ms=int(stamp.timestamp()) * 1000, activity_key=given.activity_key or str(keys[0].get("key", "")))
+    return str(info["streamerSocketUrl"]), str(info["token"]), ident
+
+
+def _schwab_info(body: Mapping[str, Any], access_token: str, given: Identity) -> Tuple[str, str, Identity]:
+    info = body["streamerInfo"][0]  # a list on Schwab
+    ident = dataclasses.replace(
+        given, customer_id=str(info["schwabClientCustomerId"]),
+        correl_id=given.correl_id or str(info.get("schwabClientCorrelId", "")),
+        channel=str(info.get("schwabClientChannel", "")), function_id=str(info.get("schwabClientFunctionId", "")))
+    return str(info["streamerSocketUrl"]), access_token, ident
+
+
+_INFO_PARSERS = {"tda": _tda_info, "schwab": _schwab_info}
+
+
+def parse_streamer_info(variant: Variant, response: HttpResponse, access_token: str,
+                        given: Identity) -> Tuple[str, str, Identity]:
+    """(socket URL, LOGIN token, identity) from the streamer-info answer; AuthenticationError for 401/403,
+    ProviderError for another failure or a body without streamer info."""
+    if response.status in (401, 403):
+        raise AuthenticationError(f"the {variant.name} API refused the access token ({response.status}); "
+                                  "refresh it (Schwab refresh tokens expire after 7 days)")
+    try:
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status}")
+        return _INFO_PARSERS[variant.name](response.body, access_token, given)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ProviderError(f"the {variant.name} streamer info could not be read ({str(exc)[:120]})",
+                            provider=variant.name, code=response.status) from None
