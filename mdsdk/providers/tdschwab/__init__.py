@@ -1,8 +1,10 @@
 """TD Ameritrade (``tda``) and Charles Schwab (``schwab``) streamers: one package, two variants as data.
 
-This package holds, for now, the decoding layer: :mod:`.variants` (service names, field maps, units and zones of
-both generations) and :mod:`.codec` (server frames -> events, responses, notifies, account/news/screener items).
-The protocol object, REST flows, emulator and registry entry come later."""
+:mod:`.variants` holds the service names, field maps, units and zones of both generations; :mod:`.codec` turns server
+frames into events, responses, notifies and account/news/screener items; :mod:`.requests` encodes commands and the
+two LOGIN shapes; :mod:`.protocol` is the sans-I/O streamer protocol (streamer info over REST, LOGIN, one command in
+flight, codes). Not yet registered as providers: the OAuth refresh and token file, history, the emulator and the
+registry entry come next (issue 10)."""
 
 from .codec import Codec, Decoded, Item, Notify, Response, parse
 from .protocol import TDSchwabProtocol
