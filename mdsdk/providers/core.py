@@ -423,14 +423,16 @@ class ProtocolCore(ProviderProtocol):
         self._subscribe(tuple(subs), now, wall_ns, request_id)
 
     def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
-                   request_id: Optional[int]) -> None:
+                   request_id: Optional[int], rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
+        """``rejected``: subscriptions refused before anything is sent (a kind
+        the provider lacks), answered in the same reply as the acked ones."""
         self._at(now, wall_ns)
         new = self.desired.add(subs)
         if request_id is not None and new and self.capabilities.acks:
             self._awaiting[request_id] = set(new)
-            self._sub_errors[request_id] = []
+            self._sub_errors[request_id] = list(rejected)
         elif request_id is not None:
-            self._reply(request_id, ())
+            self._reply(request_id, tuple(rejected))
         if new and self.ready:
             self._send_subscriptions(new, now, wall_ns)
 

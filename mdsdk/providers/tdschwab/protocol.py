@@ -36,7 +36,7 @@ import collections
 import dataclasses
 import enum
 import uuid
-from typing import Deque, Dict, Generator, Iterable, List, Optional, Set, Tuple
+from typing import Deque, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
                        UnsupportedError)
@@ -206,23 +206,16 @@ class TDSchwabProtocol(ProtocolCore):
 
     # ------------------------------------------------------------ subscriptions
     def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
-                   request_id: Optional[int]) -> None:
+                   request_id: Optional[int], rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
         good: List[Subscription] = []
-        bad: List[Tuple[Subscription, MdsdkError]] = []
+        bad: List[Tuple[Subscription, MdsdkError]] = list(rejected)
         for sub in dict.fromkeys(subs):
             try:
                 service_of(self.variant, sub)
                 good.append(sub)
             except UnsupportedError as exc:
                 bad.append((sub, exc))
-        if not bad:
-            super()._subscribe(good, now, wall_ns, request_id)
-        elif request_id is not None and any(s not in self.desired for s in good):
-            super()._subscribe(good, now, wall_ns, request_id)
-            self._sub_errors[request_id].extend(bad)
-        else:
-            super()._subscribe(good, now, wall_ns, None)
-            self._reply(request_id, tuple(bad))
+        super()._subscribe(good, now, wall_ns, request_id, rejected=bad)
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         fresh: Dict[str, List[str]] = {}
