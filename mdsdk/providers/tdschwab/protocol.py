@@ -36,15 +36,18 @@ import collections
 import dataclasses
 import enum
 import uuid
-from typing import Deque, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
                        UnsupportedError)
 from ...events import Event
-from ..base import Capabilities, Endpoint, Fatal, HttpRequest, HttpResponse, Reconnect, Subscription
+from ..base import (Capabilities, Endpoint, Fatal, History, HistoryResult, HttpRequest, HttpResponse, Reconnect,
+                    Subscription)
 from ..core import Liveness, ProtocolCore, StateMachine, subscription_error
 from ..credentials import LoginFlow, RenewFlow
+from .auth import StoredToken, TokenFile, TokenKeeper
 from .codec import Codec, Decoded, Notify, Response
+from .history import frequency_of, history_request, parse_history
 from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, QOS_LEVELS, Command, Identity, encode, fields_for,
                        has_qos, login_request, parse_streamer_info, redacted_forms, service_of,
                        streamer_info_request, streamer_url)
@@ -93,15 +96,20 @@ class TDSchwabProtocol(ProtocolCore):
     ``url`` (TDA: the bare streamerSocketUrl host, or any URL with a scheme) and ``token`` (TDA: the streamer
     token; Schwab: the OAuth access token) make a fixed endpoint; ``access_token`` without ``url`` fetches the
     streamer info over REST (TDA userprincipals, Schwab userPreference) and learns the identity from it;
-    ``login``/``renew`` REST flows replace either. ``identity`` holds the per-user request fields; a Schwab
+    ``oauth`` (a :class:`~.auth.TokenKeeper`) does the same and also refreshes the access token ahead of its
+    expiry, handing every refreshed token to ``token_file`` (saved where REST answers arrive: :meth:`http_response`);
+    ``login``/``renew`` REST flows replace either. Price history goes over REST with the OAuth access token
+    (:mod:`.history`). ``identity`` holds the per-user request fields; a Schwab
     correl id is generated once per object when none is given (it must not change within a session)."""
 
-    capabilities = Capabilities(kinds=("quote", "trade", "summary", "bar", "book"), acks=True, rest=True)
+    capabilities = Capabilities(kinds=("quote", "trade", "summary", "bar", "book"), history=True, acks=True,
+                                rest=True)
 
     def __init__(self, variant: Variant, token: Optional[str] = None, *, url: str = "",
                  identity: Optional[Identity] = None, provider: str = "", qos: str = "2",
                  login: Optional[LoginFlow] = None, renew: Optional[RenewFlow] = None,
-                 access_token: Optional[str] = None, server_timeout: float = 60.0,
+                 access_token: Optional[str] = None, oauth: Optional[TokenKeeper] = None,
+                 token_file: Optional[TokenFile] = None, server_timeout: float = 60.0,
                  keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
                  command_timeout: float = 30.0, secrets: Tuple[str, ...] = ()) -> None:
         if qos not in QOS_LEVELS:
@@ -110,8 +118,13 @@ class TDSchwabProtocol(ProtocolCore):
         if not ident.correl_id:
             ident = dataclasses.replace(ident, correl_id=str(uuid.uuid4()))
         name = "TD Ameritrade" if variant.name == "tda" else "Schwab"
-        if login is None and access_token and not url:
-            login = self._info_flow(variant, access_token)
+        if oauth is None and access_token:
+            oauth = TokenKeeper(variant, StoredToken(access_token))
+        self.oauth, self.token_file = oauth, token_file
+        self._logins = 0
+        if login is None and oauth is not None and not url:
+            login = self._info_flow(variant, oauth, renewing=False)
+            renew = renew or (self._info_flow(variant, oauth, renewing=True) if oauth.can_refresh else None)
         static = None if login is not None else Endpoint(streamer_url(url), token)
         super().__init__(provider or variant.name,
                          Liveness(f"{name} streamer", keepalive_interval, server_timeout, handshake_timeout),
@@ -124,14 +137,24 @@ class TDSchwabProtocol(ProtocolCore):
         self.command_timeout = max(1.0, command_timeout)
         self.codec = Codec(variant, self.provider)
         self.machine: StateMachine[State] = StateMachine(TRANSITIONS, State.IDLE)
+        self._histories: Set[int] = set()
         self._reset_socket()
 
-    def _info_flow(self, variant: Variant, access_token: str) -> LoginFlow:
-        """A login that GETs the streamer info (section 1) with the OAuth access token and learns the identity."""
+    def _info_flow(self, variant: Variant, keeper: TokenKeeper, renewing: bool) -> Any:
+        """A login (or, ``renewing``, a renewal: the same with a refresh first) that makes sure of a usable OAuth
+        access token, GETs the streamer info (section 1) with it and learns the identity. A second login (after
+        the server refused a token that was good) refreshes first when it can. The endpoint expires with the
+        access token, so the spine's renewal deadline refreshes it ahead of time."""
         def flow(wall_s: float) -> Generator[HttpRequest, HttpResponse, Endpoint]:
-            answer = yield streamer_info_request(variant, access_token)
-            url, token, self.identity = parse_streamer_info(variant, answer, access_token, self.identity)
-            return Endpoint(streamer_url(url), token, rest_token=access_token)
+            force = renewing or (self._logins > 0 and keeper.can_refresh)
+            self._logins += 1
+            access = yield from keeper.access_flow(wall_s, force=force)
+            answer = yield streamer_info_request(variant, access)
+            url, token, self.identity = parse_streamer_info(variant, answer, access, self.identity)
+            return Endpoint(streamer_url(url), token, expires_at=keeper.expires_at, rest_token=access)
+
+        if renewing:
+            return lambda ep, wall_s: flow(wall_s)
         return flow
 
     @property
@@ -146,7 +169,68 @@ class TDSchwabProtocol(ProtocolCore):
     @property
     def secrets(self) -> Tuple[str, ...]:
         # A TDA credential carries the token form-encoded: that form is a secret too.
-        return super().secrets + tuple(f for t in self.auth.held for f in redacted_forms(t)[1:])
+        held = tuple(f for t in self.auth.held for f in redacted_forms(t)[1:])
+        return super().secrets + held + (self.oauth.secrets if self.oauth is not None else ())
+
+    # ------------------------------------------------------------ REST answers, the token file, history
+    def http_response(self, call_id: int, response: Union[HttpResponse, MdsdkError], now: float,
+                      wall_ns: int) -> None:
+        super().http_response(call_id, response, now, wall_ns)
+        self._save_token()
+
+    def _save_token(self) -> None:
+        """Write a refreshed token back to the token file (the one disk write, outside the flows themselves). A
+        failed write costs the file, not the stream: a Status says so and the token stays in memory."""
+        fresh = self.oauth.unsaved if self.oauth is not None else None
+        if fresh is None or self.oauth is None:
+            return
+        self.oauth.unsaved = None
+        if self.token_file is None:
+            return
+        try:
+            self.token_file.save(fresh)
+        except OSError as exc:
+            self._report("error", f"could not write the refreshed token to {self.token_file.path!r} "
+                                  f"({type(exc).__name__}: {exc.strerror or 'error'}); the stream goes on")
+
+    def _start_history(self, request_id: int, request: History, now: float, wall_ns: int) -> None:
+        try:
+            frequency_of(self.variant, request.interval)
+        except UnsupportedError as exc:
+            self._reply(request_id, error=exc)
+            return
+        self._histories.add(request_id)
+        self.rest.start(self._history_flow(request, (wall_ns or self._wall_ns) / 1e9),
+                        lambda result: self._history_done(request_id, result),
+                        lambda exc: self._history_done(request_id, None, exc))
+
+    def _history_flow(self, request: History, wall_s: float) -> Generator[HttpRequest, HttpResponse, HistoryResult]:
+        access: Optional[str] = None
+        if self.oauth is not None:
+            access = yield from self.oauth.access_flow(wall_s)
+        else:
+            ep = self.auth.current
+            if ep is not None:
+                access = ep.rest_token or (ep.token if self.variant.name == "schwab" else None)
+        if not access:
+            raise AuthenticationError(f"{self.display} price history needs the OAuth access token: pass "
+                                      "access_token= or token_path=")
+        answer = yield history_request(self.variant, request, access)
+        return parse_history(self.variant, request, answer, self.provider)
+
+    def _history_done(self, request_id: int, result: Optional[HistoryResult],
+                      error: Optional[MdsdkError] = None) -> None:
+        if request_id not in self._histories:
+            return  # cancelled: its caller stopped waiting
+        self._histories.discard(request_id)
+        if error is not None:
+            error.args = (self.redact(str(error)),)  # a server may echo the token it refused
+            if isinstance(error, ProviderError):
+                error.message = self.redact(str(error.message))
+        self._reply(request_id, result, error)
+
+    def _cancel_request(self, request_id: int, now: float, wall_ns: int) -> None:
+        self._histories.discard(request_id)
 
     # ------------------------------------------------------------ socket lifecycle
     def _reset_socket(self) -> None:
