@@ -13,5 +13,7 @@ the real service would not know behaves there as it would on the service."""
 from .dxlink_emulator import DXLinkEmulator
 from .tradovate_emulator import TradovateEmulator
 from .market import SyntheticMarket
+from .tdschwab_emulator import SchwabEmulator, TDAEmulator, TDSchwabEmulator
 
-__all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket"]
+__all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket", "TDSchwabEmulator", "SchwabEmulator",
+           "TDAEmulator"]
