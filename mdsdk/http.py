@@ -88,7 +88,7 @@ class HttpClient:
         left = until - time.monotonic()
         if left <= 0:
             raise requests.Timeout(f"no time left of the {self.deadline:g} s deadline")
-        resp = self._session.request(req.method, url, json=req.json, params=req.params,
+        resp = self._session.request(req.method, url, json=req.json, params=req.params, data=req.form,
                                      headers=dict(req.headers), timeout=(left, left))
         if resp.status_code >= 500:
             raise _Retryable(resp)

@@ -150,6 +150,7 @@ class HttpRequest:
     params: Optional[Mapping[str, Any]] = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before sending (penalty back-off)
+    form: Optional[Mapping[str, str]] = None  # an application/x-www-form-urlencoded body (OAuth token endpoints)
 
     def __repr__(self) -> str:  # bodies and headers carry credentials
         return f"HttpRequest({self.method} {self.path})"

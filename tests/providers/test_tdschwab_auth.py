@@ -84,7 +84,8 @@ class OAuthPeer(StreamerPeer):
     def _token(self, req: HttpRequest) -> HttpResponse:
         if self.refused_refresh is not None:
             return HttpResponse(self.refused_refresh[0], self.refused_refresh[1])
-        form = dict(req.params or {})
+        form = dict(req.form or {})
+        assert not req.params  # the grant travels in the body, where OAuth token endpoints read it
         assert form["grant_type"] == "refresh_token" and form["refresh_token"] == REFRESH
         if self.variant is SCHWAB:
             basic = base64.b64encode(f"{APP_KEY}:{APP_SECRET}".encode()).decode()
@@ -274,7 +275,7 @@ def test_a_refused_renewal_is_news_now_and_fatal_at_the_next_connect_without_ask
 
 def test_the_tda_grant_sends_the_client_id_and_schwab_basic_auth() -> None:
     tda = refresh_request(TDA, "KEY", "", "r")
-    assert tda.path == "/v1/oauth2/token" and dict(tda.params or {})["client_id"] == "KEY@AMER.OAUTHAP"
+    assert tda.path == "/v1/oauth2/token" and dict(tda.form or {})["client_id"] == "KEY@AMER.OAUTHAP"
     assert "Authorization" not in tda.headers
     sch = refresh_request(SCHWAB, "KEY", "SEC", "r")
     assert sch.path == "/v1/oauth/token" and sch.headers["Authorization"] == "Basic S0VZOlNFQw=="

@@ -146,15 +146,14 @@ def tda_client_id(app_key: str) -> str:
 
 
 def refresh_request(variant: Variant, app_key: str, app_secret: str, refresh_token: str) -> HttpRequest:
-    """The refresh-token grant of ``variant``. The grant's fields travel as ``params``: the spine's HttpRequest
-    has no form body yet (an OAuth token endpoint wants application/x-www-form-urlencoded; see the report)."""
+    """The refresh-token grant of ``variant``, as the form body an OAuth token endpoint reads."""
     form: Dict[str, str] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     if variant.name == "tda":
         form["client_id"] = tda_client_id(app_key)
     else:
         headers["Authorization"] = _basic(app_key, app_secret)
-    return HttpRequest("POST", _TOKEN_PATHS[variant.name], params=form, headers=headers)
+    return HttpRequest("POST", _TOKEN_PATHS[variant.name], form=form, headers=headers)
 
 
 def _server_text(response: HttpResponse, secrets: Tuple[str, ...]) -> str:
