@@ -93,22 +93,7 @@ class TDSchwabEmulator(EmulatorBase):
         self.heartbeat_interval = heartbeat_interval
         self.empty_timeout = empty_timeout if empty_timeout is not None else (20.0 if variant == "tda" else 30.0)
         self.max_symbols = max_symbols
-        self.max_candles = 20000
-        self.refuse_refresh = False
-        self.close_on_expiry = True
-        self.data_before_response = False
-        self.blocks_per_frame = 0  # 0: every service's block in one frame
-        self.burst = 1
-        self.slow_reader_bytes: Optional[int] = 4 << 20
-        self.takeover_kills = "older"
-        self.takeover_message = "Connection limit reached for this user"
-        self.server_id = "s0000dev-1" if variant == "schwab" else "08-4"
-        self.tda_bare_host: Optional[bool] = None
-        self.account_id = "123456789"
-        self.customer_id = "mdsdk-customer-id"
-        self.correl_id = "4d6f2a1e-mdsd-k000-0000-000000000001"
-        self.subscription_key = "mdsdk-acct-activity-key"
-        self.auth_code = "mdsdk-auth-code"
+        self._switches()
         self.known_symbols: Set[str] = set(known_symbols)
         self.unknown_symbols: Set[str] = set()
         self.received: Deque[str] = collections.deque(maxlen=20000)
@@ -121,6 +106,25 @@ class TDSchwabEmulator(EmulatorBase):
         self.access_token: str = token["access_token"]
         self.refresh_token: str = token["refresh_token"]
         self._rest = TDSchwabRest(self)
+
+    def _switches(self) -> None:
+        """The fault switches and identity values a test may change after construction."""
+        self.max_candles = 20000
+        self.refuse_refresh = False
+        self.close_on_expiry = True
+        self.data_before_response = False
+        self.blocks_per_frame = 0  # 0: every service's block in one frame
+        self.burst = 1  # copies of each data frame, to build a backlog quickly
+        self.slow_reader_bytes: Optional[int] = 4 << 20
+        self.takeover_kills = "older"
+        self.takeover_message = "Connection limit reached for this user"
+        self.server_id = "s0000dev-1" if self.variant == "schwab" else "08-4"
+        self.tda_bare_host: Optional[bool] = None
+        self.account_id = "123456789"
+        self.customer_id = "mdsdk-customer-id"
+        self.correl_id = "4d6f2a1e-mdsd-k000-0000-000000000001"
+        self.subscription_key = "mdsdk-acct-activity-key"
+        self.auth_code = "mdsdk-auth-code"
 
     # -- surface
     @property
