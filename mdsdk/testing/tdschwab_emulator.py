@@ -67,8 +67,9 @@ class TDSchwabEmulator(EmulatorBase):
     valid refresh token, ``.app_key`` / ``.app_secret`` the app credentials
     the token endpoint checks. Timing knobs (seconds): ``tick`` (data
     interval; TDA's QOS scales it by ``qos_scale``), ``heartbeat_interval``,
-    ``empty_timeout`` (None: never), ``token_lifetime``.
-    """
+    ``empty_timeout`` (the code-30 watchdog; by default 20 on TDA and 30 on
+    Schwab; set the attribute to None to turn it off), ``token_lifetime``
+    (access tokens, 30 minutes by default)."""
 
     PATH = "/ws"
     example_symbol = "AAPL"
