@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from typing import IO, Any, Callable, List, Optional, Union
 
 from .errors import (AuthenticationError, ClosedError, ConfigurationError, ConnectionLost, MdsdkError, ProtocolError,
-                     RequestTimeout, redact)
+                     RequestTimeout, TakeoverError, redact)
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
 from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol, Ready, Reconnect, Reply,
@@ -48,7 +48,7 @@ Command = Callable[[ProviderProtocol, float, int], None]
 _BURST_FRAMES = 256   # frames read back-to-back before timers and commands get a turn
 _BURST_BYTES = 1 << 18  # text decoded in one go at most: a batch of events stays around a megabyte
 # Close reasons a reconnect cannot cure: the feed stops with them instead of looping.
-_FINAL = (AuthenticationError, ProtocolError, ConfigurationError)
+_FINAL = (AuthenticationError, ProtocolError, ConfigurationError, TakeoverError)
 _TIMER_PAUSE = 0.05  # seconds before a timer that raised runs again
 
 

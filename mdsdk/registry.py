@@ -20,10 +20,12 @@ _REGISTRY: Dict[str, str] = {
     "dxlink": "mdsdk.providers.dxlink:DXLINK",
     "tastytrade": "mdsdk.providers.dxlink:TASTYTRADE",
     "tradovate": "mdsdk.providers.tradovate:TRADOVATE",
+    "tda": "mdsdk.providers.tdschwab:TDA_SPEC",
+    "schwab": "mdsdk.providers.tdschwab:SCHWAB_SPEC",
 }
 DEFAULT_PROVIDER = "sim"  # needs no account and no network
 # Named in the design, not shipped yet: a clearer error than "unknown".
-PLANNED = ("tda", "schwab", "thetadata", "crosstrade")
+PLANNED = ("thetadata", "crosstrade")
 
 
 def known_providers() -> List[str]:
@@ -64,5 +66,7 @@ def emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:
     emulator ``server``: its URL, REST base and credentials, as far as the
     provider takes them (``mdsdk.connect(name, **emulator_options(...))``)."""
     names = {o.name for o in spec.options}
-    given = dict(url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
+    # An emulator whose clients find the socket over REST says so (client_options); else URL, REST base, credentials.
+    given = getattr(server, "client_options", None) or dict(
+        url=server.url, api_url=getattr(server, "api_url", None), **server.credentials)
     return {k: v for k, v in given.items() if k in names and v is not None}

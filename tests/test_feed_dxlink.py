@@ -66,7 +66,7 @@ def test_unknown_provider_and_bad_options() -> None:
     with pytest.raises(UnknownProviderError, match="sim, dxlink, tastytrade"):
         mdsdk.connect("nasdaq-magic")
     with pytest.raises(UnknownProviderError, match="not available in this version"):
-        mdsdk.connect("schwab")
+        mdsdk.connect("thetadata")
     with pytest.raises(ConfigurationError, match="does not take colour"):
         mdsdk.connect("sim", colour="blue")
     with pytest.raises(ConfigurationError, match="needs url"):

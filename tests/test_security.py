@@ -28,7 +28,7 @@ import mdsdk
 from mdsdk import AuthenticationError, Quote, ReconnectPolicy, Status
 from mdsdk.feed import emulator_options
 from mdsdk.registry import get_spec, known_providers
-from mdsdk.testing import DXLinkEmulator, TradovateEmulator
+from mdsdk.testing import DXLinkEmulator, TDSchwabEmulator, TradovateEmulator
 
 from .conftest import wait_until
 
@@ -73,8 +73,14 @@ def _open(name: str, stack: ExitStack, record: Path) -> Session:
     if name == "sim":  # sim runs its own emulator in-process, as users get it
         feed = stack.enter_context(mdsdk.connect("sim", record=str(record), reconnect=FAST))
         return Session(name, feed, feed._emulated.server, None, DXLinkEmulator.example_symbol)
+    if name in ("tda", "schwab"):  # OAuth: an access token with its refresh token and app credentials
+        emu: Any = stack.enter_context(TDSchwabEmulator(variant=name, app_secret=APP_SECRET, tick=0.05))
+        opts = emulator_options(spec, emu)
+        feed = stack.enter_context(mdsdk.connect(name, record=str(record), reconnect=FAST, **opts))
+        wrong_login = {"api_url": emu.api_url, "access_token": WRONG}
+        return Session(name, feed, emu, wrong_login, emu.example_symbol, (APP_SECRET, emu.refresh_token))
     if name == "tradovate":
-        emu: Any = stack.enter_context(TradovateEmulator(username="alice", password=PASSWORD, tick=0.05,
+        emu = stack.enter_context(TradovateEmulator(username="alice", password=PASSWORD, tick=0.05,
                                                          token_lifetime=4.0))  # renewed within the run
         opts = dict(emulator_options(spec, emu), sec=APP_SECRET, cid=4242)
         given: Tuple[str, ...] = (PASSWORD, APP_SECRET)
@@ -117,6 +123,9 @@ def _echo(s: Session) -> None:
     if s.tradovate:
         s.emu.inject("a" + json.dumps([{"s": 500, "i": 999, "d": said},
                                        {"s": 400, "i": 998, "d": {"errorText": "refused", "errorCode": code}}]))
+    elif s.name in ("tda", "schwab"):  # ADMIN notices (codes 9 and 17 leave the stream up)
+        for content in ({"code": 9, "msg": said}, {"code": 17, "msg": f"refused {code}"}):
+            s.emu.inject(json.dumps({"notify": [{"service": "ADMIN", "timestamp": 1, "content": content}]}))
     else:
         s.emu.inject(json.dumps({"type": "ERROR", "channel": 0, "error": "BAD_ACTION", "message": said}))
         s.emu.inject(json.dumps({"type": "ERROR", "channel": 0, "error": code, "message": "refused"}))
@@ -163,13 +172,13 @@ def _expire(s: Session) -> None:
     next authorize (a reconnect); DXLink tells the open sessions at once."""
     before, old = len(s.statuses("connected")), _socket_token(s)
     s.emu.expire_token()
-    if s.tradovate:
+    if s.tradovate or s.name == "tda":  # TDA's streamer token outlives the access token: the next login finds out
         s.emu.drop()
     _after_expiry(s, before, old)
 
 
 def _after_expiry(s: Session, before: int, old: str) -> None:
-    if s.name in ("tastytrade", "tradovate"):  # a fresh token is one login away
+    if s.name in ("tastytrade", "tradovate", "tda", "schwab"):  # a fresh token is one login away
         _reconnected(s, before)
         assert wait_until(lambda: {x.token for x in s.emu.sessions()} - {None, old}, WAIT), "no fresh token"
         return
@@ -193,6 +202,8 @@ STEPS: Dict[str, Tuple[Callable[[Session], None], ...]] = {
     "dxlink": (_echo, _close_with_token, _history, _refused, _refusal_echoing_token),
     "tastytrade": (_echo, _close_with_token, _history, _refusal_echoing_token, _expire, _refused),
     "tradovate": (_echo, _close_with_token, _history, _echo_after_renewal, _expire, _refused),
+    "tda": (_echo, _close_with_token, _history, _expire, _refused),
+    "schwab": (_echo, _close_with_token, _history, _expire, _refused),
 }
 
 

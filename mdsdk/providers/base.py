@@ -296,14 +296,16 @@ def resolve_options(provider: str, options: Sequence[Option], kwargs: Mapping[st
 class Capabilities:
     """What a provider can do, as one value: the event ``kinds`` it streams,
     whether it serves ``history`` (and at which ``history_units``), whether
-    the server acknowledges subscriptions (``acks``), offers ``rpc``, and
-    needs REST (``rest``)."""
+    the server acknowledges subscriptions (``acks``) and refuses a symbol it
+    does not know (``rejects_unknown``: else ``get_quote`` on one times out,
+    naming it), offers ``rpc``, and needs REST (``rest``)."""
 
     kinds: Tuple[str, ...] = ("quote", "trade")
     history: bool = False
     acks: bool = False
     rpc: bool = False
     rest: bool = False
+    rejects_unknown: bool = False
 
     def require(self, provider: str, what: str) -> None:
         """Raise UnsupportedError naming ``provider`` and the capability

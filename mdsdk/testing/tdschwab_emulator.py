@@ -151,6 +151,13 @@ class TDSchwabEmulator(EmulatorBase):
         return {"access_token": self.access_token, "app_key": self.app_key, "app_secret": self.app_secret,
                 "refresh_token": self.refresh_token}
 
+    @property
+    def client_options(self) -> Dict[str, str]:
+        """What points an mdsdk client here: the REST base (streamer info,
+        tokens, history) and the credentials; the socket is found over REST,
+        as against the real service."""
+        return {"api_url": self.api_url, **self.credentials}
+
     def token_file(self) -> Dict[str, Any]:
         """A token file as schwab-py writes it (``creation_timestamp`` and the ``token`` object)."""
         now = time.time()

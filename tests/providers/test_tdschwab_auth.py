@@ -21,7 +21,7 @@ from mdsdk.providers.base import (Fatal, History, HistoryResult, HttpRequest, Ht
                                   resolve_options)
 from mdsdk.providers.tdschwab import SCHWAB_SPEC, TDA_SPEC, StoredToken, TDSchwabProtocol, TokenFile, TokenKeeper
 from mdsdk.providers.tdschwab.auth import parse_token_document, refresh_request
-from mdsdk.providers.tdschwab.history import INTERVALS, history_request
+from mdsdk.providers.tdschwab.history import INTERVALS, history_request, parse_history
 from mdsdk.providers.tdschwab.variants import SCHWAB, TDA, Variant
 
 from ..conftest import fixture_lines
@@ -408,7 +408,7 @@ def test_intervals_map_to_the_frequency_parameters(interval: str, expected: Tupl
     assert len(INTERVALS) == 8
 
 
-@pytest.mark.parametrize("interval", ["1h", "2m", "1s", "4h", "2d", "3mo"])
+@pytest.mark.parametrize("interval", ["1s", "90s", "2d", "3mo"])
 def test_intervals_the_api_lacks_are_unsupported_without_a_request(interval: str) -> None:
     p = _proto(TDA)
     p.request(9, History("AAPL", parse_interval(interval), 0, 10**12), T0, 1)
@@ -416,3 +416,23 @@ def test_intervals_the_api_lacks_are_unsupported_without_a_request(interval: str
     assert isinstance(reply, Reply) and isinstance(reply.error, UnsupportedError)
     assert "tda" in str(reply.error) and "30m" in str(reply.error) and not p.http_outgoing()
     assert p.capabilities.history
+
+
+@pytest.mark.parametrize("interval,base", [("1h", 30), ("2m", 1), ("4h", 30), ("45m", 15), ("25m", 5)])
+def test_whole_minute_intervals_are_summed_from_the_broker_bars(interval: str, base: int) -> None:
+    iv = parse_interval(interval)
+    step = iv.seconds * 1000
+    start = 1_700_000_000_000 - 1_700_000_000_000 % step  # a bucket boundary, in ms
+    req = history_request(SCHWAB, History("AAPL", iv, start * 1_000_000, (start + 2 * step) * 1_000_000), "t")
+    assert (dict(req.params or {})["frequencyType"], dict(req.params or {})["frequency"]) == ("minute", base)
+    n = 2 * step // (base * 60_000)
+    candles = [{"datetime": start + i * base * 60_000, "open": 100.0 + i, "high": 101.0 + i, "low": 99.0 - i,
+                "close": 100.5 + i, "volume": 10} for i in range(n)]
+    result = parse_history(SCHWAB, History("AAPL", iv, start * 1_000_000, (start + 2 * step) * 1_000_000),
+                           HttpResponse(200, {"candles": candles, "empty": False}), "schwab")
+    first, second = result.bars
+    half = n // 2
+    assert (first.time, second.time) == (start * 1_000_000, (start + step) * 1_000_000)
+    assert (first.open, first.high, first.low, first.close, first.volume) == (
+        100.0, 101.0 + half - 1, 99.0 - (half - 1), 100.5 + half - 1, 10.0 * half)
+    assert (second.open, second.close, second.interval) == (100.0 + half, 100.5 + n - 1, interval)

@@ -190,7 +190,7 @@ class RuntimeConformance:
     def test_unknown_symbol(self, provider: str) -> None:
         with emulated(provider) as (emu, feed):
             feed.get_quote(emu.example_symbol)
-            if feed.capabilities.acks:  # the server answers: the symbol is refused at once
+            if feed.capabilities.rejects_unknown:  # the server answers: the symbol is refused at once
                 with pytest.raises(SubscriptionError) as info:
                     feed.get_quote(emu.unknown_symbol, timeout=5)
                 assert info.value.symbol == emu.unknown_symbol

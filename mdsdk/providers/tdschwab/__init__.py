@@ -4,7 +4,7 @@ Built: the sans-I/O streamer protocol (streamer info over REST, LOGIN, one comma
 access token from the ``access_token`` option (or ``MDSDK_<PROVIDER>_ACCESS_TOKEN``) or a schwab-py / tda-api
 token file (``token_path``), refreshed ahead of expiry with ``app_key``/``app_secret`` and written back
 atomically, and price history over REST. :data:`TDA_SPEC` and :data:`SCHWAB_SPEC` are the provider specs for
-the registry; the emulator comes next (issue 10)."""
+the registry; their emulators are :class:`mdsdk.testing.SchwabEmulator` and :class:`mdsdk.testing.TDAEmulator`."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def make_protocol(variant: Variant) -> Callable[[Config], TDSchwabProtocol]:
     def make(config: Config) -> TDSchwabProtocol:
         keeper, tfile = _keeper(variant, config)
         url = str(config.get("url") or "")
-        if keeper is None and not (url and config.get("token")):
+        if keeper is None and not url:  # url= alone is a fixed socket (a replay, or a login the server judges)
             name = variant.name
             raise ConfigurationError(
                 f"{name} needs an OAuth token: access_token=... (or MDSDK_{name.upper()}_ACCESS_TOKEN), or "
@@ -90,13 +90,18 @@ def _options(variant: Variant) -> Tuple[Option, ...]:
         Option("handshake_timeout", 10.0, help="seconds allowed for the LOGIN answer", kind=float),
         Option("command_timeout", 30.0, help="seconds allowed for any command's answer", kind=float),
         Option("verify_tls", True, help="verify TLS certificates (true/false)", kind=as_bool),
+        Option("emulate", False, help="run this provider's emulator in-process and connect to it", kind=as_bool),
     )
 
 
 def _spec(variant: Variant, description: str) -> ProviderSpec:
     return ProviderSpec(name=variant.name, options=_options(variant), make_protocol=make_protocol(variant),
                         capabilities=TDSchwabProtocol.capabilities, description=description,
+                        emulator=f"mdsdk.testing.tdschwab_emulator:{_EMULATORS[variant.name]}",
                         fixtures=(variant.name,))
+
+
+_EMULATORS = {"tda": "TDAEmulator", "schwab": "SchwabEmulator"}
 
 
 TDA_SPEC = _spec(TDA, "TD Ameritrade streamer and price history (the pre-2024 API; recordings and emulator)")

@@ -5,15 +5,19 @@ TDA: ``GET /v1/marketdata/{symbol}/pricehistory``; Schwab: ``GET /marketdata/v1/
 symbol is a query parameter). Both take ``periodType``/``frequencyType``/``frequency`` and ``startDate``/``endDate``
 in epoch milliseconds, and answer ``{"candles": [{"open", "high", "low", "close", "volume", "datetime"}], "symbol",
 "empty"}`` with ``datetime`` the candle start in ms. The APIs have bars of 1, 5, 10, 15 and 30 minutes, a day, a
-week and a month; any other interval is an UnsupportedError naming the ones there are (no resampling here: a
-made-up bar would not be the broker's). Daily candles are stamped at midnight US/Central (TDA), and the stamps are
-passed through as UTC times: they are the broker's bar starts."""
+week and a month. An interval of whole minutes that one of those minute bars divides (1h, 2h, 4h, 2m, 45m...) is
+built from the broker's bars of the largest such size, summed into buckets aligned to the epoch (a 1h bar holds
+the two 30m bars of its UTC hour); any other interval is an UnsupportedError naming what there is. Daily candles
+are stamped at midnight US/Central (TDA), and the stamps are passed through as UTC times: they are the broker's
+bar starts."""
 
 from __future__ import annotations
 
 import math
 import urllib.parse
 from typing import Any, Dict, List, Mapping, Tuple
+
+import msgspec
 
 from ...errors import AuthenticationError, ProviderError, RateLimitedError, UnsupportedError
 from ...events import Bar
@@ -35,12 +39,17 @@ _NS_PER_MS = 1_000_000
 
 
 def frequency_of(variant: Variant, interval: Interval) -> Tuple[str, str, int]:
-    """(periodType, frequencyType, frequency) of ``interval``; UnsupportedError naming what the API has."""
+    """(periodType, frequencyType, frequency) of the broker bars ``interval`` is read from (the bars themselves,
+    or the largest minute bars that divide it); UnsupportedError naming what the API has."""
     found = INTERVALS.get((interval.count, interval.unit))
-    if found is None:
-        raise UnsupportedError(f"the {variant.name} price history has no {interval} bars; it serves "
-                               "1m, 5m, 10m, 15m, 30m, 1d, 1w and 1mo")
-    return found
+    if found is not None:
+        return found
+    minutes = interval.seconds // 60 if interval.seconds % 60 == 0 and interval.unit in ("m", "h") else 0
+    for size in (30, 15, 10, 5, 1):
+        if minutes and minutes % size == 0:
+            return INTERVALS[(size, "m")]
+    raise UnsupportedError(f"the {variant.name} price history has no {interval} bars; it serves 1m, 5m, 10m, "
+                           "15m, 30m, 1d, 1w and 1mo, and whole multiples of those minute bars")
 
 
 def history_request(variant: Variant, request: History, access_token: str) -> HttpRequest:
@@ -120,4 +129,22 @@ def parse_history(variant: Variant, request: History, response: HttpResponse, pr
             continue
         if request.start_ns <= bar.time < request.end_ns:
             bars[bar.time] = bar
-    return HistoryResult(tuple(bars[t] for t in sorted(bars)))
+    ordered = [bars[t] for t in sorted(bars)]
+    if (request.interval.count, request.interval.unit) not in INTERVALS:
+        ordered = _buckets(ordered, request.interval.seconds * 1_000_000_000)
+    return HistoryResult(tuple(ordered))
+
+
+def _buckets(bars: List[Bar], step_ns: int) -> List[Bar]:
+    """Ascending broker bars summed into bars of ``step_ns`` aligned to the epoch: first open, highest high,
+    lowest low, last close, summed volume."""
+    out: List[Bar] = []
+    for bar in bars:
+        start = bar.time - bar.time % step_ns
+        last = out[-1] if out else None
+        if last is None or last.time != start:
+            out.append(msgspec.structs.replace(bar, time=start))
+            continue
+        out[-1] = msgspec.structs.replace(last, high=max(last.high, bar.high), low=min(last.low, bar.low),
+                                          close=bar.close, volume=last.volume + bar.volume)
+    return out

@@ -251,6 +251,17 @@ class TDSchwabProtocol(ProtocolCore):
         self._inflight = _InFlight(self._next_rid(), login, now)
         self._send_text(login_request(self.variant, self.identity, token, self._inflight.rid), now)
 
+    def closed_error(self, code: Optional[int], reason: str) -> Optional[MdsdkError]:
+        """The variant's takeover close (TDA: a plain 1000 on the old socket when the same account logs in
+        elsewhere) as TakeoverError, which stops the feed instead of fighting back; other closes reconnect."""
+        # Only a stream in good standing is taken over: after a refused login or a code 20/30 notice the
+        # server's close is the one it announced.
+        if code is not None and code == self.variant.takeover_close and self.machine.state is State.READY:
+            return TakeoverError(f"the {self.display} streamer closed this stream (code {code}): the same account "
+                                 "opened another stream elsewhere (one stream per account); close the other "
+                                 "client, then connect again")
+        return None
+
     def _disconnected(self) -> None:
         self._reset_socket()
 

@@ -76,6 +76,9 @@ class Variant:
     services: Mapping[str, Service]
     concepts: Mapping[str, str]
     book_zone: str
+    # The close code that means another login took the stream over (TDA closes the old socket with a plain
+    # 1000 and no notice; Schwab sends code 12 first, so it needs none).
+    takeover_close: "int | None" = None
 
     def service(self, name: str) -> "Service | None":
         """The service named ``name`` on the wire, None when this variant has no such service."""
@@ -194,13 +197,15 @@ _ACCOUNT = _fields("1:account:s 2:message_type:s 3:message_data:s")
 _SCREENER = _fields("1:timestamp:t 2:sort_field:s 3:frequency:i 4:items:x")
 
 
-def _variant(name: str, book_zone: str, services: Mapping[str, Tuple[str, str, Mapping[str, FieldSpec]]]) -> Variant:
+def _variant(name: str, book_zone: str, services: Mapping[str, Tuple[str, str, Mapping[str, FieldSpec]]],
+             takeover_close: "int | None" = None) -> Variant:
     """A :class:`Variant` from ``{concept: (wire service name, kind, fields)}``."""
     by_name = {wire: Service(wire, kind, fields) for wire, kind, fields in services.values()}
-    return Variant(name, by_name, {concept: wire for concept, (wire, _, _) in services.items()}, book_zone)
+    return Variant(name, by_name, {concept: wire for concept, (wire, _, _) in services.items()}, book_zone,
+                   takeover_close)
 
 
-TDA = _variant("tda", "America/Chicago", {
+TDA = _variant("tda", "America/Chicago", takeover_close=1000, services={
     "level_one_equity": ("QUOTE", LEVEL_ONE, _TDA_QUOTE),
     "level_one_option": ("OPTION", LEVEL_ONE, _TDA_OPTION),
     "level_one_future": ("LEVELONE_FUTURES", LEVEL_ONE, _TDA_FUTURES),
