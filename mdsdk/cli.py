@@ -184,17 +184,18 @@ def _emulator_args(cls: Any, args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _emulate(args: argparse.Namespace, out: TextIO) -> int:
-    from .registry import get_spec, load_object
+    from .registry import emulator_options, get_spec, load_object
     spec = get_spec(args.provider)
     if not spec.emulator:
         raise ConfigurationError(f"provider {spec.name!r} has no emulator")
     cls = load_object(spec.emulator)
     stop = threading.Event()
     with cls(**_emulator_args(cls, args)) as emu:
-        names = {o.name for o in spec.options}
-        env = " ".join(f"MDSDK_{spec.name.upper()}_{k.upper()}={v}" for k, v in emu.credentials.items()
-                       if k in names and not args.no_auth)
-        urls = f" --url {emu.url}" + (f" --api-url {emu.api_url}" if getattr(emu, "api_url", None) else "")
+        # What points a client at this emulator (a provider that finds its socket over REST gets no --url).
+        given = emulator_options(spec, emu)
+        env = " ".join(f"MDSDK_{spec.name.upper()}_{k.upper()}={v}" for k, v in given.items()
+                       if k not in ("url", "api_url") and not args.no_auth)
+        urls = "".join(f" --{k.replace('_', '-')} {given[k]}" for k in ("url", "api_url") if k in given)
         symbol = getattr(emu, "example_symbol", "SYMBOL")
         out.write(f"{spec.name} emulator\n  url:     {emu.url}\n  api_url: {getattr(emu, 'api_url', None)}\n"
                   f"try: {env + ' ' if env else ''}mdsdk stream {symbol} --provider {spec.name}{urls}\n")
