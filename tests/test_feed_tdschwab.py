@@ -1,0 +1,65 @@
+"""TDA and Schwab through the whole SDK against their emulators, for the
+faults issue 10 names that the shared runtime conformance suite does not
+cover: a login the streamer denies, a stream with nothing subscribed (the
+empty-subscription close), a handler far slower than the stream (the
+slow-reader kill), and fixture-shaped data reaching user code."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator, List
+
+import pytest
+
+import mdsdk
+from mdsdk import AuthenticationError, QueuePolicy, ReconnectPolicy, Status
+from mdsdk.registry import emulator_options, get_spec
+from mdsdk.testing import TDSchwabEmulator
+
+from .conftest import wait_until
+
+FAST = ReconnectPolicy(initial=0.05, cap=0.2, jitter=0.0)
+
+
+@pytest.fixture(params=["tda", "schwab"])
+def emu(request: Any) -> Iterator[TDSchwabEmulator]:
+    with TDSchwabEmulator(variant=request.param, tick=0.05, empty_timeout=1.0, heartbeat_interval=0.5) as server:
+        yield server
+
+
+def _connect(emu: TDSchwabEmulator, **more: Any) -> Any:
+    name = emu.variant
+    return mdsdk.connect(name, reconnect=FAST, **{**emulator_options(get_spec(name), emu), **more})
+
+
+def test_a_denied_login_fails_connect_without_a_retry_loop(emu: TDSchwabEmulator) -> None:
+    emu.refuse_auth = True
+    with pytest.raises(AuthenticationError):
+        _connect(emu)
+    logins = emu.connections
+    time.sleep(0.5)
+    assert emu.connections == logins  # nobody keeps knocking
+
+
+def test_unsubscribing_everything_brings_no_empty_subscription_close(emu: TDSchwabEmulator) -> None:
+    with _connect(emu) as feed:
+        statuses: List[Status] = []
+        feed.on("status", statuses.append)
+        assert feed.get_quote(emu.example_symbol, timeout=5)
+        feed.unsubscribe(emu.example_symbol)
+        time.sleep(3 * emu.empty_timeout)  # well past the streamer's watchdog
+        assert feed.stats()["reconnects"] == 0 and feed.stats()["connected"]
+        assert not [s for s in statuses if s.kind in ("disconnected", "reconnecting")]
+        feed.subscribe(emu.example_symbol, kinds=("quote",))
+        before = time.time_ns()
+        assert wait_until(lambda: feed.get_quote(emu.example_symbol).time >= before, 5)
+
+
+def test_a_handler_far_slower_than_the_stream_loses_counted_events_not_the_socket(emu: TDSchwabEmulator) -> None:
+    emu.slow_reader_bytes = 256 * 1024  # the streamer cuts a client this far behind
+    with _connect(emu, callback_queue=QueuePolicy(maxsize=50, mode="drop_oldest")) as feed:
+        feed.on_quote(lambda q: time.sleep(0.02))  # far slower than the stream
+        feed.subscribe(["AAPL", "MSFT", "SPY", "QQQ", "IWM", "NVDA"], kinds=("quote", "trade"))
+        assert wait_until(lambda: feed.stats()["dropped"] > 0, 10), feed.stats()["queues"]
+        time.sleep(1.0)
+        assert feed.stats()["reconnects"] == 0 and feed.stats()["connected"]  # the socket kept being read
