@@ -408,3 +408,20 @@ def test_state_is_bounded(schwab: Codec) -> None:
         item = {"key": "AAPL", **{str(n): n for n in range(start, start + 250)}}
         schwab.decode(json.dumps({"data": [{"service": "LEVELONE_EQUITIES", "content": [item]}]}), RECEIVED)
     assert len(schwab._state[("LEVELONE_EQUITIES", "AAPL")]) <= 256
+
+
+def test_a_book_whose_entries_pass_max_text_keeps_its_levels_without_them() -> None:
+    from mdsdk.providers.convert import MAX_TEXT
+    from mdsdk.testing.invariants import check_events
+    huge = "X" * (MAX_TEXT + 10)
+    frame = json.dumps({"data": [{"service": "NASDAQ_BOOK", "timestamp": 1_700_000_000_000, "command": "SUBS",
+                                  "content": [{"key": "MSFT", "1": 1_700_000_000_000,
+                                               "2": [{"0": 181.77, "1": 100, "2": 1,
+                                                      "3": [{"0": huge, "1": 100, "2": 3600_000}]}],
+                                               "3": [{"0": 181.8, "1": 200, "2": 1,
+                                                      "3": [{"0": "NSDQ", "1": 200, "2": 3600_000}]}]}]}]})
+    out = Codec(SCHWAB, "schwab").decode(frame, 1_700_000_000_000_000_000)
+    books = [e for e in out.events if isinstance(e, BookSnapshot)]
+    check_events(out.events)
+    assert books and books[0].bids == ((181.77, 100.0),) and books[0].extra["bid_entries"] is None
+    assert "NSDQ" in str(books[0].extra["ask_entries"])

@@ -40,7 +40,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 import msgspec
 
 from ...events import Bar, BookSnapshot, Event, Quote, Summary, Trade
-from ..convert import MAX_MS, NS_PER_MS
+from ..convert import MAX_MS, MAX_TEXT, NS_PER_MS
 from ..core import dumps, loads, remember
 from ..fields import Converter, DictDecoder, Field, Table, flag, integer, num, snake, text
 from .variants import BOOK, CHART, ITEM, LEVEL_ONE, META_KEYS, TIMESALE, Service, Variant, category
@@ -473,9 +473,10 @@ def _pairs(levels: List[_Level]) -> Tuple[Tuple[float, float], ...]:
     return tuple((lv.price, lv.size if math.isfinite(lv.size) else math.nan) for lv in levels)
 
 
-def _entries(levels: List[_Level], midnight_ms: int, book_ns: int) -> str:
+def _entries(levels: List[_Level], midnight_ms: int, book_ns: int) -> Optional[str]:
     """The per-exchange entries of one side as JSON text: ``[[price, [[mpid, size, epoch_ms], ...]], ...]``. An
-    entry time is ms since the book day's midnight; one later than the book itself is from the day before."""
+    entry time is ms since the book day's midnight; one later than the book itself is from the day before. None
+    when the text would pass MAX_TEXT (a hostile book; its levels still arrive in ``bids``/``asks``)."""
     book_ms = book_ns // NS_PER_MS
     sides = []
     for lv in levels:
@@ -486,7 +487,8 @@ def _entries(levels: List[_Level], midnight_ms: int, book_ns: int) -> str:
                 ms -= _DAY_MS
             entries.append([e.mpid, e.size if math.isfinite(e.size) else None, ms or None])
         sides.append([lv.price, entries])
-    return dumps(sides)
+    text = dumps(sides)
+    return text if len(text) <= MAX_TEXT else None
 
 
 def _response(block: Any) -> Response:
