@@ -67,15 +67,7 @@ def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate
     """A bare websocket-client loop: handshake by hand, then recv + json.loads
     + one tuple per event. Returns wall and CPU seconds to receive n events,
     from the first one."""
-    ws = websocket.WebSocket(skip_utf8_validation=not validate)
-    ws.connect(emu.url)
-    send = lambda m: ws.send(json.dumps(m))  # noqa: E731
-    send({"type": "SETUP", "channel": 0, "version": "0.1-bench", "keepaliveTimeout": 60,
-          "acceptKeepaliveTimeout": 60})
-    send({"type": "CHANNEL_REQUEST", "channel": 1, "service": "FEED", "parameters": {"contract": "AUTO"}})
-    send({"type": "FEED_SETUP", "channel": 1, "acceptDataFormat": "COMPACT",
-          "acceptEventFields": {"Quote": QUOTE_FIELDS}})
-    send({"type": "FEED_SUBSCRIPTION", "channel": 1, "add": [{"type": "Quote", "symbol": s} for s in symbols]})
+    ws = _handshake(emu.url, symbols, validate=validate)
     stride = len(QUOTE_FIELDS)
     # settle: the subscription's snapshot shows it is live
     seen = 0
@@ -106,8 +98,9 @@ def raw_floor(emu: EmulatorProcess, n: int, k: int, symbols: List[str], validate
     return dt, cpu
 
 
-def _handshake(url: str, symbols: List[str], **kw: Any) -> "websocket.WebSocket":
-    ws = websocket.WebSocket(skip_utf8_validation=True, **kw)
+def _handshake(url: str, symbols: List[str], validate: bool = False) -> "websocket.WebSocket":
+    """A websocket-client socket through the DXLink handshake, subscribed to ``symbols``' quotes."""
+    ws = websocket.WebSocket(skip_utf8_validation=not validate)
     ws.connect(url)
     send = lambda m: ws.send(json.dumps(m))  # noqa: E731
     send({"type": "SETUP", "channel": 0, "version": "0.1-bench", "keepaliveTimeout": 60,

@@ -13,7 +13,6 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 from websockets.sync.client import ClientConnection, connect
@@ -21,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from mdsdk.testing import DXLinkEmulator, TradovateEmulator
 from mdsdk.testing import universe
 from mdsdk.testing.market import in_regular_hours, last_extended_time, last_regular_time
+from tests.testing.plain_http import http as _http
 
 TICK = 0.02
 DX_TAKEOVER = ('{"type":"ERROR","channel":0,"error":"UNKNOWN",'
@@ -29,11 +29,6 @@ TV_TAKEOVER = ('a[{"e":"shutdown","d":{"reasonCode":"ConnectionQuotaReached",'
                '"reason":"Another session was opened with the same credentials"}}]',
                'c[3000,"Another session was opened with the same credentials"]')
 
-
-def _http(method: str, url: str, **kwargs: Any) -> requests.Response:
-    with requests.Session() as s:
-        s.trust_env = False  # never through a proxy from the environment
-        return s.request(method, url, timeout=5, **kwargs)
 
 
 class Client:

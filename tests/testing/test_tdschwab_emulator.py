@@ -14,19 +14,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlencode
 
 import pytest
-import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from mdsdk.testing import SchwabEmulator, TDAEmulator, TDSchwabEmulator
+from tests.testing.plain_http import http as _http
 
 CORREL = "5be0b7e7-5b8b-4fd3-9bed-7f49106cfe96"
 
-
-def _http(method: str, url: str, **kwargs: Any) -> requests.Response:
-    with requests.Session() as s:
-        s.trust_env = False  # never through a proxy from the environment
-        return s.request(method, url, timeout=10, **kwargs)
 
 
 class Client:
