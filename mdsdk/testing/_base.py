@@ -69,6 +69,13 @@ class SessionBase(Generic[E]):
         if self._farewell is None:
             self._farewell = (tuple(frames), code, reason)
 
+    def log_in(self, token: str) -> None:
+        """Mark this connection logged in with ``token`` and, with ``exclusive``, take over the
+        others at once; call before sending the success reply, so a second login the client sends
+        after reading that reply always finds this session authorized."""
+        self.token = token
+        self.emu.admit(self)
+
     def cut(self) -> None:
         """Close the TCP connection abruptly (no close frame)."""
         try:
@@ -302,11 +309,19 @@ class EmulatorBase:
             self._server = self._serve(self._port)
             self._thread = self._start()
 
-    def session_authorized(self, session: SessionBase[Any]) -> None:
-        """Called by a session that just logged in; with ``exclusive`` it
-        takes over the older logged-in sessions."""
+    def admit(self, session: SessionBase[Any]) -> None:
+        """Authorize ``session`` and pick whom its login takes over, in one step under the sessions
+        lock: two logins racing on two threads must never each see the other as older and end both."""
+        with self._sessions_lock:
+            session.authorized = True
+            others = [s for s in self._sessions if s is not session and s.authorized]
+        self.session_authorized(session, others)
+
+    def session_authorized(self, session: SessionBase[Any], others: List[SessionBase[Any]]) -> None:
+        """Called once ``session`` logged in, with the sessions that were already logged in; with
+        ``exclusive`` it takes those over."""
         if self.exclusive:
-            self._take_over([s for s in self.sessions() if s is not session and s.authorized])
+            self._take_over(others)
 
     def _take_over(self, sessions: List[SessionBase[Any]]) -> None:
         for session in sessions:

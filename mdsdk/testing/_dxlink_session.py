@@ -169,9 +169,8 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
             self.send({"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"})
             return
         self._expired = False
-        self.authorized, self.token = True, token
+        self.log_in(token)
         self.send({"type": "AUTH_STATE", "channel": 0, "state": "AUTHORIZED", "userId": "emulator-user"})
-        self.emu.session_authorized(self)
 
     def on_keepalive(self, msg: Dict[str, Any], ch: int) -> None:
         """KEEPALIVE: receiving it is all that matters."""

@@ -194,12 +194,11 @@ class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
             self.respond(req, 3, LOGIN_DENIED)
             self.request_close(1000, "")
             return
-        self.authorized, self.token = True, token
         self.empty_since = time.monotonic()
+        self.log_in(token)
         msg = f"server={self.emu.server_id};status=NP" if self.variant == "schwab" else self.emu.server_id
         self.respond(req, 0, msg)
         self.heartbeat()
-        self.emu.session_authorized(self)
 
     def _tda_login(self, req: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
         try:

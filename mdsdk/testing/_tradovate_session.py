@@ -124,9 +124,8 @@ class TradovateSession(SessionBase["TradovateEmulator"]):
         if self.emu.refuse_auth or not self.emu.accepts_token(token):
             self.queue({"i": rid, "s": 401, "d": "Invalid access token"})
             return
-        self.authorized, self.token = True, token
+        self.log_in(token)
         self.queue({"s": 200, "i": rid})
-        self.emu.session_authorized(self)
 
     def _contract(self, rid: int, body: Dict[str, Any]) -> Optional[Tuple[int, str]]:
         found = self.emu.lookup(body.get("symbol"))

@@ -43,7 +43,7 @@ import logging
 import secrets as _secrets
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from ._base import EmulatorBase
 from ._tdschwab_data import TDSchwabData, asset_class, ms
@@ -239,16 +239,12 @@ class TDSchwabEmulator(EmulatorBase):
                                              'The "quoted" name'}]}]})
         self.inject(good.replace('\\"', '\\\\"'))
 
-    def session_authorized(self, session: Any) -> None:
+    def session_authorized(self, session: Any, others: List[Any]) -> None:
         """One stream per user: with ``exclusive`` a new LOGIN ends the older stream (or, with ``takeover_kills
         = "newer"``, the new one)."""
-        if not self.exclusive:
+        if not self.exclusive or not others:
             return
-        others = [s for s in self.sessions() if s is not session and s.authorized]
-        if others and self.takeover_kills == "newer":
-            self._take_over([session])
-        elif others:
-            self._take_over(others)
+        self._take_over([session] if self.takeover_kills == "newer" else others)
 
 
 class SchwabEmulator(TDSchwabEmulator):

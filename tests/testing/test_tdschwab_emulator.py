@@ -72,18 +72,19 @@ class Client:
         item: Dict[str, Any] = doc["response"][0]
         return item
 
-    def login(self, token: Optional[str] = None) -> Dict[str, Any]:
+    def login_parameters(self, token: Optional[str] = None) -> Dict[str, Any]:
+        """The LOGIN ``parameters`` of this variant."""
         token = token or self.emu.access_token
         if self.emu.variant == "schwab":
-            rid = self.send("ADMIN", "LOGIN", {"Authorization": token, "SchwabClientChannel": "N9",
-                                               "SchwabClientFunctionId": "APIAPP"})
-        else:
-            cred = urlencode([("userid", self.emu.account_id), ("token", token), ("company", "AMER"),
-                              ("segment", "AMER"), ("cddomain", "A0"), ("usergroup", "ACCT"),
-                              ("accesslevel", "ACCT"), ("authorized", "Y"), ("timestamp", "1590113568000"),
-                              ("appid", "MDSDK"), ("acl", "DRMFQSTK")])
-            rid = self.send("ADMIN", "LOGIN", {"credential": cred, "token": token, "version": "1.0"})
-        return self.response(rid)
+            return {"Authorization": token, "SchwabClientChannel": "N9", "SchwabClientFunctionId": "APIAPP"}
+        cred = urlencode([("userid", self.emu.account_id), ("token", token), ("company", "AMER"),
+                          ("segment", "AMER"), ("cddomain", "A0"), ("usergroup", "ACCT"),
+                          ("accesslevel", "ACCT"), ("authorized", "Y"), ("timestamp", "1590113568000"),
+                          ("appid", "MDSDK"), ("acl", "DRMFQSTK")])
+        return {"credential": cred, "token": token, "version": "1.0"}
+
+    def login(self, token: Optional[str] = None) -> Dict[str, Any]:
+        return self.response(self.send("ADMIN", "LOGIN", self.login_parameters(token)))
 
     def closed(self, timeout: float = 5.0) -> bool:
         """True once the server has closed the socket."""
@@ -327,6 +328,24 @@ def test_takeover_on_second_login(variant: str, clients: List[Client]) -> None:
         assert emu.wait_for(lambda: emu.open_connections == 1)
         for c in (old, new):
             c.close()
+
+
+def test_simultaneous_logins_leave_exactly_one_stream(clients: List[Client]) -> None:
+    # Both LOGINs are in flight at once, so the two handler threads race; a takeover that picked its
+    # victims apart from marking itself logged in could end both streams.
+    with TDAEmulator(empty_timeout=60.0) as emu:
+        for _ in range(10):
+            pair = [_client(emu, clients), _client(emu, clients)]
+            rids = [c.send("ADMIN", "LOGIN", c.login_parameters()) for c in pair]
+            for c, rid in zip(pair, rids):
+                try:
+                    c.response(rid)
+                except ConnectionClosed:
+                    pass  # taken over before its reply was read
+            assert emu.wait_for(lambda: emu.open_connections == 1)
+            for c in pair:
+                c.close()
+            assert emu.wait_for(lambda: emu.open_connections == 0)
 
 
 def test_invalid_json_on_demand(schwab: TDSchwabEmulator, clients: List[Client]) -> None:
