@@ -211,10 +211,12 @@ def _emulate(args: argparse.Namespace, out: TextIO) -> int:
 def _providers(args: argparse.Namespace, out: TextIO) -> int:
     from .registry import get_spec, known_providers
     rows = [(name, get_spec(name)) for name in known_providers()]
-    out.write(f"{'provider':<12} {'kinds':<36} {'history':<8} {'acks':<5} {'rpc':<5} {'emulator':<9} description\n")
+    width = max(len(",".join(spec.capabilities.kinds)) for _, spec in rows)
+    out.write(f"{'provider':<12} {'kinds':<{width}} {'history':<8} {'acks':<5} {'rpc':<5} {'emulator':<9} "
+              "description\n")
     for name, spec in rows:
         c = spec.capabilities
-        out.write(f"{name:<12} {','.join(c.kinds):<36} {_yes(c.history):<8} {_yes(c.acks):<5} {_yes(c.rpc):<5} "
+        out.write(f"{name:<12} {','.join(c.kinds):<{width}} {_yes(c.history):<8} {_yes(c.acks):<5} {_yes(c.rpc):<5} "
                   f"{_yes(bool(spec.emulator)):<9} {spec.description}\n")
     return 0
 

@@ -194,15 +194,15 @@ class BatchQueue:
                 "mode": self.policy.mode}
 
 
-def _check_kinds(kinds: Optional[Iterable[str]]) -> Optional[FrozenSet[str]]:
+def _check_kinds(kinds: Optional[Iterable[str]], known: Tuple[str, ...]) -> Optional[FrozenSet[str]]:
     if kinds is None:
         return None
     if isinstance(kinds, str):
         kinds = (kinds,)
     ks = frozenset(kinds)
-    bad = ks - set(EVENT_KINDS) - {"*"}
+    bad = ks - set(known) - {"*"}
     if bad:
-        raise ConfigurationError(f"unknown event kind(s) {sorted(bad)}; use {', '.join(EVENT_KINDS)}")
+        raise ConfigurationError(f"unknown event kind(s) {sorted(bad)}; use {', '.join(known)}")
     return None if "*" in ks else ks
 
 
@@ -330,8 +330,9 @@ class Dispatcher:
 
     def __init__(self, provider: str, callback_policy: QueuePolicy,
                  on_batch: Optional[Callable[[List[Event]], None]] = None,
-                 on_stop: Optional[Callable[[], None]] = None) -> None:
+                 on_stop: Optional[Callable[[], None]] = None, kinds: Tuple[str, ...] = EVENT_KINDS) -> None:
         self.provider = provider
+        self.kinds = kinds  # the common kinds plus the provider's own notices
         self._on_batch = on_batch
         self._on_stop = on_stop  # told once the feed stopped for good (the final Status passed)
         self._lock = threading.Lock()
@@ -396,7 +397,7 @@ class Dispatcher:
             raise ClosedError("the feed is closed; connect again to register callbacks")
         if not callable(fn):
             raise ConfigurationError(f"callback must be callable, got {type(fn).__name__}")
-        _check_kinds((kind,))
+        _check_kinds((kind,), self.kinds)
         syms = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
         handle = Handle(self, kind, fn, syms, on_error)
         with self._lock:
@@ -496,7 +497,7 @@ class Dispatcher:
         syms = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
         with self._lock:
             self._streams += 1
-            consumer = _Consumer(BatchQueue(policy, f"events#{self._streams}"), _check_kinds(kinds), syms)
+            consumer = _Consumer(BatchQueue(policy, f"events#{self._streams}"), _check_kinds(kinds, self.kinds), syms)
             self._consumers = self._consumers + (consumer,)
         return EventStream(self, consumer, timeout)
 

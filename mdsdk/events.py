@@ -20,13 +20,16 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-from typing import Any, ClassVar, Iterator, Mapping, Optional, Tuple
+import re
+import threading
+import types
+from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Type
 
 import msgspec
 
 __all__ = [
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL",
-    "Status", "STATUS_KINDS", "EVENT_KINDS", "EMPTY", "NAN", "to_json",
+    "Status", "Notice", "notice_class", "STATUS_KINDS", "EVENT_KINDS", "EMPTY", "NAN", "to_json",
 ]
 
 NAN = math.nan
@@ -172,7 +175,45 @@ class Status(Event, frozen=True, gc=False):
     detail: str = ""
 
 
+class Notice(Event, frozen=True, gc=False):
+    """A provider's own kind of event, with no common shape: account
+    activity, a news headline, a screener's ranking. Each kind is its own
+    subclass (see :func:`notice_class`) whose ``topic`` is the kind's name,
+    so ``feed.on("news", fn)`` and ``feed.events(kinds="news")`` select it
+    like any other kind; ``symbol`` is the key it streams for and every field
+    is in ``extra``. A provider lists its notice kinds in its capabilities."""
+
+    topic: ClassVar[str] = "notice"
+
+
 EVENT_KINDS = ("quote", "trade", "bar", "summary", "profile", "book", "pnl", "status")
+
+_NOTICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
+_notices: Dict[str, Type[Notice]] = {}
+_notices_lock = threading.Lock()
+
+
+def notice_class(kind: str) -> Type[Notice]:
+    """The :class:`Notice` subclass of provider event ``kind`` (snake_case,
+    not one of :data:`EVENT_KINDS`), made on first use and the same class
+    ever after, so callbacks, stream filters and pickling see one type per
+    kind. ``notice_class("news")`` is named ``News``."""
+    cls = _notices.get(kind)
+    if cls is not None:
+        return cls
+    if not _NOTICE_NAME.match(kind) or kind in EVENT_KINDS:
+        raise ValueError(f"a notice kind is a snake_case name other than {', '.join(EVENT_KINDS)}, not {kind!r}")
+    with _notices_lock:
+        cls = _notices.get(kind)
+        if cls is None:
+            name = "".join(part.capitalize() for part in kind.split("_"))
+            cls = types.new_class(name, (Notice,), {"frozen": True, "gc": False},
+                                  lambda ns: ns.update(topic=kind, __module__=__name__,
+                                                       __doc__=f"Provider event {kind!r} (see :class:`Notice`)."))
+            _as_dataclass(cls)
+            globals()[name] = cls  # importable by name: pickling finds mdsdk.events.<Name>
+            _notices[kind] = cls
+    return cls
 
 
 def _as_dataclass(cls: Any) -> None:
@@ -189,7 +230,7 @@ def _as_dataclass(cls: Any) -> None:
     cls.__dataclass_fields__ = twin.__dataclass_fields__  # type: ignore[attr-defined]
 
 
-for _cls in (Event, Quote, Trade, Bar, Summary, Profile, BookSnapshot, PnL, Status):
+for _cls in (Event, Quote, Trade, Bar, Summary, Profile, BookSnapshot, PnL, Status, Notice):
     _as_dataclass(_cls)
 
 

@@ -26,7 +26,7 @@ from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
                              Option, ProviderSpec, Rpc, Subscribe, Subscription, as_bool, resolve_options)
-from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object
+from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object, notice_kinds
 from .transport import WebSocketTransport
 
 if TYPE_CHECKING:  # pandas and requests load on first use, not at `import mdsdk` (DESIGN.md section 2)
@@ -148,7 +148,7 @@ class Feed:
         self.cache = LatestCache()
         # When the feed stops for good, get_quote waiters must hear it now, not at their timeout.
         self._dispatcher = Dispatcher(self.provider, callback_queue or QueuePolicy(), self.cache.update,
-                                      self.cache.close)
+                                      self.cache.close, EVENT_KINDS + self.spec.capabilities.notices)
         try:
             config = _check_options(self.spec, options)
             self._connection = self._build(config, record, reconnect or ReconnectPolicy(), clock)
@@ -194,10 +194,22 @@ class Feed:
             raise self._connection.error
 
     def _kinds(self, kinds: Union[str, Iterable[str]]) -> List[str]:
-        ks = check.kinds(kinds, SUBSCRIBABLE_KINDS)
+        ks = self._known(kinds, SUBSCRIBABLE_KINDS + self.capabilities.notices)
         for k in ks:
             self.capabilities.require(self.provider, k)
         return ks
+
+    def _known(self, kinds: Any, allowed: Tuple[str, ...], name: str = "kinds") -> List[str]:
+        """``kinds`` checked against ``allowed``: a kind another provider streams (its own notice kind, such as
+        Schwab's "screener") is UnsupportedError naming this provider, anything else ConfigurationError."""
+        try:
+            return check.kinds(kinds, allowed, name)
+        except ConfigurationError:
+            names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, (list, tuple)) else ()
+            for k in names:
+                if isinstance(k, str) and k not in allowed and k in notice_kinds():
+                    self.capabilities.require(self.provider, k)
+            raise
 
     @property
     def capabilities(self) -> Capabilities:
@@ -280,11 +292,12 @@ class Feed:
            on_error: Optional[Callable[[BaseException, Event], None]] = None) -> Handle:
         """Call ``fn(event)`` on the dispatcher thread for every event of
         ``kind`` ("quote", "trade", "bar", "summary", "profile", "book",
-        "pnl", "status", or "*"); ``on_error(exc, event)`` gets what ``fn`` raises."""
+        "pnl", "status", one of the provider's own ``capabilities.notices``
+        such as "news", or "*"); ``on_error(exc, event)`` gets what ``fn`` raises."""
         self._check()
         if not isinstance(kind, str):
             raise ConfigurationError(f"kind must be one event kind (a string), got {type(kind).__name__}")
-        check.kinds(kind, EVENT_KINDS + ("*",), "kind")
+        self._known(kind, self._dispatcher.kinds + ("*",), "kind")
         check.callback("fn", fn)
         check.callback("on_error", on_error, optional=True)
         syms = None if symbols is None else check.symbols(symbols)
@@ -316,7 +329,7 @@ class Feed:
         """An iterator over events with its own bounded queue; use it in a
         ``with`` block. Ends after ``timeout`` seconds without an event, or at close."""
         self._check()
-        ks = None if kinds is None else check.kinds(kinds, EVENT_KINDS + ("*",))
+        ks = None if kinds is None else self._known(kinds, self._dispatcher.kinds + ("*",))
         syms = None if symbols is None else check.symbols(symbols)
         wait = None if timeout is None else check.seconds("timeout", timeout)
         if policy is not None:

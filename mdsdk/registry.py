@@ -7,13 +7,14 @@ here (model: fsspec's registry). Nothing is imported until a name is used.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 from . import _validate as check
 from .errors import ConfigurationError, UnknownProviderError
 from .providers.base import ProviderSpec
 
-__all__ = ["get_spec", "known_providers", "load_object", "emulator_options", "PLANNED", "DEFAULT_PROVIDER"]
+__all__ = ["get_spec", "known_providers", "load_object", "emulator_options", "notice_kinds", "PLANNED",
+           "DEFAULT_PROVIDER"]
 
 _REGISTRY: Dict[str, str] = {
     "sim": "mdsdk.providers.dxlink:SIM",
@@ -59,6 +60,12 @@ def get_spec(name: str) -> ProviderSpec:
     if not isinstance(spec, ProviderSpec):
         raise UnknownProviderError(f"provider {name!r} is registered as {path}, which is not a ProviderSpec")
     return spec
+
+
+def notice_kinds() -> Set[str]:
+    """Every provider's own event kinds (``capabilities.notices``) together. It imports every provider, so it
+    serves error paths only: telling a kind another provider streams from a misspelt one."""
+    return {kind for name in _REGISTRY for kind in get_spec(name).capabilities.notices}
 
 
 def emulator_options(spec: ProviderSpec, server: Any) -> Dict[str, Any]:

@@ -63,3 +63,42 @@ def test_a_handler_far_slower_than_the_stream_loses_counted_events_not_the_socke
         assert wait_until(lambda: feed.stats()["dropped"] > 0, 10), feed.stats()["queues"]
         time.sleep(1.0)
         assert feed.stats()["reconnects"] == 0 and feed.stats()["connected"]  # the socket kept being read
+
+
+def test_account_activity_reaches_feed_on_without_a_subscription(emu: TDSchwabEmulator) -> None:
+    with _connect(emu) as feed:
+        assert "account_activity" in feed.capabilities.notices
+        got: List[Any] = []
+        feed.on("account_activity", got.append)
+        # The stream carries it from login on (the protocol keeps ACCT_ACTIVITY subscribed), so no subscribe.
+        assert wait_until(lambda: emu.account_activity("OrderEntryRequest", "<xml/>") > 0, 5)
+        assert wait_until(lambda: got, 5)
+        ev = got[0]
+        assert ev.topic == "account_activity" and ev.provider == emu.variant
+        assert ev.extra["account"] == emu.account_id and ev.extra["message_type"] == "OrderEntryRequest"
+        assert ev.extra["message_data"] == "<xml/>"
+        assert all(e.extra["message_type"] != "SUBSCRIBED" for e in got)  # the SUBS answer is no activity
+        with pytest.raises(mdsdk.UnsupportedError, match="feed.on"):
+            feed.subscribe("AAPL", kinds="account_activity")
+
+
+def test_each_variant_streams_its_own_provider_events(emu: TDSchwabEmulator) -> None:
+    # TDA has news headlines, Schwab has screeners; asking a variant for the other's kind names the variant.
+    own, key, other = ("news", "MSFT", "screener") if emu.variant == "tda" else ("screener", "NYSE_VOLUME_5", "news")
+    with _connect(emu) as feed:
+        assert own in feed.capabilities.notices and other not in feed.capabilities.notices
+        with feed.events(kinds=own, timeout=5) as stream:
+            feed.subscribe(key, kinds=own)
+            ev = next(iter(stream))
+        assert ev.topic == own and ev.symbol == key
+        if own == "news":
+            assert ev.extra["headline"].startswith("MSFT") and ev.extra["story_source"] == "Emulator Wire"
+        else:
+            assert ev.extra["sort_field"] == "VOLUME" and ev.extra["frequency"] == 5
+            assert ev.extra["items"] and all("last_price" in row for row in ev.extra["items"])
+        with pytest.raises(mdsdk.UnsupportedError, match=emu.variant):
+            feed.subscribe(key, kinds=other)
+        with pytest.raises(mdsdk.UnsupportedError, match=f"'{emu.variant}' does not stream '{other}'"):
+            feed.on(other, print)
+        with pytest.raises(mdsdk.ConfigurationError, match="unknown kind"):
+            feed.on("headlines", print)  # no provider's kind: a misspelling

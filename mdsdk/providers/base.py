@@ -38,7 +38,7 @@ from typing import (Any, Callable, Dict, Generator, Iterable, List, Mapping, Opt
                     Tuple, Union)
 
 from ..errors import ConfigurationError, MdsdkError, UnsupportedError, redact
-from ..events import Bar, Event
+from ..events import EVENT_KINDS, Bar, Event
 from ..intervals import Interval
 
 __all__ = [
@@ -294,7 +294,8 @@ def resolve_options(provider: str, options: Sequence[Option], kwargs: Mapping[st
 # ---------------------------------------------------------------- capabilities
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider can do, as one value: the event ``kinds`` it streams,
+    """What a provider can do, as one value: the event ``kinds`` it streams
+    (common ones and its own :attr:`notices`),
     whether it serves ``history`` (and at which ``history_units``), whether
     the server acknowledges subscriptions (``acks``) and refuses a symbol it
     does not know (``rejects_unknown``: else ``get_quote`` on one times out,
@@ -306,6 +307,12 @@ class Capabilities:
     rpc: bool = False
     rest: bool = False
     rejects_unknown: bool = False
+
+    @property
+    def notices(self) -> Tuple[str, ...]:
+        """The provider's own event kinds (:class:`~mdsdk.events.Notice`
+        subclasses such as "news"): the ``kinds`` that are not common ones."""
+        return tuple(k for k in self.kinds if k not in EVENT_KINDS)
 
     def require(self, provider: str, what: str) -> None:
         """Raise UnsupportedError naming ``provider`` and the capability

@@ -169,7 +169,7 @@ class DXLinkSession(SessionBase["DXLinkEmulator"]):
             self.send({"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"})
             return
         self._expired = False
-        self.log_in(token)
+        self.log_in(str(token))
         self.send({"type": "AUTH_STATE", "channel": 0, "state": "AUTHORIZED", "userId": "emulator-user"})
 
     def on_keepalive(self, msg: Dict[str, Any], ch: int) -> None:

@@ -219,6 +219,12 @@ class TDSchwabData:
         """An ACCT_ACTIVITY item (section 7.14): the SUBSCRIBED notice a fresh subscription gets."""
         return {"seq": seq, "key": key, "1": account, "2": "SUBSCRIBED", "3": ""}
 
+    def news(self, key: str, t: float, seq: int) -> Dict[str, Any]:
+        """A NEWS_HEADLINE item (section 7.12, TDA): a synthetic headline about ``key``."""
+        return {"seq": seq, "key": key, "delayed": False, "1": 0, "2": ms(t), "3": f"0S{seq:011d}", "4": "Active",
+                "5": f"{key} synthetic headline {seq}", "6": f"0S{seq + 1:010d}", "7": "1", "8": key, "9": False,
+                "10": "Emulator Wire"}
+
     def screener(self, key: str, t: float) -> Dict[str, Any]:
         """A SCREENER_* item (section 7.13): named keys inside field 4."""
         parts = key.rsplit("_", 1)

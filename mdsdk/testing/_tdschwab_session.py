@@ -49,7 +49,7 @@ class _Sub:
         self.fields: Set[str] = set()
         self.command = "SUBS"
         self.sent: Dict[str, Dict[str, Any]] = {}
-        self.last_minute: Dict[str, int] = {}
+        self.last_minute: Dict[str, int] = {}  # per key: the last chart minute (or headline second) sent
 
 
 class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
@@ -340,7 +340,21 @@ class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
             sub.sent = {k: {} for k in keys[:1]}
         elif kind == "screener":
             items = [data.screener(k, t) for k in keys]
+        elif kind == "news":  # a headline per key when subscribed, then one per news_interval
+            due = [k for k in keys if k not in sub.last_minute or t - sub.last_minute[k] >= self.emu.news_interval]
+            items = [data.news(k, t, self._next_seq()) for k in due]
+            sub.last_minute.update((k, int(t)) for k in due)
         return [(service, ms(t), sub.command, items)] if items else []
+
+    def account_item(self, message_type: str, message_data: str) -> Optional[str]:
+        """An ACCT_ACTIVITY data frame for this session's subscription key, None when it has none."""
+        sub = self.subs.get("ACCT_ACTIVITY")
+        if sub is None or not sub.keys:
+            return None
+        item = {"seq": self._next_seq(), "key": next(iter(sub.keys)), "1": self.emu.account_id, "2": message_type,
+                "3": message_data}
+        return dumps({"data": [{"service": "ACCT_ACTIVITY", "timestamp": ms(self.emu.clock()), "command": "SUBS",
+                                "content": [item]}]})
 
     def _next_seq(self) -> int:
         self.seq += 1

@@ -1,12 +1,14 @@
 """The event invariants (DESIGN.md section 4), written once.
 
 Whatever a server sent, every event that reaches a user holds them: it is
-one of the :mod:`mdsdk.events` classes; ``symbol`` is a non-empty str (a
+one of the :mod:`mdsdk.events` classes (a provider's own kinds are the
+:func:`~mdsdk.events.notice_class` ones); ``symbol`` is a non-empty str (a
 Status may have "" for connection-wide news); ``time`` is an int of epoch
 nanoseconds in the int64-safe range the decoders guarantee; ``provider`` is
 a non-empty str; every price and size is exactly a ``float``, finite or nan;
 text fields are str or None as their type says; ``extra`` maps snake_case
-names to JSON scalars. :func:`violations` lists what an event breaks;
+names to JSON scalars (or a list of flat rows of them, such as a
+screener's ranking). :func:`violations` lists what an event breaks;
 :func:`check_events` raises for a batch. The protocol tests, the fuzz
 harness (:mod:`mdsdk.testing.fuzz`) and ``benchmarks/fuzz.py`` share them.
 """
@@ -17,7 +19,8 @@ import math
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Type
 
-from ..events import STATUS_KINDS, Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summary, Trade
+from ..events import (STATUS_KINDS, Bar, BookSnapshot, Event, Notice, PnL, Profile, Quote, Status, Summary, Trade,
+                      notice_class)
 
 __all__ = ["violations", "check_events", "MAX_TIME_NS", "MAX_TEXT", "FLOAT_FIELDS", "EXTRA_KEY"]
 
@@ -90,10 +93,24 @@ def _extra(extra: Any) -> List[str]:
         if key.__class__ is not str or not EXTRA_KEY.match(key):
             out.append(f"extra key {key!r} is not snake_case")
             continue
-        why = _scalar_problem(value)
+        why = _rows_problem(value) if value.__class__ is list else _scalar_problem(value)
         if why:
             out.append(f"extra[{key!r}] is {why}")
     return out
+
+
+def _rows_problem(rows: List[Any]) -> str:
+    """Why ``rows`` is not a table an extra may hold (a list of flat objects: a screener's ranking)."""
+    for row in rows:
+        if not isinstance(row, dict):
+            return f"a list holding a {type(row).__name__}, not only rows"
+        for k, v in row.items():
+            if k.__class__ is not str or not EXTRA_KEY.match(k):
+                return f"a list of rows with the key {k!r}, not snake_case"
+            why = _scalar_problem(v)
+            if why:
+                return f"a list of rows whose {k!r} is {why}"
+    return ""
 
 
 def _levels(name: str, levels: Any) -> List[str]:
@@ -132,7 +149,7 @@ def _specific(ev: Event) -> List[str]:
 def violations(event: Any) -> List[str]:
     """What ``event`` breaks of the event invariants, as sentences (an empty
     list when it holds them all). Never raises, whatever ``event`` is."""
-    if type(event) not in FLOAT_FIELDS:
+    if type(event) not in FLOAT_FIELDS and not (isinstance(event, Notice) and type(event) is notice_class(event.topic)):
         return [f"{type(event).__name__} is not an mdsdk event class"]
     try:
         return _head(event) + _specific(event) + _extra(event.extra)

@@ -20,7 +20,7 @@ real streamer (section 5.4).
 
 Faults: the common surface (:meth:`drop`, :meth:`stall`, :meth:`inject`,
 ``refuse_auth``, :meth:`expire_token`, :meth:`close_with`, :meth:`restart`,
-:meth:`takeover`, ``exclusive``) plus :meth:`invalid_json`,
+:meth:`takeover`, ``exclusive``) plus :meth:`invalid_json`, :meth:`account_activity`,
 ``refuse_refresh``, ``empty_timeout`` (the code-30 watchdog),
 ``slow_reader_bytes`` (the backlog kill), ``takeover_kills`` ("older" or
 "newer", since sources disagree), ``data_before_response``,
@@ -126,6 +126,7 @@ class TDSchwabEmulator(EmulatorBase):
         self.correl_id = "4d6f2a1e-mdsd-k000-0000-000000000001"
         self.subscription_key = "mdsdk-acct-activity-key"
         self.auth_code = "mdsdk-auth-code"
+        self.news_interval = 30.0  # seconds of emulator clock between headlines of one key
 
     # -- surface
     @property
@@ -238,6 +239,16 @@ class TDSchwabEmulator(EmulatorBase):
                                 "content": [{"key": key, "15" if self.variant == "schwab" else "25":
                                              'The "quoted" name'}]}]})
         self.inject(good.replace('\\"', '\\\\"'))
+
+    def account_activity(self, message_type: str = "OrderEntryRequest", message_data: str = "") -> int:
+        """Send an ACCT_ACTIVITY item (section 7.14) to every stream subscribed to it, as an order placed on the
+        account would; returns how many streams got it."""
+        frames = [(session, session.account_item(message_type, message_data))
+                  for session in self.sessions() if isinstance(session, TDSchwabSession)]
+        for session, frame in frames:
+            if frame is not None:
+                session.inject(frame)
+        return sum(frame is not None for _, frame in frames)
 
     def session_authorized(self, session: Any, others: List[Any]) -> None:
         """One stream per user: with ``exclusive`` a new LOGIN ends the older stream (or, with ``takeover_kills

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Type, TypeVar
 
 import pytest
 
-from mdsdk.events import Bar, BookSnapshot, Event, Quote, Summary, Trade
+from mdsdk.events import Bar, BookSnapshot, Event, Notice, Quote, Summary, Trade, notice_class
 from mdsdk.providers.core import MAX_KEYS
 from mdsdk.providers.tdschwab import SCHWAB, TDA, Codec, Decoded, Variant
 from mdsdk.testing.invariants import check_events
@@ -74,7 +74,7 @@ def test_every_fixture_line_decodes_to_valid_events(variant: Variant) -> None:
             out = codec.decode(line["raw"], RECEIVED)
             check_events(out.events)
             assert not out.malformed, (path.name, i, out.malformed)
-            assert out.events or out.responses or out.notifies or out.items, (path.name, i)
+            assert out.events or out.responses or out.notifies, (path.name, i)
 
 
 # ---------------------------------------------------------------- level one, Schwab
@@ -307,18 +307,38 @@ def test_notifies(schwab: Codec, tda: Codec) -> None:
     assert (takeover.service, takeover.code) == ("Invalid Service", 12)
 
 
-def test_items(schwab: Codec, tda: Codec) -> None:
-    acct = decode(tda, "tda/acct_activity.jsonl", 3).items[0]
-    assert (acct.service, acct.key, acct.seq) == ("ACCT_ACTIVITY", "xxxxxf1ff5f3", 29)
-    assert acct.fields["message_type"] == "ERROR" and acct.fields["message_data"] == "EXPIRED_KEY"
-    news = decode(tda, "tda/news_headline.jsonl", 1).items[1]
-    assert news.key == "MSFT" and news.fields["headline"] == "Microsoft Does Something"
-    assert news.fields["story_datetime"] == 1590181199728 and news.fields["story_source"] == "WSJ"
-    screen = decode(schwab, "schwab/screener_equity.jsonl", 2).items[0]
-    assert screen.key == "NYSE_VOLUME_5" and screen.fields["sort_field"] == "VOLUME" and screen.fields["frequency"] == 5
-    assert screen.fields["items"][0]["symbol"] == "XLF" and screen.fields["items"][0]["volume"] == 1760031
-    schwab_acct = decode(schwab, "schwab/acct_activity.jsonl", 2).items[0]
-    assert schwab_acct.fields["account"] == "1001" and schwab_acct.fields["message_type"] == "OrderEntryRequest"
+def test_provider_events(schwab: Codec, tda: Codec) -> None:
+    # Account activity, news and screeners arrive as Notice kinds: their topic selects them like any kind.
+    acct = decode(tda, "tda/acct_activity.jsonl", 3).events[0]
+    assert isinstance(acct, Notice) and acct.topic == "account_activity" and type(acct).__name__ == "AccountActivity"
+    assert (acct.symbol, acct.provider, acct.extra["seq"]) == ("xxxxxf1ff5f3", "tda", 29)
+    assert acct.extra["message_type"] == "ERROR" and acct.extra["message_data"] == "EXPIRED_KEY"
+    assert acct.time == 1636200000000 * 1_000_000  # the block's timestamp: the item carries no time
+    news = decode(tda, "tda/news_headline.jsonl", 1).events
+    assert [n.topic for n in news] == ["news", "news"] and type(news[0]) is notice_class("news")
+    assert news[1].symbol == "MSFT" and news[1].extra["headline"] == "Microsoft Does Something"
+    assert news[1].extra["story_source"] == "WSJ" and news[1].extra["is_hot"] is False
+    assert news[1].time == 1590181199728 * 1_000_000  # the story's own time, not the frame's
+    screen = decode(schwab, "schwab/screener_equity.jsonl", 2).events[0]
+    assert screen.topic == "screener" and screen.symbol == "NYSE_VOLUME_5"
+    assert screen.extra["sort_field"] == "VOLUME" and screen.extra["frequency"] == 5
+    assert screen.time == 1718996308700 * 1_000_000
+    first = screen.extra["items"][0]  # type: ignore[index]
+    assert first["symbol"] == "XLF" and first["volume"] == 1760031 and first["last_price"] == 41.305
+    assert first["net_percent_change"] == 1 and first["market_share"] == 3.40228332
+    schwab_acct = decode(schwab, "schwab/acct_activity.jsonl", 2).events[0]
+    assert schwab_acct.extra["account"] == "1001" and schwab_acct.extra["message_type"] == "OrderEntryRequest"
+
+
+def test_subscribed_notice_and_bad_screener_rows(schwab: Codec) -> None:
+    out = schwab.decode('{"data":[{"service":"ACCT_ACTIVITY","timestamp":1,"command":"SUBS","content":[{"seq":0,'
+                        '"key":"k","1":"1001","2":"SUBSCRIBED","3":""}]}]}', RECEIVED)
+    assert out.events == [] and out.malformed == []  # the answer to every SUBS, not activity
+    out = schwab.decode('{"data":[{"service":"SCREENER_OPTION","timestamp":1,"command":"SUBS","content":[{'
+                        '"key":"OPTION_PUT_VOLUME_5","1":1718996308700,"4":[7,{"symbol":"X","lastPrice":"1e999",'
+                        '"weird key!":1}]}]}]}', RECEIVED)
+    assert out.events[0].extra["items"] == [{"symbol": "X", "last_price": "1e999"}]
+    assert len(out.malformed) == 1 and "int" in out.malformed[0]
 
 
 # ---------------------------------------------------------------- invalid JSON
@@ -328,7 +348,7 @@ def test_invalid_json(tda: Codec) -> None:
         tda.decode(lines[0]["raw"], RECEIVED)
     out = tda.decode(lines[1]["raw"], RECEIVED)
     assert out.repaired == "doubled backslashes"
-    assert out.items[0].fields["headline"] == 'Acme "Widget" recall'
+    assert out.events[0].extra["headline"] == 'Acme "Widget" recall'
 
 
 def test_replacement_characters_are_repaired(tda: Codec) -> None:

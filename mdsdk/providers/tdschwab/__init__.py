@@ -13,12 +13,12 @@ from typing import Callable, Optional, Tuple
 from ...errors import ConfigurationError
 from ..base import Config, Option, ProviderSpec, as_bool
 from .auth import StoredToken, TokenFile, TokenKeeper
-from .codec import Codec, Decoded, Item, Notify, Response, parse
-from .protocol import TDSchwabProtocol
+from .codec import Codec, Decoded, Notify, Response, parse
+from .protocol import TDSchwabProtocol, capabilities_of
 from .requests import Identity
 from .variants import SCHWAB, TDA, VARIANTS, Service, Variant
 
-__all__ = ["Codec", "Decoded", "Item", "Notify", "Response", "parse", "SCHWAB", "TDA", "VARIANTS", "Service",
+__all__ = ["Codec", "Decoded", "Notify", "Response", "parse", "SCHWAB", "TDA", "VARIANTS", "Service",
            "Variant", "TDSchwabProtocol", "Identity", "StoredToken", "TokenFile", "TokenKeeper", "TDA_SPEC",
            "SCHWAB_SPEC", "API_URLS", "make_protocol"]
 
@@ -96,7 +96,7 @@ def _options(variant: Variant) -> Tuple[Option, ...]:
 
 def _spec(variant: Variant, description: str) -> ProviderSpec:
     return ProviderSpec(name=variant.name, options=_options(variant), make_protocol=make_protocol(variant),
-                        capabilities=TDSchwabProtocol.capabilities, description=description,
+                        capabilities=capabilities_of(variant), description=description,
                         emulator=f"mdsdk.testing.tdschwab_emulator:{_EMULATORS[variant.name]}",
                         fixtures=(variant.name,))
 

@@ -4,10 +4,10 @@ API (for the protocol object)::
 
     codec = Codec(SCHWAB, "schwab")          # or Codec(TDA, "tda"); variants.py holds the differences as data
     out = codec.decode(text, received_ns)    # raises ValueError only for a frame that is not JSON even repaired
-    out.events      # Quote / Trade / Summary / Bar / BookSnapshot, every one holding the event invariants
+    out.events      # Quote / Trade / Summary / Bar / BookSnapshot, and the Notice kinds "account_activity",
+                    # "news", "screener" (fields in extra), every one holding the event invariants
     out.responses   # Response(service, command, requestid, code, msg, timestamp_ms): acks of our commands
     out.notifies    # Notify(service, code, msg, timestamp_ms, heartbeat_ms): heartbeats, code 30, takeover...
-    out.items       # Item(service, key, seq, fields): ACCT_ACTIVITY, NEWS_HEADLINE, SCREENER_* (readable names)
     out.malformed   # one sentence per block or item that was skipped (unknown service, wrong shape...)
     out.repaired    # how an invalid frame was repaired ("doubled backslashes", "U+FFFD"), else None
     codec.reset()   # forget the per-symbol level-one state (after a reconnect the server resends snapshots)
@@ -39,13 +39,13 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import msgspec
 
-from ...events import Bar, BookSnapshot, Event, Quote, Summary, Trade
+from ...events import Bar, BookSnapshot, Event, Quote, Summary, Trade, notice_class
 from ..convert import MAX_MS, MAX_TEXT, NS_PER_MS
 from ..core import dumps, loads, remember
 from ..fields import Converter, DictDecoder, Field, Table, flag, integer, num, snake, text
 from .variants import BOOK, CHART, ITEM, LEVEL_ONE, META_KEYS, TIMESALE, Service, Variant, category
 
-__all__ = ["Codec", "Decoded", "Response", "Notify", "Item", "parse", "converter_for"]
+__all__ = ["Codec", "Decoded", "Response", "Notify", "parse", "converter_for"]
 
 _MAX_FIELDS = 256        # names one symbol's state may hold (a hostile stream of fresh keys cannot grow it)
 _SHOWN = 120             # characters of a bad frame quoted in a malformed reason
@@ -79,17 +79,6 @@ class Notify:
     heartbeat_ms: Optional[int] = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Item:
-    """One content item of a service with no market event (account activity, news, screeners), its numbered fields
-    relabelled and converted (``{"account": "1001", "message_type": "OrderEntryRequest", ...}``)."""
-
-    service: str
-    key: str
-    seq: Optional[int]
-    fields: Mapping[str, Any]
-
-
 @dataclasses.dataclass
 class Decoded:
     """Everything one frame holds, sorted by what the protocol object does with it."""
@@ -97,7 +86,6 @@ class Decoded:
     events: List[Event] = dataclasses.field(default_factory=list)
     responses: List[Response] = dataclasses.field(default_factory=list)
     notifies: List[Notify] = dataclasses.field(default_factory=list)
-    items: List[Item] = dataclasses.field(default_factory=list)
     malformed: List[str] = dataclasses.field(default_factory=list)
     repaired: Optional[str] = None
 
@@ -280,6 +268,17 @@ def _ms_ns(ms: Any, fallback: int) -> int:
     return ms * NS_PER_MS if ms.__class__ is int and 0 < ms < MAX_MS else fallback
 
 
+def _rows(value: Any, out: Decoded) -> List[Dict[str, Any]]:
+    """A list of objects with named keys (a screener's ranking) as plain rows: snake_case keys, scalar values."""
+    rows = []
+    for entry in value if isinstance(value, list) else ():
+        if isinstance(entry, dict):
+            rows.append({snake(k): _SCALAR.one(v) for k, v in entry.items() if _EXTRA_NAME.match(snake(k))})
+        else:
+            out.malformed.append(f"a list entry is {type(entry).__name__}, not an object: {_show(entry)}")
+    return rows
+
+
 def _zone(name: str) -> _dt.tzinfo:
     """The IANA zone ``name``; a fixed standard-time offset where the system has no tz database."""
     try:
@@ -304,6 +303,7 @@ class Codec:
         self._zone = _zone(variant.book_zone)
         self._kinds = {LEVEL_ONE: self._level_one, CHART: self._chart, TIMESALE: self._timesale,
                        BOOK: self._book, ITEM: self._item}
+        self._notices = {svc.name: notice_class(svc.topic) for svc in variant.services.values() if svc.topic}
 
     def reset(self) -> None:
         """Forget the merged level-one state (a new session starts with fresh snapshots)."""
@@ -430,16 +430,18 @@ class Codec:
         out.events += self._decoders.trade.decode_dicts(rows, t)
 
     def _item(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
-        """Account activity, news and screener items, relabelled and converted for the protocol object."""
-        kinds = {name: kind for name, kind in svc.fields.values()}
+        """Account activity, news and screener items: one provider event (:class:`~mdsdk.events.Notice`) each, its
+        fields relabelled and converted into ``extra``, its time the item's own (story or screener time)."""
+        cls, kinds = self._notices[svc.name], dict(svc.fields.values())
         for item in items:
             row = self._relabel(svc, item, out)
-            seq = integer.one(row.pop("seq", None))
             key = row.pop("key")
-            # "x" fields (screener lists) stay as the server sent them: the protocol object reads them.
-            fields = {(snake(k) if k in META_KEYS else k): v if kinds.get(k, "x") == "x" else converter_for(kinds[k])(v)
-                      for k, v in row.items()}
-            out.items.append(Item(svc.name, key, seq, fields))
+            extra = {(snake(k) if k in META_KEYS else k): _rows(v, out) if kinds.get(k) == "x" else
+                     converter_for(kinds.get(k, "x")).one(v) for k, v in row.items()}
+            if extra.get("message_type") == "SUBSCRIBED":
+                continue  # ACCT_ACTIVITY's answer to each (keepalive) SUBS: chatter, not activity
+            when = next((extra[name] for name, kind in svc.fields.values() if kind == "t" and name in extra), None)
+            out.events.append(cls(key, _ms_ns(when, t), self.provider, extra=extra))
 
     def _book(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
         """Whole books (typed msgspec structs): one BookSnapshot per item."""

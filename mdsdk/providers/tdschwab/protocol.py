@@ -53,7 +53,7 @@ from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, QOS_LEVELS, Command, Ident
                        streamer_info_request, streamer_url)
 from .variants import Variant
 
-__all__ = ["TDSchwabProtocol", "State", "TRANSITIONS", "SUCCESS_CODES", "REJECT_CODES"]
+__all__ = ["TDSchwabProtocol", "capabilities_of", "State", "TRANSITIONS", "SUCCESS_CODES", "REJECT_CODES"]
 
 
 class State(enum.Enum):
@@ -90,6 +90,13 @@ class _InFlight:
     sent_at: float
 
 
+def capabilities_of(variant: Variant) -> Capabilities:
+    """What the ``variant`` streamer offers: the common kinds plus its own notices (TDA: account_activity and
+    news; Schwab: account_activity and screener)."""
+    base = TDSchwabProtocol.capabilities
+    return dataclasses.replace(base, kinds=base.kinds + variant.notices)
+
+
 class TDSchwabProtocol(ProtocolCore):
     """Sans-I/O client of one streamer ``variant`` (TDA or SCHWAB from :mod:`.variants`); see the module docstring.
 
@@ -103,7 +110,7 @@ class TDSchwabProtocol(ProtocolCore):
     correl id is generated once per object when none is given (it must not change within a session)."""
 
     capabilities = Capabilities(kinds=("quote", "trade", "summary", "bar", "book"), history=True, acks=True,
-                                rest=True)
+                                rest=True)  # the common part; each variant adds its notices (capabilities_of)
 
     def __init__(self, variant: Variant, token: Optional[str] = None, *, url: str = "",
                  identity: Optional[Identity] = None, provider: str = "", qos: str = "2",
@@ -131,6 +138,7 @@ class TDSchwabProtocol(ProtocolCore):
                          static=static, login=login, renew=renew,
                          secrets=secrets + redacted_forms(token) + redacted_forms(access_token))
         self.variant = variant
+        self.capabilities = capabilities_of(variant)
         self.identity = ident
         self.display = name
         self.qos = qos

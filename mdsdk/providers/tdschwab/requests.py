@@ -43,6 +43,7 @@ _CONCEPTS: Mapping[str, Mapping[str, str]] = {
        for kind in ("quote", "trade", "summary")},
     "bar": {"equity": "chart_equity", "future": "chart_future"},
     "book": {"equity": "book_nasdaq", "option": "book_options"},
+    "news": {"equity": "news"},
 }
 
 
@@ -112,8 +113,15 @@ def symbol_form(symbol: str) -> str:
 
 def service_of(variant: Variant, sub: Subscription) -> str:
     """The wire service streaming ``sub`` on ``variant``; UnsupportedError naming the variant when it has none."""
+    if sub.kind == "account_activity":
+        raise UnsupportedError(f"account activity needs no subscription: the {variant.name} stream carries it from "
+                               "login on; take it with feed.on('account_activity', fn)")
     form = symbol_form(sub.symbol)
-    concept = _CONCEPTS.get(sub.kind, {}).get(form)
+    if sub.kind == "screener":  # keys such as NYSE_VOLUME_5 or OPTION_PUT_TRADES_30 (section 7.13)
+        form = "screener key"
+        concept: Optional[str] = "screener_option" if sub.symbol.startswith("OPTION_") else "screener_equity"
+    else:
+        concept = _CONCEPTS.get(sub.kind, {}).get(form)
     wire = variant.concepts.get(concept) if concept is not None else None
     if wire is None:
         raise UnsupportedError(f"the {variant.name} streamer has no {sub.kind!r} stream for {form} symbols "

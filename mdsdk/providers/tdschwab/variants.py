@@ -64,6 +64,7 @@ class Service:
     name: str
     kind: str
     fields: Mapping[str, FieldSpec] = dataclasses.field(default_factory=dict)
+    topic: str = ""  # ITEM services: the provider event kind (a Notice) their items become
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,11 @@ class Variant:
     def kinds(self) -> FrozenSet[str]:
         """The service kinds this variant streams."""
         return frozenset(s.kind for s in self.services.values())
+
+    @property
+    def notices(self) -> Tuple[str, ...]:
+        """The provider event kinds (``feed.on(kind, fn)``) of this variant's ITEM services, sorted."""
+        return tuple(sorted({s.topic for s in self.services.values() if s.topic}))
 
 
 # ---------------------------------------------------------------- level one, Schwab
@@ -197,10 +203,16 @@ _ACCOUNT = _fields("1:account:s 2:message_type:s 3:message_data:s")
 _SCREENER = _fields("1:timestamp:t 2:sort_field:s 3:frequency:i 4:items:x")
 
 
+# ITEM concept -> the provider event kind its items arrive as (both screeners are one kind: the key tells them apart)
+_TOPICS = {"news": "news", "account_activity": "account_activity", "screener_equity": "screener",
+           "screener_option": "screener"}
+
+
 def _variant(name: str, book_zone: str, services: Mapping[str, Tuple[str, str, Mapping[str, FieldSpec]]],
              takeover_close: "int | None" = None) -> Variant:
     """A :class:`Variant` from ``{concept: (wire service name, kind, fields)}``."""
-    by_name = {wire: Service(wire, kind, fields) for wire, kind, fields in services.values()}
+    by_name = {wire: Service(wire, kind, fields, _TOPICS.get(concept, "") if kind == ITEM else "")
+               for concept, (wire, kind, fields) in services.items()}
     return Variant(name, by_name, {concept: wire for concept, (wire, _, _) in services.items()}, book_zone,
                    takeover_close)
 
