@@ -253,6 +253,16 @@ def test_tda_time_and_sales(tda: Codec) -> None:
     assert (o.price, o.size) == (1000.0, 100.0) and type(o.price) is float  # ints on the wire
 
 
+def test_a_print_seen_again_is_not_a_second_trade(tda: Codec) -> None:
+    raw = fixture_lines("tda/timesale_equity.jsonl")[1]["raw"]
+    assert len(tda.decode(raw, RECEIVED).events) == 2
+    assert tda.decode(raw, RECEIVED).events == []  # the same seq per key again: repeated, not traded twice
+    later = raw.replace('"seq": 43', '"seq": 44')
+    assert [e.symbol for e in tda.decode(later, RECEIVED).events] == ["MSFT"]
+    tda.reset()  # a new session counts afresh
+    assert len(tda.decode(raw, RECEIVED).events) == 2
+
+
 # ---------------------------------------------------------------- books
 def test_books_best_first_with_entry_times_per_zone(schwab: Codec, tda: Codec) -> None:
     out = decode(tda, "tda/book_listed.jsonl", 1)

@@ -299,6 +299,7 @@ class Codec:
         self.provider = provider
         self._decoders = _decoders(variant, provider)
         self._state: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._seqs: Dict[Tuple[str, str], int] = {}  # (TIMESALE service, key) -> the last print's seq
         self._categories: Dict[str, str] = {}
         self._zone = _zone(variant.book_zone)
         self._kinds = {LEVEL_ONE: self._level_one, CHART: self._chart, TIMESALE: self._timesale,
@@ -306,8 +307,9 @@ class Codec:
         self._notices = {svc.name: notice_class(svc.topic) for svc in variant.services.values() if svc.topic}
 
     def reset(self) -> None:
-        """Forget the merged level-one state (a new session starts with fresh snapshots)."""
+        """Forget the merged level-one state and the prints seen (a new session starts afresh)."""
         self._state.clear()
+        self._seqs.clear()
 
     def decode(self, frame: Union[str, bytes], received_ns: int) -> Decoded:
         """Everything ``frame`` holds (see the module docstring). Raises ValueError only when the frame is not
@@ -425,8 +427,17 @@ class Codec:
         out.events += self._decoders.bar.decode_dicts(rows, t, interval="1m")
 
     def _timesale(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
-        """One print per item (TDA only)."""
-        rows = [self._relabel(svc, item, out) for item in items]
+        """One print per item (TDA only). ``seq`` counts each key's prints: one already seen this session is the
+        server repeating itself (the TDA docs say such messages may be ignored), so it is not a second trade."""
+        seen, rows = self._seqs, []
+        for item in items:
+            seq, key = item.get("seq"), (svc.name, item["key"])
+            if seq.__class__ is int:
+                last = seen.get(key)
+                if last is not None and seq <= last:
+                    continue
+                remember(seen, key, seq)
+            rows.append(self._relabel(svc, item, out))
         out.events += self._decoders.trade.decode_dicts(rows, t)
 
     def _item(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
