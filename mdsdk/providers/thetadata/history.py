@@ -1,0 +1,164 @@
+"""Theta Terminal price history over its REST API (protocols/thetadata.md section 5), as a REST flow.
+
+* Intraday intervals (1s up to a day) read ``/v2/hist/{stock,index,option}/ohlc`` with ``ivl`` in ms and
+  ``rth=false`` (the whole day the Terminal has, as the other providers' bars); ``1d`` reads the ``eod`` report.
+* Columns are read by name from ``header.format`` (never by position); bars are stamped at their open, New York
+  time; an interval without trades (all prices 0) is no bar. Bars outside ``[start, end)`` are dropped.
+* Pages: ``next_page`` is followed at once to the end (its value is the string ``"null"`` when there is none).
+* Status codes: 472 (no data) is an empty result; 429, 474 and 571 (throttled, Terminal lost ThetaData, server
+  starting) are retried with growing delays; 570 (too much data) splits the date range in two and asks for each
+  half; 477 (the page expired) starts the request again once; anything else is a ProviderError quoting the
+  Terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any, Dict, Generator, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from ...errors import ProviderError, RateLimitedError, UnsupportedError
+from ...events import Bar
+from ...intervals import Interval
+from ..base import History, HistoryResult, HttpRequest, HttpResponse
+from .codec import eastern_ns, new_york
+from .contracts import Contract, parse_symbol
+
+__all__ = ["history_flow", "endpoint_of", "RETRY_CODES", "RETRIES"]
+
+RETRY_CODES = frozenset({429, 474, 571})
+RETRIES = 5
+_DAY = 86_400
+Flow = Generator[HttpRequest, HttpResponse, List[Tuple[Sequence[Any], List[Any]]]]
+_NAMES = {472: "NO_DATA", 473: "INVALID_PARAMS", 474: "DISCONNECTED", 475: "TERMINAL_PARSE", 476: "WRONG_IP",
+          477: "NO_PAGE_FOUND", 470: "GENERAL", 471: "PERMISSION", 404: "NO_IMPL", 570: "LARGE_REQUEST",
+          571: "SERVER_STARTING", 572: "UNCAUGHT_ERROR", 429: "OS_LIMIT"}
+
+
+def endpoint_of(contract: Contract, interval: Interval) -> Tuple[str, Dict[str, Any]]:
+    """The REST path and query (without dates) for bars of ``interval``; UnsupportedError for a length the
+    Terminal has no report of."""
+    kind = contract.sec_type.lower()
+    params: Dict[str, Any] = {"root": contract.root}
+    if contract.sec_type == "OPTION":
+        params.update(exp=contract.expiration, strike=contract.strike, right=contract.right)
+    if interval.unit == "d" and interval.count == 1:
+        return f"/v2/hist/{kind}/eod", params
+    if interval.unit in ("s", "m", "h") and interval.seconds < _DAY:
+        return f"/v2/hist/{kind}/ohlc", dict(params, ivl=interval.seconds * 1000, rth="false")
+    raise UnsupportedError(f"the Theta Terminal serves intraday bars (1s up to a day) and daily ones ('1d'), not "
+                           f"{interval}")
+
+
+def _date(ns: int) -> int:
+    """The New York date (YYYYMMDD) of epoch ``ns``."""
+    day = _dt.datetime.fromtimestamp(ns / 1e9, tz=new_york()).date()
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def history_flow(request: History, provider: str) -> Generator[HttpRequest, HttpResponse, HistoryResult]:
+    """Ask the Terminal for the bars of ``request`` (see the module docstring); the value is the result."""
+    contract = parse_symbol(request.symbol)
+    path, params = endpoint_of(contract, request.interval)
+    daily = path.endswith("/eod")
+    first, last = _date(request.start_ns), _date(max(request.start_ns, request.end_ns - 1))
+    pages = yield from _pull(path, params, first, last, request.symbol)
+    bars: Dict[int, Bar] = {}
+    for fmt, rows in pages:
+        for bar in _bars(fmt, rows, request, provider, daily):
+            if request.start_ns <= bar.time < request.end_ns:
+                bars[bar.time] = bar
+    return HistoryResult(tuple(bars[t] for t in sorted(bars)))
+
+
+def _pull(path: str, params: Mapping[str, Any], first: int, last: int, symbol: str) -> Flow:
+    """Every page of one request for dates ``first..last``, retried, split or restarted as the codes say."""
+    start = HttpRequest("GET", path, params=dict(params, start_date=first, end_date=last))
+    req, pages, tries, restarts = start, [], 0, 0
+    while True:
+        resp = yield req
+        if resp.status == 200:
+            fmt, rows, following = _page(resp, symbol)
+            pages.append((fmt, rows))
+            if not following:
+                return pages
+            req, tries = HttpRequest("GET", following), 0
+        elif resp.status == 472:
+            return pages
+        elif resp.status in RETRY_CODES and tries < RETRIES:
+            tries += 1
+            req = HttpRequest(req.method, req.path, params=req.params, delay=min(8.0, 0.25 * 2 ** tries))
+        elif resp.status == 570 and not pages and first < last:
+            mid = _shift(first, (_ordinal(last) - _ordinal(first)) // 2)
+            head = yield from _pull(path, params, first, mid, symbol)
+            tail = yield from _pull(path, params, _shift(mid, 1), last, symbol)
+            return head + tail
+        elif resp.status == 477 and restarts < 2:
+            req, pages, tries, restarts = start, [], 0, restarts + 1
+        else:
+            raise _failure(resp, symbol)
+
+
+def _ordinal(date: int) -> int:
+    return _dt.date(date // 10000, date // 100 % 100, date % 100).toordinal()
+
+
+def _shift(date: int, days: int) -> int:
+    d = _dt.date.fromordinal(_ordinal(date) + days)
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def _page(resp: HttpResponse, symbol: str) -> Tuple[Sequence[Any], List[Any], Optional[str]]:
+    """``(format, rows, next page path or None)`` of one JSON page."""
+    body = resp.body
+    header = body.get("header") if isinstance(body, dict) else None
+    rows = body.get("response") if isinstance(body, dict) else None
+    fmt = header.get("format") if isinstance(header, dict) else None
+    if not isinstance(fmt, list) or not isinstance(rows, list):
+        raise ProviderError(f"the Theta Terminal's history of {symbol!r} was no header.format/response table: "
+                            f"{resp.text[:200]!r}", provider="thetadata", code=resp.status,
+                            server_message=resp.text[:200])
+    following = header.get("next_page") if isinstance(header, dict) else None
+    if not isinstance(following, str) or following.strip() in ("", "null"):
+        return fmt, rows, None
+    url = urlsplit(following)
+    return fmt, rows, url.path + (f"?{url.query}" if url.query else "")
+
+
+def _bars(fmt: Sequence[Any], rows: List[Any], request: History, provider: str, daily: bool) -> List[Bar]:
+    """The bars of one page's rows; a row that is not one (wrong length, text for numbers) is skipped."""
+    col = {name: i for i, name in enumerate(fmt) if isinstance(name, str)}
+    need = ("open", "high", "low", "close", "date") + (() if daily else ("ms_of_day",))
+    if any(n not in col for n in need):
+        raise ProviderError(f"the Theta Terminal's history of {request.symbol!r} lacks columns "
+                            f"{[n for n in need if n not in col]} (format {list(fmt)[:20]})", provider=provider)
+    out, label = [], str(request.interval)
+    for row in rows:
+        try:
+            o, h, lo, c = (float(row[col[n]]) for n in ("open", "high", "low", "close"))
+            if o == h == lo == c == 0.0 or not all(map(math.isfinite, (o, h, lo, c))):
+                continue  # an interval without trades
+            t = eastern_ns(int(row[col["date"]]), 0 if daily else int(row[col["ms_of_day"]]))
+            volume = float(row[col["volume"]]) if "volume" in col else math.nan
+            extra = {"count": int(row[col["count"]])} if "count" in col else {}
+        except (TypeError, ValueError, IndexError, OverflowError):
+            continue
+        out.append(Bar(request.symbol, t, provider, label, o, h, lo, c, volume, True, extra=extra))
+    return out
+
+
+def _failure(resp: HttpResponse, symbol: str) -> Exception:
+    words = (resp.text or "").strip().lstrip(":")[:300] or f"HTTP {resp.status}"
+    name = _NAMES.get(resp.status, "")
+    what = f"the Theta Terminal's history of {symbol!r} failed with {resp.status}{' ' + name if name else ''}"
+    if resp.status == 429:
+        return RateLimitedError(f"{what}: {words}; wait and try again", provider="thetadata", code=429,
+                                server_message=words)
+    hint = {471: "the ThetaData account lacks the permission for this data",
+            473: "the Terminal refused the parameters (updating the Terminal sometimes fixes this)",
+            474: "the Terminal lost its link to ThetaData; try again shortly",
+            476: "keep using the same host for the Terminal (127.0.0.1 and localhost count as different)",
+            404: "the Terminal does not serve this request; update the Terminal"}.get(resp.status, "")
+    return ProviderError(f"{what}: {words}" + (f"; {hint}" if hint else ""), provider="thetadata",
+                         code=resp.status, server_message=words)
