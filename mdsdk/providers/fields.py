@@ -16,6 +16,7 @@ symbol is not a non-empty str is skipped, and every time comes out as an int in 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 from itertools import chain, compress, islice, repeat
@@ -88,6 +89,11 @@ class Table(Generic[T]):
 _REQUIRED = object()
 
 
+# An event class's signature never changes, and reading it (type hints included) costs a tenth of a
+# millisecond: each protocol object builds its decoders, and fuzzing or reconnect-heavy tests build thousands.
+_signature = functools.lru_cache(maxsize=256)(inspect.signature)
+
+
 class _Builder:
     """Makes instances of an event class (its positional parameters are its
     fields) with ``map(cls, *columns)``, in C; keyword-only fields (``extra``)
@@ -99,7 +105,7 @@ class _Builder:
         self.cls = cls
         self.defaults: Dict[str, Any] = {}
         self.kwonly: List[Tuple[str, Callable[[Any, Any], None], Any]] = []
-        for p in inspect.signature(cls).parameters.values():
+        for p in _signature(cls).parameters.values():
             default = _REQUIRED if p.default is p.empty else p.default
             if p.kind is p.KEYWORD_ONLY:
                 desc = getattr(cls, p.name, None)
