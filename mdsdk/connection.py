@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from typing import IO, Any, Callable, List, Optional, Union
 
 from .errors import (AuthenticationError, ClosedError, ConfigurationError, ConnectionLost, MdsdkError, ProtocolError,
-                     RequestTimeout, TakeoverError, redact)
+                     RequestTimeout, TakeoverError, UpgradeRefused, redact)
 from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
 from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol, Ready, Reconnect, Reply,
@@ -306,6 +306,12 @@ class Connection:
             transport.open()
         except _Stop:
             raise
+        except UpgradeRefused as exc:
+            proto.upgrade_refused(exc.status, self._now(), self.clock.time_ns())
+            if not proto.signals:
+                self._lost(exc)
+            self._after()  # a refusal of the credentials arrives as Fatal (or a renewal and Reconnect)
+            return
         except MdsdkError as exc:
             self._lost(exc)
             return

@@ -24,6 +24,7 @@ __all__ = [
     "AuthenticationError",
     "SubscriptionError",
     "TransportError",
+    "UpgradeRefused",
     "ConnectionLost",
     "ProtocolError",
     "LocalProtocolError",
@@ -124,6 +125,15 @@ class SubscriptionError(MdsdkError):
 
 class TransportError(MdsdkError, OSError):
     """The network connection could not be opened or failed."""
+
+
+class UpgradeRefused(TransportError):
+    """The server answered the WebSocket upgrade with an HTTP error
+    ``status`` (401 when it refuses the credentials sent in the upgrade)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ConnectionLost(TransportError):

@@ -182,7 +182,7 @@ class Feed:
                           reconnect=reconnect, timeouts=self.timeouts, record=self._record, clock=clock)
 
     def _transport_for(self, endpoint: Endpoint) -> WebSocketTransport:
-        return WebSocketTransport(endpoint.url, timeout=self.timeouts.connect,
+        return WebSocketTransport(endpoint.url, timeout=self.timeouts.connect, headers=dict(endpoint.headers),
                                   verify_tls=self.config.get("verify_tls", True),
                                   secrets=self.config.secrets + endpoint.secrets)
 

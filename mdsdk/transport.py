@@ -20,7 +20,7 @@ from typing import Deque, Dict, Iterable, List, Optional
 
 import websocket
 
-from .errors import ConfigurationError, ConnectionLost, TransportError, redact
+from .errors import ConfigurationError, ConnectionLost, TransportError, UpgradeRefused, redact
 
 __all__ = ["WebSocketTransport"]
 
@@ -63,9 +63,9 @@ class WebSocketTransport:
             headers = [f"{k}: {v}" for k, v in self.headers.items()]
             ws.connect(self.url, timeout=self.timeout, header=headers)  # type: ignore[no-untyped-call]
         except websocket.WebSocketBadStatusException as exc:
-            raise TransportError(self._msg(
+            raise UpgradeRefused(self._msg(
                 f"the server at {self.url} refused the WebSocket upgrade with HTTP {exc.status_code}; "
-                "check the URL, or try again later if it is a gateway error")) from exc
+                "check the URL, or try again later if it is a gateway error"), exc.status_code) from exc
         except ssl.SSLCertVerificationError as exc:
             raise TransportError(self._msg(
                 f"TLS certificate of {self.url} could not be verified ({exc.verify_message}); "

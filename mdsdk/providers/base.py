@@ -173,12 +173,15 @@ class HttpResponse:
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how to open the socket: URL, token and token expiry
-    (epoch seconds, or ``None`` when unknown)."""
+    (epoch seconds, or ``None`` when unknown), and HTTP ``headers`` for the
+    upgrade request (a provider that authenticates there, with a Bearer
+    header, instead of with a message on the socket)."""
 
     url: str
     token: Optional[str] = None
     expires_at: Optional[float] = None
     rest_token: Optional[str] = None  # for REST calls, where it differs from the socket token
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Endpoint(url={self.url!r}, token={'***' if self.token else None}, expires_at={self.expires_at})"
@@ -442,6 +445,11 @@ class ProviderProtocol(ABC):
     def replay_sent(self, text: str, now: float, wall_ns: int) -> None:
         """Learn from a frame a recorded session sent (request ids, candle
         symbols), as if this object had sent it. Default: nothing to learn."""
+
+    def upgrade_refused(self, status: int, now: float, wall_ns: int) -> None:
+        """The server answered the WebSocket upgrade with HTTP ``status``;
+        signal what follows (an auth refusal: Fatal, or a fresh token and
+        Reconnect). Default: nothing (the runtime backs off and retries)."""
 
     def closed_error(self, code: Optional[int], reason: str) -> Optional[MdsdkError]:
         """Translate a WebSocket close code into an error worth reporting, or None."""

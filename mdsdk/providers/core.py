@@ -25,7 +25,7 @@ from typing import (Any, Dict, Generic, Iterable, List, Mapping, Optional, Seque
 
 import msgspec
 
-from ..errors import ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
+from ..errors import AuthenticationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
 from ..events import Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
@@ -384,6 +384,15 @@ class ProtocolCore(ProviderProtocol):
         else:
             self.signals.append(Fatal(error))
         return [self._status("error", str(error), wall_ns)]
+
+    def upgrade_refused(self, status: int, now: float, wall_ns: int = 0) -> None:
+        """401/403 at the upgrade is the server refusing our credentials there: the same policy as a refusal
+        on the socket (stop, or renew once and reconnect)."""
+        self._at(now, wall_ns)
+        if status in (401, 403):
+            self.news += self._auth_refused(AuthenticationError(
+                f"the {self.provider} server refused the credentials at the WebSocket upgrade (HTTP {status}); "
+                "check the token or key"), wall_ns)
 
     # ------------------------------------------------------------ requests
     def request(self, request_id: int, request: Request, now: float, wall_ns: int = 0) -> None:
