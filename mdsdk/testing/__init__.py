@@ -14,6 +14,7 @@ from .dxlink_emulator import DXLinkEmulator
 from .tradovate_emulator import TradovateEmulator
 from .market import SyntheticMarket
 from .tdschwab_emulator import SchwabEmulator, TDAEmulator, TDSchwabEmulator
+from .thetadata_emulator import ThetaDataEmulator
 
 __all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket", "TDSchwabEmulator", "SchwabEmulator",
-           "TDAEmulator"]
+           "TDAEmulator", "ThetaDataEmulator"]
