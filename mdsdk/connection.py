@@ -138,11 +138,8 @@ class Connection:
         self._rest: Optional[_RestWorker] = None
         self.error: Optional[MdsdkError] = None
         # Figures for stats(); written by the socket thread only.
-        self.reconnects = 0
-        self.internal_errors = 0
+        self.reconnects = self.internal_errors = self.frames_in = self.frames_out = 0
         self._logged: set[str] = set()
-        self.frames_in = 0
-        self.frames_out = 0
         self.last_frame_at: Optional[float] = None
         self.connected = False
         self._attempt = 0
@@ -306,14 +303,12 @@ class Connection:
             transport.open()
         except _Stop:
             raise
-        except UpgradeRefused as exc:
-            proto.upgrade_refused(exc.status, self._now(), self.clock.time_ns())
+        except MdsdkError as exc:
+            if isinstance(exc, UpgradeRefused):  # a refusal of credentials comes back as Fatal (or renew, Reconnect)
+                proto.upgrade_refused(exc.status, self._now(), self.clock.time_ns())
             if not proto.signals:
                 self._lost(exc)
-            self._after()  # a refusal of the credentials arrives as Fatal (or a renewal and Reconnect)
-            return
-        except MdsdkError as exc:
-            self._lost(exc)
+            self._after()
             return
         except Exception as exc:  # noqa: BLE001 - a bug here must back off, not spin
             self._internal("opening the connection", exc)
