@@ -10,6 +10,7 @@ Every emulator has the same fault surface (``drop()``, ``stall()``,
 and knows the realistic instruments of :mod:`mdsdk.testing.universe`: a name
 the real service would not know behaves there as it would on the service."""
 
+from .crosstrade_emulator import CrossTradeEmulator
 from .dxlink_emulator import DXLinkEmulator
 from .tradovate_emulator import TradovateEmulator
 from .market import SyntheticMarket
@@ -17,4 +18,4 @@ from .tdschwab_emulator import SchwabEmulator, TDAEmulator, TDSchwabEmulator
 from .thetadata_emulator import ThetaDataEmulator
 
 __all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket", "TDSchwabEmulator", "SchwabEmulator",
-           "TDAEmulator", "ThetaDataEmulator"]
+           "TDAEmulator", "ThetaDataEmulator", "CrossTradeEmulator"]
