@@ -23,10 +23,11 @@ _REGISTRY: Dict[str, str] = {
     "tradovate": "mdsdk.providers.tradovate:TRADOVATE",
     "tda": "mdsdk.providers.tdschwab:TDA_SPEC",
     "schwab": "mdsdk.providers.tdschwab:SCHWAB_SPEC",
+    "thetadata": "mdsdk.providers.thetadata:THETADATA",
 }
 DEFAULT_PROVIDER = "sim"  # needs no account and no network
 # Named in the design, not shipped yet: a clearer error than "unknown".
-PLANNED = ("thetadata", "crosstrade")
+PLANNED = ("crosstrade",)
 
 
 def known_providers() -> List[str]:

@@ -438,7 +438,9 @@ def test_common_faults(emu: ThetaDataEmulator, clients: List[Client]) -> None:
     c.stream("STOCK", "QUOTE", root="AAPL")
     c.until(lambda d: d["header"]["type"] == "QUOTE")
     emu.stall()
-    c.frames(0.3)  # what was sent before the session saw the switch
+    deadline = time.monotonic() + 5
+    while c.frames(0.3) and time.monotonic() < deadline:
+        pass  # what was sent before the session saw the switch (a loaded machine may lag)
     assert c.frames(0.5) == []  # silent, STATUS included; the socket stays open
 
 

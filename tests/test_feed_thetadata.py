@@ -1,0 +1,90 @@
+"""ThetaData through the whole SDK against the Theta Terminal emulator, for what issue 11 names beyond the
+shared runtime conformance suite: permission denied, max streams reached, an unknown contract (silent on the
+wire), an upstream flap, option and index streams, a malformed option symbol, and history with pages, an
+expired page, retries and no data."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, List
+
+import pytest
+
+import mdsdk
+from mdsdk import ReconnectPolicy, Status
+from mdsdk.errors import ConfigurationError, RequestTimeout, SubscriptionError, UnsupportedError
+from mdsdk.testing import ThetaDataEmulator
+
+from .conftest import wait_until
+
+FAST = ReconnectPolicy(initial=0.05, cap=0.2, jitter=0.0)
+
+
+@pytest.fixture
+def emu() -> Iterator[ThetaDataEmulator]:
+    with ThetaDataEmulator(tick=0.05, status_interval=0.2) as server:
+        yield server
+
+
+def _connect(emu: ThetaDataEmulator, **more: Any) -> Any:
+    return mdsdk.connect("thetadata", url=emu.url, api_url=emu.api_url, reconnect=FAST, **more)
+
+
+def test_permission_denied_and_max_streams_reject_that_contract_only(emu: ThetaDataEmulator) -> None:
+    emu.invalid_perms = {"OPTION"}
+    with _connect(emu) as feed:
+        with pytest.raises(SubscriptionError, match="permission") as info:
+            feed.subscribe("AAPL240621C00190000", kinds="quote")
+        assert info.value.code == "INVALID_PERMS" and info.value.symbol == "AAPL240621C00190000"
+        assert feed.get_quote("AAPL", timeout=5).bid > 0  # the stock still streams
+        emu.max_streams = len(feed.subscriptions)
+        with pytest.raises(SubscriptionError, match="MAX_STREAMS_REACHED"):
+            feed.subscribe("MSFT", kinds="quote")
+        assert feed.stats()["connected"] and feed.stats()["reconnects"] == 0
+
+
+def test_unknown_contract_times_out_naming_it(emu: ThetaDataEmulator) -> None:
+    with _connect(emu) as feed:
+        with pytest.raises(RequestTimeout, match="NOPE"):
+            feed.get_quote("NOPE", timeout=1.0)
+
+
+def test_upstream_flap_is_reported_and_data_resumes_without_resubscribing(emu: ThetaDataEmulator) -> None:
+    with _connect(emu) as feed:
+        got: List[Status] = []
+        feed.on_status(got.append)
+        first = feed.get_quote("AAPL", timeout=5)
+        sent = len(emu.received)
+        emu.upstream_down()
+        assert wait_until(lambda: any(s.kind == "stale" for s in got), 5), [s.kind for s in got]
+        emu.upstream_up()
+        assert wait_until(lambda: any(s.kind == "connected" and "back" in s.detail for s in got), 5)
+        assert wait_until(lambda: feed.get_quote("AAPL").time > first.time, 5)
+        assert len(emu.received) == sent and feed.stats()["reconnects"] == 0  # the Terminal resubscribed itself
+
+
+def test_option_and_index_streams_round_trip_their_symbols(emu: ThetaDataEmulator) -> None:
+    option = "AAPL" + "261218C00200000"
+    with _connect(emu) as feed:
+        q = feed.get_quote(option, timeout=5)
+        assert q.symbol == option and q.ask >= q.bid > 0
+        with feed.events(kinds="trade", symbols="$SPX", timeout=5) as stream:
+            feed.subscribe("$SPX", kinds="trade")
+            t = next(iter(stream))
+        assert t.symbol == "$SPX" and t.price > 0 and t.size != t.size  # an index level, no size
+        with pytest.raises(ConfigurationError, match="AAPL240524C00950000|NVDA240524C00950000"):
+            feed.subscribe("AAPL 261218 C 200", kinds="quote")
+        with pytest.raises(UnsupportedError, match="index"):
+            feed.get_quote("$SPX", timeout=1)
+
+
+def test_history_pages_retries_and_no_data(emu: ThetaDataEmulator) -> None:
+    emu.page_size = 7
+    with _connect(emu) as feed:
+        df = feed.history("AAPL", interval="15m", start="-2d", timeout=20)
+        assert len(df) > 7 and df.index.is_monotonic_increasing and not df.index.has_duplicates
+        assert list(df.columns[:5]) == ["open", "high", "low", "close", "volume"]
+        assert any(path.startswith("/v2/page/") for path, _ in emu.rest_calls)
+        emu.fail_next = [474, 571]
+        again = feed.history("AAPL", interval="15m", start="-2d", timeout=30)
+        assert len(again) == len(df)
+        assert feed.history("NOPE", interval="1h", start="-2d").empty
