@@ -88,3 +88,17 @@ def test_history_pages_retries_and_no_data(emu: ThetaDataEmulator) -> None:
         again = feed.history("AAPL", interval="15m", start="-2d", timeout=30)
         assert len(again) == len(df)
         assert feed.history("NOPE", interval="1h", start="-2d").empty
+
+
+def test_option_and_index_history_and_an_expired_page(emu: ThetaDataEmulator) -> None:
+    option = f"AAPL261218C{emu.atm_strike('AAPL'):08d}"
+    with _connect(emu) as feed:
+        bars = feed.history(option, interval="1h", start="-1d")
+        underlying = feed.history("AAPL", interval="1h", start="-1d")
+        assert len(bars) and (bars["close"] < underlying["close"].min()).all()  # the option's own prices
+        daily = feed.history("$SPX", interval="1d", start="-5d")
+        assert len(daily) >= 3 and (daily["volume"] == 0).all()  # an index level has no volume
+        emu.page_size, emu.page_expire = 3, 0.0  # every page is gone before the client can fetch it
+        with pytest.raises(mdsdk.ProviderError, match="477 NO_PAGE_FOUND") as info:
+            feed.history("AAPL", interval="15m", start="-2d", timeout=20)
+        assert info.value.code == 477

@@ -234,6 +234,11 @@ class TerminalData:
         """An OHLC row for the bar starting at ``t0`` (stamped at its open), cut at ``now`` if still forming."""
         date, ms = et_parts(t0)
         sym = self.symbol(c) or c.root
+        if c.sec_type == "OPTION":  # priced off the underlying: sample the model across the bar
+            end = min(now, t0 + ivl_ms / 1000)
+            prices = [self.option_mid(c, t0 + (end - t0) * i / 4) for i in range(5)]
+            volume = 1 + _mix(c, date, str(ms)) % 50
+            return [ms, prices[0], max(prices), min(prices), prices[-1], volume, max(1, volume // 3), date]
         if ivl_ms % 1000 == 0 and t0 == int(t0):
             bar = self.market.candle(sym, int(t0), ivl_ms // 1000, now)
             o, h, lo, cl, volume, count = bar.open, bar.high, bar.low, bar.close, int(bar.volume), bar.count
@@ -265,6 +270,8 @@ class TerminalData:
         else:
             bar = self.market.candle(self.symbol(c) or c.root, int(open_t), int(close_t - open_t))
             o, h, lo, cl, volume, count = bar.open, bar.high, bar.low, bar.close, int(bar.volume), bar.count
+            if c.sec_type == "INDEX":  # an index has no volume, as in its intraday bars
+                volume, count = 0, int(close_t - open_t)
         q = self.quote(c, close_t - 0.001)
         return [EOD_REPORT_MS + _mix(c, date, "eod") % 60_000, RTH[1] - 1 - _mix(c, date, "last") % 120_000,
                 o, h, lo, cl, volume, count, q["bid_size"], q["bid_exchange"], q["bid"], q["bid_condition"],

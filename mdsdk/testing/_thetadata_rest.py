@@ -154,7 +154,8 @@ class ThetaDataRest:
             "/v2/hist/stock/ohlc": self._stock_ohlc, "/v2/hist/stock/eod": self._stock_eod,
             "/v2/hist/stock/trade": self._stock_trade, "/v2/hist/stock/quote": self._stock_quote,
             "/v2/hist/index/ohlc": self._index_ohlc, "/v2/hist/index/price": self._index_price,
-            "/v2/hist/option/eod": self._option_eod, "/v2/hist/option/quote": self._option_quote}
+            "/v2/hist/option/eod": self._option_eod, "/v2/hist/option/quote": self._option_quote,
+            "/v2/hist/option/ohlc": self._option_ohlc, "/v2/hist/index/eod": self._index_eod}
         self.history: Deque[Tuple[str, int]] = collections.deque(maxlen=1000)  # (path, status) answered
         self._server = _TerminalServer((host, port), _TerminalHandler)
         self._server.terminal = self.handle
@@ -340,6 +341,13 @@ class ThetaDataRest:
 
     def _option_eod(self, p: _Params, q: Mapping[str, str]) -> Tuple[List[str], Plan]:
         return EOD_FORMAT, self._eod(self._known(self._contract("OPTION", p, q)), p)
+
+    def _option_ohlc(self, p: _Params, q: Mapping[str, str]) -> Tuple[List[str], Plan]:
+        return self._bars(self._known(self._contract("OPTION", p, q)), p)
+
+    def _index_eod(self, p: _Params, q: Mapping[str, str]) -> Tuple[List[str], Plan]:
+        """ThetaData's own 17:15 ET report (indices have no national EOD)."""
+        return EOD_FORMAT, self._eod(self._known(Contract("INDEX", p.root)), p)
 
     def _stock_trade(self, p: _Params, q: Mapping[str, str]) -> Tuple[List[str], Plan]:
         c = self._known(Contract("STOCK", p.root))
