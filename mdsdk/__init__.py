@@ -18,14 +18,14 @@ from .errors import (AuthenticationError, ClosedError, ConfigurationError, Conne
 from .events import (Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summary,
                      Trade)
 from .feed import Feed
-from .policy import QueuePolicy, ReconnectPolicy, Timeouts
+from .policy import QueuePolicy, RateLimit, ReconnectPolicy, Timeouts
 from .registry import DEFAULT_PROVIDER, get_spec, known_providers
 from .replay import replay
 
 __all__ = [
     "__version__", "connect", "replay", "known_providers", "providers", "Feed",
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL", "Status",
-    "QueuePolicy", "ReconnectPolicy", "Timeouts",
+    "QueuePolicy", "ReconnectPolicy", "Timeouts", "RateLimit",
     "MdsdkError", "ConfigurationError", "UnknownProviderError", "UnsupportedError",
     "AuthenticationError", "SubscriptionError", "TransportError", "ConnectionLost", "ProtocolError",
     "LocalProtocolError", "RemoteProtocolError", "ProviderError", "RateLimitedError", "TakeoverError",

@@ -364,7 +364,7 @@ class Feed:
         self.capabilities.require(self.provider, "rpc")
         check.text("api", api, limit=check.MAX_SYMBOL)
         limit = check.seconds("timeout", timeout, self.timeouts.request)
-        return self._connection.request(Rpc(api, dict(args)), limit, f"the answer to {api}")
+        return self._connection.request(Rpc(api, dict(args), limit), limit, f"the answer to {api}")
 
     # ------------------------------------------------------------ figures and lifecycle
     def stats(self) -> Dict[str, Any]:

@@ -24,10 +24,11 @@ _REGISTRY: Dict[str, str] = {
     "tda": "mdsdk.providers.tdschwab:TDA_SPEC",
     "schwab": "mdsdk.providers.tdschwab:SCHWAB_SPEC",
     "thetadata": "mdsdk.providers.thetadata:THETADATA",
+    "crosstrade": "mdsdk.providers.crosstrade:CROSSTRADE",
 }
 DEFAULT_PROVIDER = "sim"  # needs no account and no network
 # Named in the design, not shipped yet: a clearer error than "unknown".
-PLANNED = ("crosstrade",)
+PLANNED: tuple[str, ...] = ()
 
 
 def known_providers() -> List[str]:

@@ -28,7 +28,7 @@ import mdsdk
 from mdsdk import AuthenticationError, Quote, ReconnectPolicy, Status
 from mdsdk.feed import emulator_options
 from mdsdk.registry import get_spec, known_providers
-from mdsdk.testing import DXLinkEmulator, TDSchwabEmulator, TradovateEmulator
+from mdsdk.testing import CrossTradeEmulator, DXLinkEmulator, TDSchwabEmulator, TradovateEmulator
 
 from .conftest import wait_until
 
@@ -81,7 +81,10 @@ def _open(name: str, stack: ExitStack, record: Path) -> Session:
         feed = stack.enter_context(mdsdk.connect(name, record=str(record), reconnect=FAST, **opts))
         wrong_login = {"api_url": emu.api_url, "access_token": WRONG}
         return Session(name, feed, emu, wrong_login, emu.example_symbol, (APP_SECRET, emu.refresh_token))
-    if name == "tradovate":
+    if name == "crosstrade":  # a fixed key in the upgrade's Bearer header
+        emu = stack.enter_context(CrossTradeEmulator(tick=0.05))
+        opts, given = emulator_options(spec, emu), (emu.token,)
+    elif name == "tradovate":
         emu = stack.enter_context(TradovateEmulator(username="alice", password=PASSWORD, tick=0.05,
                                                          token_lifetime=4.0))  # renewed within the run
         opts = dict(emulator_options(spec, emu), sec=APP_SECRET, cid=4242)
@@ -128,6 +131,9 @@ def _echo(s: Session) -> None:
     elif s.name in ("tda", "schwab"):  # ADMIN notices (codes 9 and 17 leave the stream up)
         for content in ({"code": 9, "msg": said}, {"code": 17, "msg": f"refused {code}"}):
             s.emu.inject(json.dumps({"notify": [{"service": "ADMIN", "timestamp": 1, "content": content}]}))
+    elif s.name == "crosstrade":  # error frames (the shape is undocumented; the emulator's)
+        s.emu.inject(json.dumps({"type": "error", "error": said}))
+        s.emu.inject(json.dumps({"type": "error", "error": f"refused {code}"}))
     else:
         s.emu.inject(json.dumps({"type": "ERROR", "channel": 0, "error": "BAD_ACTION", "message": said}))
         s.emu.inject(json.dumps({"type": "ERROR", "channel": 0, "error": code, "message": "refused"}))
@@ -174,7 +180,7 @@ def _expire(s: Session) -> None:
     next authorize (a reconnect); DXLink tells the open sessions at once."""
     before, old = len(s.statuses("connected")), _socket_token(s)
     s.emu.expire_token()
-    if s.tradovate or s.name == "tda":  # TDA's streamer token outlives the access token: the next login finds out
+    if s.tradovate or s.name in ("tda", "crosstrade"):  # the next login (upgrade) finds out
         s.emu.drop()
     _after_expiry(s, before, old)
 
@@ -206,6 +212,7 @@ STEPS: Dict[str, Tuple[Callable[[Session], None], ...]] = {
     "tradovate": (_echo, _close_with_token, _history, _echo_after_renewal, _expire, _refused),
     "tda": (_echo, _close_with_token, _history, _expire, _refused),
     "schwab": (_echo, _close_with_token, _history, _expire, _refused),
+    "crosstrade": (_echo, _close_with_token, _history, _refused, _expire),
 }
 
 

@@ -11,7 +11,7 @@ from mdsdk import errors
 from mdsdk.events import Bar, Quote, Status
 from mdsdk.providers.dxlink.codec import compile_decoder
 from mdsdk.intervals import parse_interval, time_range, to_ns
-from mdsdk.policy import QueuePolicy, ReconnectPolicy
+from mdsdk.policy import QueuePolicy, RateLimit, ReconnectPolicy
 
 
 def test_error_tree_catches_by_meaning() -> None:
@@ -114,3 +114,19 @@ def test_to_json_escapes_a_lone_surrogate_from_a_server() -> None:
     line = to_json(Status("", 5, "dxlink", kind="error", detail="bad \ud800 text", extra={"x": math.inf}))
     assert json.loads(line) == {"symbol": "", "time": 5, "provider": "dxlink", "kind": "error",
                                 "detail": "bad \ud800 text", "extra": {"x": None}}
+
+
+def test_rate_limit_bucket_spends_refills_reserves_and_drains() -> None:
+    bucket = RateLimit(rate=3.0, burst=20).bucket(100.0)
+    assert sum(bucket.take(100.0) for _ in range(25)) == 20  # the burst, then nothing
+    assert bucket.ready_at(100.0) == pytest.approx(100.0 + 1 / 3) and bucket.ready_at(100.0, 3) == pytest.approx(101.0)
+    assert bucket.take(100.0 + 1 / 3)  # one refilled
+    assert [bucket.reserve(101.0) for _ in range(3)] == pytest.approx([0.0, 0.0, 1 / 3])  # 2 refilled by then
+    assert not bucket.take(101.0)  # the reservation is a debt later takers wait for
+    full = RateLimit(1.0, 5).bucket(0.0)
+    full.drain(0.0)
+    assert not full.take(0.5) and full.take(1.0)
+    assert RateLimit(1.0, 2).bucket(0.0).ready_at(1e6, 2) == 1e6  # it never holds more than the burst
+    for bad in ({"rate": 0}, {"burst": 0}, {"rate": float("nan")}, {"burst": 1.5}):
+        with pytest.raises(errors.ConfigurationError):
+            RateLimit(**bad)  # type: ignore[arg-type]

@@ -88,6 +88,7 @@ class Rpc:
 
     api: str
     args: Mapping[str, Any] = field(default_factory=dict)
+    timeout: Optional[float] = None  # how long the caller waits: a protocol queueing calls can refuse at once
 
 
 Request = Union[Subscribe, History, Rpc]

@@ -385,7 +385,7 @@ def handshake(spec: ProviderSpec, frames: Sequence[str] = (), timeout: float = 3
 
 def _connect(spec: ProviderSpec, config: Config, drv: _Driver, server: Any, frames: Sequence[str]) -> Handshake:
     ep = drv.login()
-    drv.transport = WebSocketTransport(ep.url, secrets=config.secrets + ep.secrets)
+    drv.transport = WebSocketTransport(ep.url, headers=dict(ep.headers), secrets=config.secrets + ep.secrets)
     drv.transport.open()
     try:
         drv.call("connection_made", *drv.clocks())
