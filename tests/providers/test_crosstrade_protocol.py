@@ -264,3 +264,11 @@ def test_bad_frames_are_reported_and_skipped(pair: Pair) -> None:
         evs = pair.receive(raw)
         assert pair.proto.malformed == before + 1 and any(isinstance(e, Status) and e.kind == "error" for e in evs)
     assert pair.proto.ready
+
+
+def test_absurd_times_fall_back_to_the_receive_time(pair: Pair) -> None:
+    # An epoch beyond any float once raised OverflowError (found by the fuzzer).
+    pair.proto.subscribe([Subscription("pnl", "Sim101")], pair.now)
+    pair.pump()
+    [pnl] = pair.receive('{"type":"pnlUpdate","epoch":' + "7" * 80 + ',"accounts":[{"account":"Sim101"}]}')
+    assert pnl.time == int(pair.now * 1e9)

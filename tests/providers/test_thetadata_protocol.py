@@ -334,3 +334,12 @@ def test_history_paths_per_security_type_and_interval() -> None:
     assert index.asked[0].path == "/v2/hist/index/ohlc" and (index.asked[0].params or {})["ivl"] == 300000
     with pytest.raises(UnsupportedError, match="intraday"):
         Rest().run(_history(interval="1w"))
+
+
+def test_codes_past_int64_are_left_out_of_extra(pair: Pair) -> None:
+    # msgspec reads integers up to 2**64 - 1; an extra may hold only int64 (found by the fuzzer).
+    [q] = pair.receive('{"header":{"type":"QUOTE","status":"CONNECTED"},"contract":{"security_type":"STOCK",'
+                       '"root":"AAPL"},"quote":{"ms_of_day":36000000,"bid":1.0,"ask":1.5,"bid_condition":'
+                       f'{2 ** 63},"ask_condition":0,"date":20240521}}}}')
+    assert q.extra == {"ask_condition": 0}
+    check_events([q])

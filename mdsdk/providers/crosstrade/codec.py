@@ -61,7 +61,7 @@ class Decoded:
 
 def _ns(value: Any, fallback: int) -> int:
     """Epoch seconds or milliseconds (by size) as ns; ``fallback`` when it is no sane time."""
-    if value.__class__ in (int, float) and math.isfinite(value) and value > 0:
+    if (value.__class__ is int and 0 < value < 10**16) or (value.__class__ is float and 0 < value < 1e16):
         ms = value if value > 1e11 else value * 1000
         if ms < 9e12:
             return int(ms) * 1_000_000

@@ -33,6 +33,7 @@ __all__ = ["Codec", "Header", "Decoded", "eastern_ns", "new_york"]
 
 NAN = math.nan
 _U32 = 1 << 32
+_I64 = 1 << 63
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
 
@@ -184,13 +185,9 @@ class Codec:
         t = f.trade
         if t is None:
             return None
-        extra: Dict[str, object] = {}
+        extra = _codes(("condition", t.condition), ("exchange", t.exchange))
         if t.sequence is not None and -_U32 < t.sequence < _U32:
             extra["sequence"] = t.sequence % _U32
-        if t.condition is not None:
-            extra["condition"] = t.condition
-        if t.exchange is not None:
-            extra["exchange"] = t.exchange
         size = NAN if symbol.startswith("$") else _finite(t.size)
         return Trade(symbol, eastern_ns(t.date, t.ms_of_day), self.provider, _finite(t.price), size, NAN,
                      extra=extra)
@@ -199,9 +196,8 @@ class Codec:
         q = f.quote
         if q is None:
             return None
-        extra = {k: v for k, v in (("bid_exchange", q.bid_exchange), ("ask_exchange", q.ask_exchange),
-                                   ("bid_condition", q.bid_condition), ("ask_condition", q.ask_condition))
-                 if v is not None}
+        extra = _codes(("bid_exchange", q.bid_exchange), ("ask_exchange", q.ask_exchange),
+                       ("bid_condition", q.bid_condition), ("ask_condition", q.ask_condition))
         return Quote(symbol, eastern_ns(q.date, q.ms_of_day), self.provider, _finite(q.bid), _finite(q.ask),
                      _finite(q.bid_size), _finite(q.ask_size), extra=extra)
 
@@ -210,9 +206,15 @@ class Codec:
         if o is None:
             return None
         eastern_ns(o.date, o.ms_of_day)  # the same checks as every time, though the bar starts at midnight
-        extra: Dict[str, object] = {} if o.count is None else {"count": o.count}
+        extra = _codes(("count", o.count))
         return Bar(symbol, eastern_ns(o.date, 0), self.provider, "1d", _finite(o.open), _finite(o.high),
                    _finite(o.low), _finite(o.close), _finite(o.volume), False, extra=extra)
+
+
+def _codes(*pairs: Tuple[str, Optional[int]]) -> Dict[str, object]:
+    """The integer codes a payload carried, for ``extra``: absent ones and ones past int64 (msgspec reads up to
+    uint64) left out."""
+    return {k: v for k, v in pairs if v is not None and -_I64 <= v < _I64}
 
 
 def _finite(x: float) -> float:
