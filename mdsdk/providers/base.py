@@ -303,7 +303,8 @@ class Capabilities:
     whether it serves ``history`` (and at which ``history_units``), whether
     the server acknowledges subscriptions (``acks``) and refuses a symbol it
     does not know (``rejects_unknown``: else ``get_quote`` on one times out,
-    naming it), offers ``rpc``, and needs REST (``rest``)."""
+    naming it), offers ``rpc``, needs REST (``rest``), and restores missed
+    bars on resubscribe by itself (``resumes_bars``)."""
 
     kinds: Tuple[str, ...] = ("quote", "trade")
     history: bool = False
@@ -311,6 +312,9 @@ class Capabilities:
     rpc: bool = False
     rest: bool = False
     rejects_unknown: bool = False
+    # The provider's own resubscription brings back the bars a reconnect missed (DXLink's candle fromTime,
+    # Tradovate's chart history): the spine then only drops the repeats instead of backfilling from history.
+    resumes_bars: bool = False
 
     @property
     def notices(self) -> Tuple[str, ...]:

@@ -30,6 +30,7 @@ from ..events import Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
+from .ledger import Continuity
 
 __all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credentials", "ProtocolCore",
            "MIN_INTERVAL", "MAX_KEYS", "remember", "subscription_error", "loads", "dumps"]
@@ -223,6 +224,7 @@ class ProtocolCore(ProviderProtocol):
         self._refreshed = False
         self._wall_ns = 0
         self._now = 0.0
+        self.bars = Continuity()  # bar continuity: repeats dropped, gaps after a reconnect backfilled
 
     @property
     def token_renewals(self) -> int:
@@ -289,6 +291,7 @@ class ProtocolCore(ProviderProtocol):
 
     def connection_lost(self) -> None:
         self.live.stop()
+        self.bars.dropped()
         self._disconnected()
 
     def outgoing(self) -> List[str]:
@@ -309,7 +312,8 @@ class ProtocolCore(ProviderProtocol):
 
     # ------------------------------------------------------------ timers
     def next_deadline(self) -> Optional[float]:
-        times = [t for t in (self.live.deadline(), self.auth.deadline, self._deadline()) if t is not None]
+        times = [t for t in (self.live.deadline(), self.auth.deadline, self._deadline(), self.bars.deadline)
+                 if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float, wall_ns: int = 0) -> None:
@@ -318,6 +322,7 @@ class ProtocolCore(ProviderProtocol):
         if self.live.check(now):
             self._keepalive(now)
         self._timer(now, wall_ns)
+        self.news += self.bars.timer(now, self._status, wall_ns)
 
     def _deadline(self) -> Optional[float]:
         """A provider's own next deadline (default: none)."""
@@ -331,6 +336,9 @@ class ProtocolCore(ProviderProtocol):
         self._at(now, wall_ns)
         self.live.received(now)
         events = self._receive(text, now, wall_ns)
+        self.bars.last_rx_ns = wall_ns
+        if self.bars.ledger.watched:
+            events = self.bars.ledger.apply(events)
         if self.news:
             events, self.news = self.news + events, []
         return events
@@ -339,6 +347,9 @@ class ProtocolCore(ProviderProtocol):
         self._at(now, wall_ns)
         self.live.received(now)
         events = self._receive_many(texts, now, wall_ns)
+        self.bars.last_rx_ns = wall_ns
+        if self.bars.ledger.watched:
+            events = self.bars.ledger.apply(events)
         if self.news:
             events, self.news = self.news + events, []
         return events
@@ -372,7 +383,9 @@ class ProtocolCore(ProviderProtocol):
             self._send_subscriptions(subs, now, wall_ns)
         if self._connections > 1 and subs:
             return [self._status("resubscribed", f"restored {len(subs)} subscriptions after reconnect",
-                                 wall_ns, count=len(subs))]
+                                 wall_ns, count=len(subs))] + \
+                self.bars.reconnected(now, wall_ns, self.capabilities, lambda rid, req: self._start_history(
+                    rid, req, now, wall_ns), self._status)
         return []
 
     def _auth_refused(self, error: MdsdkError, wall_ns: int) -> List[Event]:
@@ -423,7 +436,9 @@ class ProtocolCore(ProviderProtocol):
         self._cancel_request(request_id, now, wall_ns)
 
     def _reply(self, request_id: Optional[int], value: Any = None, error: Optional[MdsdkError] = None) -> None:
-        if request_id is not None:
+        if self.bars.owns(request_id):
+            self.news += self.bars.answer(request_id, value, error, self._status, self._wall_ns)  # type: ignore[arg-type]
+        elif request_id is not None:
             self.signals.append(Reply(request_id, value, error))
 
     def subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0,
@@ -437,6 +452,7 @@ class ProtocolCore(ProviderProtocol):
         the provider lacks), answered in the same reply as the acked ones."""
         self._at(now, wall_ns)
         new = self.desired.add(subs)
+        self._watch_bars()
         if request_id is not None and new and self.capabilities.acks:
             self._awaiting[request_id] = set(new)
             self._sub_errors[request_id] = list(rejected)
@@ -448,6 +464,7 @@ class ProtocolCore(ProviderProtocol):
     def unsubscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
         gone = self.desired.remove(subs)
+        self._watch_bars()
         if gone:
             self._settle(gone, None)
             if self.ready:
@@ -458,6 +475,9 @@ class ProtocolCore(ProviderProtocol):
     def subscriptions(self) -> Tuple[Subscription, ...]:
         return self.desired.snapshot
 
+    def _watch_bars(self) -> None:
+        self.bars.ledger.watch([(s.symbol, s.interval or "1m") for s in self.desired if s.kind == "bar"])
+
     def _acked(self, sub: Subscription) -> None:
         """The server confirmed ``sub``."""
         self._settle([sub], None)
@@ -466,6 +486,7 @@ class ProtocolCore(ProviderProtocol):
         """The server (or a lookup) refused ``sub``: it leaves the desired set,
         its waiting caller gets ``error``, and a Status reports it."""
         self.desired.remove([sub])
+        self._watch_bars()
         self._forget([sub])
         self._settle([sub], error)
         code = getattr(error, "code", None)

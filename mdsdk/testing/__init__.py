@@ -13,9 +13,10 @@ the real service would not know behaves there as it would on the service."""
 from .crosstrade_emulator import CrossTradeEmulator
 from .dxlink_emulator import DXLinkEmulator
 from .tradovate_emulator import TradovateEmulator
+from ._base import MarketClock
 from .market import SyntheticMarket
 from .tdschwab_emulator import SchwabEmulator, TDAEmulator, TDSchwabEmulator
 from .thetadata_emulator import ThetaDataEmulator
 
 __all__ = ["DXLinkEmulator", "TradovateEmulator", "SyntheticMarket", "TDSchwabEmulator", "SchwabEmulator",
-           "TDAEmulator", "ThetaDataEmulator", "CrossTradeEmulator"]
+           "TDAEmulator", "ThetaDataEmulator", "CrossTradeEmulator", "MarketClock"]

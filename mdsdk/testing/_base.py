@@ -152,6 +152,31 @@ class SessionBase(Generic[E]):
         raise NotImplementedError
 
 
+class MarketClock:
+    """The emulators' market clock: epoch seconds running ``speed`` times faster than real time from the
+    moment it is made (``speed=60`` makes a minute bar last a real second), so a test crosses many bar
+    boundaries quickly. Calling it gives epoch seconds (what emulators stamp data with); it also has the
+    ``time_ns()``/``monotonic()`` pair a feed's ``clock=`` takes, so a client judging bar completeness and
+    backfill ranges sees the same time as the server (deadlines stay on the real monotonic clock)."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if not 0 < speed <= 10_000:
+            raise ValueError(f"speed must be above 0 and at most 10000, not {speed!r}")
+        self.speed = speed
+        self._real0 = self._market0 = time.time()
+
+    def __call__(self) -> float:
+        return self._market0 + (time.time() - self._real0) * self.speed
+
+    def time_ns(self) -> int:
+        """The market time as epoch nanoseconds (a feed's wall clock)."""
+        return int(self() * 1e9)
+
+    def monotonic(self) -> float:
+        """Real monotonic seconds: timeouts are not sped up."""
+        return time.monotonic()
+
+
 class EmulatorBase:
     """A WebSocket server on ``host:port`` (0 = any free port) that runs
     ``session_class(self, ws).run()`` for each client, as a context manager,

@@ -110,7 +110,6 @@ import collections
 import logging
 import secrets as _secrets
 import threading
-import time
 from http import HTTPStatus
 from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple
 from zoneinfo import ZoneInfo
@@ -119,7 +118,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from ._base import EmulatorBase
+from ._base import EmulatorBase, MarketClock
 from ._crosstrade_data import AccountBook, QuoteMaker, SlidingWindow, TokenBucket, front_month
 from ._crosstrade_rest import CrossTradeApi, CrossTradeRest
 from ._crosstrade_session import CrossTradeSession, dumps
@@ -144,10 +143,11 @@ class CrossTradeEmulator(EmulatorBase):
     account = "Sim101"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, rest_port: int = 0, tick: float = 0.25,
-                 exclusive: bool = True, clock: Optional[Callable[[], float]] = None, rpc_rate: float = 3.0,
+                 exclusive: bool = True, clock: Optional[Callable[[], float]] = None, speed: float = 1.0,
+                 rpc_rate: float = 3.0,
                  rpc_burst: int = 20, sub_per_minute: int = 20, violations_to_close: int = 10, seed: int = 7,
                  accounts: Iterable[str] = ("Sim101",)) -> None:
-        self.clock: Callable[[], float] = clock or time.time
+        self.clock: Callable[[], float] = clock or MarketClock(speed)
         self.tick = tick
         self.market = SyntheticMarket(seed)
         self.quotes = QuoteMaker(self.market)

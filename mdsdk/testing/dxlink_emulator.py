@@ -44,10 +44,9 @@ import json
 import logging
 import secrets as _secrets
 import threading
-import time
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
-from ._base import EmulatorBase
+from ._base import EmulatorBase, MarketClock
 from ._dxlink_blast import Blaster, BlastJob, PaceJob
 from ._dxlink_events import EventRows, parse_candle
 from ._dxlink_session import DXLinkSession
@@ -82,11 +81,12 @@ class DXLinkEmulator(EmulatorBase):
                  keepalive_timeout: float = 60.0, tick: float = 0.1, seed: int = 7,
                  max_message_size: Optional[int] = None, max_snapshot: int = 100_000,
                  snapshot_chunk: int = 250, normalize_candle_symbols: bool = True,
-                 rest: bool = True, exclusive: bool = False, clock: Callable[[], float] = time.time,
+                 rest: bool = True, exclusive: bool = False, clock: Optional[Callable[[], float]] = None,
+                 speed: float = 1.0,
                  known_symbols: Iterable[str] = ()) -> None:
         self.market = SyntheticMarket(seed)
         self.rows = EventRows(self.market)
-        self.clock = clock
+        self.clock: Callable[[], float] = clock or MarketClock(speed)
         self.require_auth = require_auth
         self.token = token or "emu-" + _secrets.token_hex(8)
         self.username, self.password = username, password

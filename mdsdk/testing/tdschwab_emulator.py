@@ -45,7 +45,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
-from ._base import EmulatorBase
+from ._base import EmulatorBase, MarketClock
 from ._tdschwab_data import TDSchwabData, asset_class, ms
 from ._tdschwab_rest import TDSchwabRest
 from ._tdschwab_session import TDSchwabSession, dumps
@@ -79,14 +79,14 @@ class TDSchwabEmulator(EmulatorBase):
                  app_key: str = "mdsdk-app-key", app_secret: str = "mdsdk-app-secret",
                  token_lifetime: float = 30 * 60.0, tick: float = 0.5, heartbeat_interval: float = 10.0,
                  empty_timeout: Optional[float] = None, max_symbols: int = 500, seed: int = 7,
-                 exclusive: bool = True, clock: Callable[[], float] = time.time,
+                 exclusive: bool = True, clock: Optional[Callable[[], float]] = None, speed: float = 1.0,
                  known_symbols: Iterable[str] = ()) -> None:
         if variant not in ("tda", "schwab"):
             raise ValueError(f"variant must be 'tda' or 'schwab', not {variant!r}")
         self.variant = variant
         self.market = SyntheticMarket(seed)
         self.data = TDSchwabData(self.market, variant)
-        self.clock = clock
+        self.clock: Callable[[], float] = clock or MarketClock(speed)
         self.app_key, self.app_secret = app_key, app_secret
         self.token_lifetime = token_lifetime
         self.tick = tick

@@ -90,7 +90,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
-from ._base import EmulatorBase
+from ._base import EmulatorBase, MarketClock
 from ._thetadata_data import INDEX_OPTION_ROOTS, TerminalData
 from ._thetadata_rest import ThetaDataRest
 from ._thetadata_session import TAKEOVER_REASON, ThetaDataSession, parse_request
@@ -117,10 +117,11 @@ class ThetaDataEmulator(EmulatorBase):
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, rest_port: int = 0, tick: float = 0.25,
                  status_interval: float = 1.0, page_size: int = 5000, page_expire: float = 30.0,
-                 exclusive: bool = True, clock: Optional[Callable[[], float]] = None, seed: int = 7) -> None:
+                 exclusive: bool = True, clock: Optional[Callable[[], float]] = None, seed: int = 7,
+                 speed: float = 1.0) -> None:
         self.market = SyntheticMarket(seed)
         self.data = TerminalData(self.market)
-        self.clock: Callable[[], float] = clock or time.time
+        self.clock: Callable[[], float] = clock or MarketClock(speed)
         self.tick = tick
         self.status_interval = status_interval
         self.page_size = page_size

@@ -48,7 +48,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
-from ._base import EmulatorBase
+from ._base import EmulatorBase, MarketClock
 from ._tradovate_data import ContractBook, TradovateData, iso
 from ._tradovate_rest import TradovateRest
 from ._tradovate_session import TradovateSession, shutdown_frame
@@ -79,11 +79,12 @@ class TradovateEmulator(EmulatorBase):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, username: str = "demo",
                  password: str = "demo-password", token_lifetime: float = 80 * 60.0, tick: float = 0.1,
                  seed: int = 7, client_timeout: float = 10.0, max_bars: int = 5000, exclusive: bool = False,
-                 clock: Callable[[], float] = time.time, known_symbols: Iterable[str] = ()) -> None:
+                 clock: Optional[Callable[[], float]] = None, speed: float = 1.0,
+                 known_symbols: Iterable[str] = ()) -> None:
         self.market = SyntheticMarket(seed)
         self.contracts = ContractBook()
         self.data = TradovateData(self.market, self.contracts)
-        self.clock = clock
+        self.clock: Callable[[], float] = clock or MarketClock(speed)
         self.username, self.password = username, password
         self.token_lifetime = token_lifetime
         self.tick = tick

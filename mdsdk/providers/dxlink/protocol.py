@@ -86,7 +86,8 @@ class DXLinkProtocol(ProtocolCore):
     ``token`` and ``url`` make a fixed endpoint; ``login`` (a REST flow such
     as tastytrade's) fetches them instead."""
 
-    capabilities = Capabilities(kinds=("quote", "trade", "bar", "summary", "profile"), history=True)
+    capabilities = Capabilities(kinds=("quote", "trade", "bar", "summary", "profile"), history=True,
+                                resumes_bars=True)  # candles resubscribe with fromTime = the last bar
 
     def __init__(self, token: Optional[str] = None, *, provider: str = "dxlink", url: str = "",
                  login: Optional[LoginFlow] = None, keepalive_timeout: float = 60.0,

@@ -79,7 +79,7 @@ class TradovateProtocol(ProtocolCore):
     contract ids over REST (without it, learn them with :meth:`learn_symbols`)."""
 
     capabilities = Capabilities(kinds=("quote", "trade", "bar", "summary", "book"), history=True, acks=True,
-                                rejects_unknown=True, rest=True)
+                                rejects_unknown=True, rest=True, resumes_bars=True)  # charts reopen from the last bar
     #: Quote frames are decoded into typed Structs first (see :mod:`.quotes`); False sends every frame the
     #: tolerant way (the tests compare the two).
     typed_decoding = True

@@ -1,0 +1,163 @@
+"""Bar continuity across reconnects, once for every provider (ProtocolCore uses it).
+
+Per bar series (symbol, interval) the ledger remembers the start of the last complete bar it let through. After a
+reconnect the protocol asks history for the bars from there to now (the *backfill*); meanwhile the live bars of
+that series are *held*, so the missed bars arrive first, in order, and the live ones after them. Every complete
+bar passes once: one whose start is not after the last one let through is a repeat (a provider that replays a
+snapshot on resubscribe, a backfill overlapping the live stream) and is dropped; a forming bar older than that
+is stale and dropped too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+from ..events import Bar, Event
+from ..intervals import parse_interval
+from .base import Capabilities, History
+
+__all__ = ["BarLedger", "Continuity", "Series"]
+
+Series = Tuple[str, str]  # (symbol, interval)
+
+
+class BarLedger:
+    """The last complete bar per series, and the series on hold while their backfill runs."""
+
+    def __init__(self) -> None:
+        self.last: Dict[Series, int] = {}
+        self._held: Dict[Series, List[Bar]] = {}
+        self.watched: Set[Series] = set()  # the series subscribed now; nothing is checked when this is empty
+        self.repeats = 0
+
+    def watch(self, series: Sequence[Series]) -> None:
+        """The bar series subscribed now (forgets the others)."""
+        self.watched = set(series)
+        for key in [k for k in self.last if k not in self.watched]:
+            del self.last[key]
+
+    def hold(self, key: Series) -> None:
+        """Hold the live bars of ``key`` until :meth:`release`."""
+        self._held.setdefault(key, [])
+
+    @property
+    def holding(self) -> bool:
+        """True while some series waits for its backfill."""
+        return bool(self._held)
+
+    def release(self, key: Series, backfill: Sequence[Bar] = ()) -> List[Event]:
+        """The backfilled bars (complete ones, ascending) then the held live ones, each passing once."""
+        held = self._held.pop(key, [])
+        ordered = sorted((b for b in backfill if b.complete), key=lambda b: b.time)
+        return self._pass(ordered + held)
+
+    def release_all(self) -> List[Event]:
+        """Every held bar, in order (a backfill that cannot finish)."""
+        out: List[Event] = []
+        for key in list(self._held):
+            out += self.release(key)
+        return out
+
+    def apply(self, events: List[Event]) -> List[Event]:
+        """``events`` with repeated and stale bars dropped and held series' bars kept back."""
+        if not self.watched or not any(e.__class__ is Bar for e in events):
+            return events
+        out: List[Event] = []
+        for ev in events:
+            if ev.__class__ is not Bar:
+                out.append(ev)
+                continue
+            key = (ev.symbol, ev.interval)
+            held = self._held.get(key)
+            if held is not None:
+                held.append(ev)
+            else:
+                out += self._pass([ev])
+        return out
+
+    def _pass(self, bars: Sequence[Bar]) -> List[Event]:
+        out: List[Event] = []
+        for bar in bars:
+            key = (bar.symbol, bar.interval)
+            last: Optional[int] = self.last.get(key)
+            if last is not None and bar.time <= last:  # a repeat, or a forming bar of a finished period
+                self.repeats += 1
+                continue
+            if bar.complete and key in self.watched:
+                self.last[key] = bar.time
+            out.append(bar)
+        return out
+
+
+class Continuity:
+    """The reconnect side of the ledger: the outage window as ``Status(gap)`` news, and a backfill (an internal
+    history request) per bar series that had a complete bar before the drop. Request ids are negative, so they
+    never meet the runtime's. A backfill that has not answered within ``patience`` seconds lets the held bars go."""
+
+    def __init__(self, patience: float = 30.0) -> None:
+        self.ledger = BarLedger()
+        self.patience = patience
+        self.last_rx_ns = 0  # wall time of the last frame received
+        self.outage_from = 0  # ... when the socket went: where the outage starts
+        self.backfilled = 0
+        self._requests: Dict[int, Series] = {}
+        self._next = -1
+        self.deadline: Optional[float] = None
+
+    def dropped(self) -> None:
+        """The socket is gone: the outage started at the last frame received."""
+        if self.last_rx_ns:
+            self.outage_from = self.last_rx_ns
+
+    def owns(self, request_id: Optional[int]) -> bool:
+        """True for the id of one of our backfills."""
+        return request_id in self._requests
+
+    def reconnected(self, now: float, wall_ns: int, can: Capabilities,
+                    start: Callable[[int, History], None], status: Callable[..., Event]) -> List[Event]:
+        """After a reconnect: the gap news, and a backfill for each series that has a last complete bar (unless
+        the provider's resubscription brings the missed bars back itself, or it has no history)."""
+        if not self.outage_from:
+            return []
+        began, self.outage_from = self.outage_from, 0
+        series = [(key, t) for key, t in self.ledger.last.items() if key in self.ledger.watched]
+        backfill = can.history and not can.resumes_bars
+        how = (f"{len(series)} bar series backfilled from history" if backfill else
+               f"{len(series)} bar series resumed by the provider" if can.resumes_bars else "no history to backfill")
+        news = [status("gap", f"no data for {(wall_ns - began) / 1e9:.1f} s (a reconnect); {how}", wall_ns,
+                       start=began, end=wall_ns)]
+        for (symbol, interval), last in series if backfill else ():
+            try:
+                span = parse_interval(interval).seconds * 1_000_000_000
+            except ValueError:
+                continue
+            rid, self._next = self._next, self._next - 1
+            self._requests[rid] = (symbol, interval)
+            self.ledger.hold((symbol, interval))
+            self.deadline = now + self.patience
+            start(rid, History(symbol, parse_interval(interval), last + span, wall_ns - wall_ns % span))
+        return news
+
+    def answer(self, request_id: int, value: Any, error: Optional[BaseException],
+               status: Callable[..., Event], wall_ns: int) -> List[Event]:
+        """A backfill's answer: its bars, then the live ones held meanwhile."""
+        key = self._requests.pop(request_id)
+        if not self._requests:
+            self.deadline = None
+        bars = getattr(value, "bars", ()) if error is None else ()
+        out = self.ledger.release(key, bars)
+        self.backfilled += sum(1 for e in out if e.__class__ is Bar and e.complete)
+        if error is not None:
+            out.insert(0, status("error", f"could not backfill {key[0]} {key[1]} bars after the reconnect: {error}",
+                                 wall_ns, symbol=key[0]))
+        return out
+
+    def timer(self, now: float, status: Callable[..., Event], wall_ns: int) -> List[Event]:
+        """Give up on backfills past their patience: the held bars go out, and a Status says so."""
+        if self.deadline is None or now < self.deadline:
+            return []
+        keys, self._requests, self.deadline = sorted(set(self._requests.values())), {}, None
+        names = ", ".join(f"{s} {i}" for s, i in keys)
+        late = status("error", f"the backfill of {names} did not answer in {self.patience:g} s; live bars go on "
+                               "without it", wall_ns)
+        return [late] + self.ledger.release_all()

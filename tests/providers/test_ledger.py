@@ -1,0 +1,74 @@
+"""The bar ledger and the reconnect backfill on their own: repeats and stale forming bars dropped, held series
+released in order after their backfill, the outage as Status(gap), a backfill that never answers."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from mdsdk.events import Bar, Status
+from mdsdk.providers.base import Capabilities, History
+from mdsdk.providers.ledger import BarLedger, Continuity
+
+M = 60 * 10**9
+
+
+def bar(t: int, complete: bool = True, symbol: str = "ES", interval: str = "1m") -> Bar:
+    return Bar(symbol, t * M, "p", interval, 1.0, 2.0, 0.5, 1.5, 10.0, complete)
+
+
+def status(kind: str, detail: str, wall_ns: int, symbol: str = "", **extra: Any) -> Status:
+    return Status(symbol, wall_ns or 1, "p", kind=kind, detail=detail, extra=extra)
+
+
+def test_repeats_and_stale_forming_bars_are_dropped() -> None:
+    ledger = BarLedger()
+    ledger.watch([("ES", "1m")])
+    first = ledger.apply([bar(1), bar(2, False), bar(2), bar(1), bar(2, False), bar(3, False)])
+    assert [(b.time // M, b.complete) for b in first] == [(1, True), (2, False), (2, True), (3, False)]
+    assert ledger.repeats == 2
+    other = bar(1, symbol="NQ")  # a series nobody subscribed passes untouched, and leaves no trace
+    assert ledger.apply([other, other]) == [other, other] and ("NQ", "1m") not in ledger.last
+
+
+def test_a_held_series_waits_for_its_backfill_then_goes_in_order() -> None:
+    ledger = BarLedger()
+    ledger.watch([("ES", "1m")])
+    ledger.apply([bar(1)])
+    ledger.hold(("ES", "1m"))
+    assert ledger.apply([bar(5, False), bar(5), bar(6, False)]) == []  # live bars wait
+    out = ledger.release(("ES", "1m"), [bar(3), bar(2), bar(4), bar(1), bar(5)])
+    assert [(b.time // M, b.complete) for b in out] == [(2, True), (3, True), (4, True), (5, True), (6, False)]
+
+
+def test_continuity_reports_the_outage_and_backfills_each_series() -> None:
+    c = Continuity(patience=5.0)
+    c.ledger.watch([("ES", "1m"), ("NQ", "5m")])
+    c.ledger.apply([bar(10), bar(10, symbol="NQ", interval="5m")])
+    c.last_rx_ns = 100 * M
+    c.dropped()
+    asked: List[Any] = []
+    news = c.reconnected(1000.0, 103 * M + 5, Capabilities(history=True), lambda rid, req: asked.append((rid, req)),
+                         status)
+    assert [s.kind for s in news] == ["gap"] and news[0].extra == {"start": 100 * M, "end": 103 * M + 5}
+    es = next(req for _, req in asked if req.symbol == "ES")
+    assert isinstance(es, History) and (es.start_ns, es.end_ns) == (11 * M, 103 * M)  # the forming bar is live's
+    rid_es = next(rid for rid, req in asked if req.symbol == "ES")
+    assert rid_es < 0 and c.owns(rid_es) and c.deadline == 1005.0
+    out = c.answer(rid_es, type("R", (), {"bars": (bar(11), bar(12))})(), None, status, 1)
+    assert [b.time // M for b in out] == [11, 12] and c.backfilled == 2
+    late = c.timer(1006.0, status, 1)  # NQ's backfill never answered: its held bars go, with a Status
+    assert [s.kind for s in late if isinstance(s, Status)] == ["error"] and c.deadline is None
+
+
+def test_no_backfill_without_history_or_where_the_provider_resumes_bars() -> None:
+    c = Continuity()
+    assert c.reconnected(1.0, 5, Capabilities(history=True), lambda rid, req: None, status) == []  # first connection
+    c.ledger.watch([("ES", "1m")])
+    c.ledger.apply([bar(1)])
+    c.last_rx_ns = 2 * M
+    c.dropped()
+    asked: List[Any] = []
+    for can in (Capabilities(history=False), Capabilities(history=True, resumes_bars=True)):
+        c.outage_from = 2 * M
+        news = c.reconnected(1.0, 4 * M, can, lambda rid, req: asked.append(req), status)
+        assert [s.kind for s in news] == ["gap"] and asked == [] and not c.ledger.holding
