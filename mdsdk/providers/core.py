@@ -26,11 +26,11 @@ from typing import (Any, Dict, Generic, Iterable, List, Mapping, Optional, Seque
 import msgspec
 
 from ..errors import AuthenticationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
-from ..events import Event, Status
+from ..events import BookSnapshot, Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
-from .ledger import Continuity
+from .ledger import Continuity, book_problem
 
 __all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credentials", "ProtocolCore",
            "MIN_INTERVAL", "MAX_KEYS", "remember", "subscription_error", "loads", "dumps"]
@@ -225,6 +225,8 @@ class ProtocolCore(ProviderProtocol):
         self._wall_ns = 0
         self._now = 0.0
         self.bars = Continuity()  # bar continuity: repeats dropped, gaps after a reconnect backfilled
+        self._books = False  # book subscriptions exist: books are checked
+        self.bad_books = 0
 
     @property
     def token_renewals(self) -> int:
@@ -335,10 +337,7 @@ class ProtocolCore(ProviderProtocol):
     def receive(self, text: str, now: float, wall_ns: int) -> List[Event]:
         self._at(now, wall_ns)
         self.live.received(now)
-        events = self._receive(text, now, wall_ns)
-        self.bars.last_rx_ns = wall_ns
-        if self.bars.ledger.watched:
-            events = self.bars.ledger.apply(events)
+        events = self._checked(self._receive(text, now, wall_ns), now, wall_ns)
         if self.news:
             events, self.news = self.news + events, []
         return events
@@ -346,13 +345,34 @@ class ProtocolCore(ProviderProtocol):
     def receive_many(self, texts: Sequence[str], now: float, wall_ns: int) -> List[Event]:
         self._at(now, wall_ns)
         self.live.received(now)
-        events = self._receive_many(texts, now, wall_ns)
-        self.bars.last_rx_ns = wall_ns
-        if self.bars.ledger.watched:
-            events = self.bars.ledger.apply(events)
+        events = self._checked(self._receive_many(texts, now, wall_ns), now, wall_ns)
         if self.news:
             events, self.news = self.news + events, []
         return events
+
+    def _checked(self, events: List[Event], now: float, wall_ns: int) -> List[Event]:
+        """The spine's checks on what a frame gave: bar continuity (only with bar subscriptions) and book
+        integrity (only with book subscriptions): a bad book is dropped, reported and handed to
+        :meth:`_book_broken`."""
+        self.bars.last_rx_ns = wall_ns
+        if self.bars.ledger.watched:
+            events = self.bars.ledger.apply(events)
+        if self._books and any(e.__class__ is BookSnapshot for e in events):
+            kept: List[Event] = []
+            for ev in events:
+                why = book_problem(ev) if ev.__class__ is BookSnapshot else None
+                if why is None:
+                    kept.append(ev)
+                    continue
+                self.bad_books += 1
+                kept.append(self._status("error", f"dropped a bad {ev.symbol} book: {why}", wall_ns,
+                                         symbol=ev.symbol, bad_books=self.bad_books))
+                self._book_broken(ev.symbol, now, wall_ns)
+            events = kept
+        return events
+
+    def _book_broken(self, symbol: str, now: float, wall_ns: int) -> None:
+        """Ask the server for ``symbol``'s book again where the protocol can (default: the next book replaces it)."""
 
     def _receive_many(self, texts: Sequence[str], now: float, wall_ns: int) -> List[Event]:
         """Frames that arrived together (default: one by one; a provider may
@@ -477,6 +497,7 @@ class ProtocolCore(ProviderProtocol):
 
     def _watch_bars(self) -> None:
         self.bars.ledger.watch([(s.symbol, s.interval or "1m") for s in self.desired if s.kind == "bar"])
+        self._books = any(s.kind == "book" for s in self.desired)
 
     def _acked(self, sub: Subscription) -> None:
         """The server confirmed ``sub``."""

@@ -1,4 +1,5 @@
-"""Bar continuity across reconnects, once for every provider (ProtocolCore uses it).
+"""Continuity and integrity checks on what a protocol object emits, once for every provider (ProtocolCore
+uses them): bars across reconnects, and books (:func:`book_problem`).
 
 Per bar series (symbol, interval) the ledger remembers the start of the last complete bar it let through. After a
 reconnect the protocol asks history for the bars from there to now (the *backfill*); meanwhile the live bars of
@@ -10,13 +11,14 @@ is stale and dropped too.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from ..events import Bar, Event
+from ..events import Bar, BookSnapshot, Event
 from ..intervals import parse_interval
 from .base import Capabilities, History
 
-__all__ = ["BarLedger", "Continuity", "Series"]
+__all__ = ["BarLedger", "Continuity", "Series", "book_problem"]
 
 Series = Tuple[str, str]  # (symbol, interval)
 
@@ -161,3 +163,17 @@ class Continuity:
         late = status("error", f"the backfill of {names} did not answer in {self.patience:g} s; live bars go on "
                                "without it", wall_ns)
         return [late] + self.ledger.release_all()
+
+
+def book_problem(book: BookSnapshot) -> Optional[str]:
+    """Why ``book`` cannot be a true depth of book (None when it can): bid prices strictly falling, ask prices
+    strictly rising, the best bid not above the best ask, every price finite and every size above 0."""
+    for side, levels, sign in (("bid", book.bids, -1), ("ask", book.asks, 1)):
+        for i, (price, size) in enumerate(levels):
+            if not (math.isfinite(price) and math.isfinite(size)) or size <= 0:
+                return f"{side} level {i} is ({price}, {size})"
+            if i and (price - levels[i - 1][0]) * sign <= 0:
+                return f"{side} prices are not {'falling' if sign < 0 else 'rising'} at level {i}"
+    if book.bids and book.asks and book.bids[0][0] > book.asks[0][0]:
+        return f"crossed: best bid {book.bids[0][0]} above best ask {book.asks[0][0]}"
+    return None

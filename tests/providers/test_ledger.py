@@ -1,13 +1,16 @@
 """The bar ledger and the reconnect backfill on their own: repeats and stale forming bars dropped, held series
-released in order after their backfill, the outage as Status(gap), a backfill that never answers."""
+released in order after their backfill, the outage as Status(gap), a backfill that never answers; and the book
+check, alone and through a protocol object (a crossed book is dropped and reported)."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, List
 
-from mdsdk.events import Bar, Status
-from mdsdk.providers.base import Capabilities, History
-from mdsdk.providers.ledger import BarLedger, Continuity
+from mdsdk.events import Bar, BookSnapshot, Status
+from mdsdk.providers.base import Capabilities, History, Subscription
+from mdsdk.providers.ledger import BarLedger, Continuity, book_problem
 
 M = 60 * 10**9
 
@@ -72,3 +75,38 @@ def test_no_backfill_without_history_or_where_the_provider_resumes_bars() -> Non
         c.outage_from = 2 * M
         news = c.reconnected(1.0, 4 * M, can, lambda rid, req: asked.append(req), status)
         assert [s.kind for s in news] == ["gap"] and asked == [] and not c.ledger.holding
+
+
+def book(bids: Any, asks: Any) -> BookSnapshot:
+    return BookSnapshot("MSFT", 1, "p", tuple(bids), tuple(asks))
+
+
+def test_book_problems() -> None:
+    assert book_problem(book([(10.0, 1.0), (9.5, 2.0)], [(10.5, 1.0), (11.0, 3.0)])) is None
+    assert book_problem(book([(10.0, 1.0)], [(10.0, 1.0)])) is None  # locked is a real market state
+    assert "crossed" in (book_problem(book([(10.0, 1.0)], [(9.9, 1.0)])) or "")
+    assert "not falling" in (book_problem(book([(10.0, 1.0), (10.0, 2.0)], [])) or "")
+    assert "not rising" in (book_problem(book([], [(10.0, 1.0), (9.0, 2.0)])) or "")
+    assert "level 0" in (book_problem(book([(10.0, 0.0)], [])) or "")
+    assert "level 1" in (book_problem(book([], [(10.0, 1.0), (math.nan, 1.0)])) or "")
+
+
+def test_a_crossed_book_is_dropped_and_reported_through_the_protocol() -> None:
+    from .conformance import Pair
+    from .test_tdschwab_protocol import SCHWAB_ID, SCHWAB_TOKEN, StreamerPeer
+    from mdsdk.providers.tdschwab.variants import SCHWAB
+    pair = Pair(StreamerPeer(SCHWAB, SCHWAB_TOKEN, SCHWAB_ID))
+    pair.connect()
+    pair.proto.subscribe([Subscription("book", "MSFT")], pair.now)
+    pair.pump()
+
+    def frame(ask: float) -> str:
+        return json.dumps({"data": [{"service": "NASDAQ_BOOK", "timestamp": 1590532470149, "command": "SUBS",
+                                     "content": [{"key": "MSFT", "1": 1590532442608,
+                                                  "2": [{"0": 181.77, "1": 100, "2": 1, "3": []}],
+                                                  "3": [{"0": ask, "1": 100, "2": 1, "3": []}]}]}]})
+    good = pair.receive(frame(181.95))
+    assert [type(e).__name__ for e in good] == ["BookSnapshot"]
+    bad = pair.receive(frame(181.50))
+    assert [(type(e).__name__, getattr(e, "kind", None), e.symbol) for e in bad] == [("Status", "error", "MSFT")]
+    assert "crossed" in bad[0].detail and pair.proto.bad_books == 1
