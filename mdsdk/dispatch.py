@@ -38,6 +38,7 @@ class BatchQueue:
         self.policy = policy
         self.name = name
         self._batches: Deque[List[Event]] = collections.deque()
+        self._stamps: Deque[float] = collections.deque()  # monotonic time each queued batch came in
         self._urgent: Deque[List[Event]] = collections.deque()
         self._count = 0
         self._lock = threading.Lock()
@@ -51,6 +52,7 @@ class BatchQueue:
         self._reported = (0, 0)
         self._last_report = 0.0
         self.warned = False
+        self.behind = 0.0  # the longest wait (s) an event had when max_lag shed it
 
     def __len__(self) -> int:
         return self._count
@@ -61,14 +63,41 @@ class BatchQueue:
             if self.closed:
                 return
             n = len(batch)
+            now = time.monotonic()
+            if self._stamps and self.policy.max_lag is not None and now - self._stamps[0] > self.policy.max_lag:
+                batch = self._shed(batch, now)
+                n = len(batch)
             if self._count + n > self.policy.maxsize:
                 batch = self._overflow(batch)
                 n = len(batch)
             self._batches.append(batch)
+            self._stamps.append(now)
             self._count += n
             if self._count > self.high_water:
                 self.high_water = self._count
             self._not_empty.notify()
+
+    @property
+    def lag(self) -> float:
+        """Seconds the oldest queued event has waited for its consumer (0 when the queue is empty)."""
+        try:
+            return max(0.0, time.monotonic() - self._stamps[0])
+        except IndexError:
+            return 0.0
+
+    def _shed(self, batch: List[Event], now: float) -> List[Event]:
+        """The consumer is more than ``max_lag`` behind: the policy takes what waited that long (conflate keeps
+        the latest per symbol, the other modes drop the oldest)."""
+        max_lag = self.policy.max_lag or 0.0
+        self.behind = max(self.behind, now - self._stamps[0])
+        if self.policy.mode == "conflate":
+            return self._conflate(batch)
+        while self._stamps and now - self._stamps[0] > max_lag:
+            self._stamps.popleft()
+            first = self._batches.popleft()
+            self._count -= len(first)
+            self.dropped += len(first)
+        return batch
 
     def put_front(self, batch: List[Event]) -> None:
         """Deliver a small batch before everything queued, outside the bound
@@ -92,23 +121,24 @@ class BatchQueue:
             if self._count + len(batch) <= self.policy.maxsize:
                 return batch
         elif mode == "conflate":
-            merged: Dict[object, Event] = {}
-            before = self._count + len(batch)
-            for b in self._batches:
-                for ev in b:
-                    key = (ev.__class__, ev.symbol) if ev.__class__ is not Status else id(ev)
-                    merged.pop(key, None)  # re-insert so order follows the latest update
-                    merged[key] = ev
-            for ev in batch:
-                key = (ev.__class__, ev.symbol) if ev.__class__ is not Status else id(ev)
-                merged.pop(key, None)
-                merged[key] = ev
-            kept = list(merged.values())
-            self.conflated += before - len(kept)
-            self._batches.clear()
-            self._count = 0
-            batch = kept
+            batch = self._conflate(batch)
         return self._drop_oldest(batch)
+
+    def _conflate(self, batch: List[Event]) -> List[Event]:
+        """Everything queued plus ``batch`` as one batch holding the latest event per (type, symbol)."""
+        merged: Dict[object, Event] = {}
+        before = self._count + len(batch)
+        for b in (*self._batches, batch):
+            for ev in b:
+                key = (ev.__class__, ev.symbol) if ev.__class__ is not Status else id(ev)
+                merged.pop(key, None)  # re-insert so order follows the latest update
+                merged[key] = ev
+        kept = list(merged.values())
+        self.conflated += before - len(kept)
+        self._batches.clear()
+        self._stamps.clear()
+        self._count = 0
+        return kept
 
     def _drop_oldest(self, batch: List[Event]) -> List[Event]:
         maxsize = self.policy.maxsize
@@ -116,6 +146,7 @@ class BatchQueue:
             self.dropped += len(batch) - maxsize + self._count
             for _ in range(len(self._batches)):
                 self._batches.popleft()
+            self._stamps.clear()
             self._count = 0
             return batch[len(batch) - maxsize:]
         need = self._count + len(batch) - maxsize
@@ -123,6 +154,7 @@ class BatchQueue:
             first = self._batches[0]
             if len(first) <= need:
                 self._batches.popleft()
+                self._stamps.popleft()
                 need -= len(first)
                 self._count -= len(first)
                 self.dropped += len(first)
@@ -163,15 +195,18 @@ class BatchQueue:
                 return None
             if self._count <= max_events:
                 batches, self._batches = self._batches, collections.deque()
+                self._stamps.clear()
                 taken = self._count
             else:
                 batches = collections.deque()
                 taken = 0
                 while taken < max_events and self._batches:
                     b = self._batches.popleft()
+                    stamp = self._stamps.popleft()
                     if taken + len(b) > max_events:
                         cut = max_events - taken
                         self._batches.appendleft(b[cut:])
+                        self._stamps.appendleft(stamp)
                         b = b[:cut]
                     batches.append(b)
                     taken += len(b)
@@ -191,7 +226,7 @@ class BatchQueue:
         """Depth, high-water mark and loss counters of this queue."""
         return {"depth": self._count, "high_water": self.high_water, "dropped": self.dropped,
                 "conflated": self.conflated, "delivered": self.delivered, "maxsize": self.policy.maxsize,
-                "mode": self.policy.mode}
+                "mode": self.policy.mode, "lag": self.lag, "max_lag": self.policy.max_lag, "behind": self.behind}
 
 
 def _check_kinds(kinds: Optional[Iterable[str]], known: Tuple[str, ...]) -> Optional[FrozenSet[str]]:
@@ -377,14 +412,16 @@ class Dispatcher:
                     self._report_overflow(q, *news)
 
     def _report_overflow(self, q: BatchQueue, dropped: int, conflated: int) -> None:
-        detail = (f"queue {q.name!r} ({q.policy.mode}, max {q.policy.maxsize}) is full: "
+        behind = f"; it fell {q.behind:.1f} s behind (max_lag {q.policy.max_lag:g} s)" if q.behind else ""
+        why = "fell behind" if q.behind and len(q) < q.policy.maxsize else "is full"
+        detail = (f"queue {q.name!r} ({q.policy.mode}, max {q.policy.maxsize}) {why}: "
                   f"{dropped} events dropped and {conflated} conflated so far; "
-                  "the consumer is slower than the stream")
+                  f"the consumer is slower than the stream{behind}")
         # Warn once per queue; later reports (every second) go to Status events and DEBUG.
         log.log(logging.WARNING if not q.warned else logging.DEBUG, detail)
         q.warned = True
         status = Status("", time.time_ns(), self.provider, kind="overflow", detail=detail,
-                        extra={"queue": q.name, "dropped": dropped, "conflated": conflated})
+                        extra={"queue": q.name, "dropped": dropped, "conflated": conflated, "behind": q.behind})
         cb = self._callback
         if cb.kinds is None or "status" in cb.kinds:
             cb.queue.put_front([status])

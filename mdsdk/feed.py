@@ -379,6 +379,7 @@ class Feed:
             "provider": self.provider, "connected": conn.connected and not self._closed,
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": proto.malformed, "internal_errors": conn.internal_errors,
+            "bad_books": getattr(proto, "bad_books", 0),
             "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(proto.subscriptions), "callback_errors": self._dispatcher.callback_errors,
             "token_renewals": proto.token_renewals, "pending_requests": len(conn.pending),

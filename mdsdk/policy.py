@@ -71,12 +71,16 @@ class QueuePolicy:
     ``mode``: ``"conflate"`` keeps only the latest event per (type, symbol)
     when full; ``"drop_oldest"`` discards the oldest events; ``"block"`` makes
     the producer wait up to ``block_timeout`` seconds for room, then drops the
-    oldest. Every discarded event is counted and reported.
+    oldest. With ``max_lag`` the same policy also applies to whatever has
+    waited longer than that many seconds (a consumer falling behind a stream
+    that is not yet filling the queue). Every discarded event is counted and
+    reported, with how far behind the consumer was.
     """
 
     maxsize: int = 100_000
     mode: str = "drop_oldest"
     block_timeout: float = 1.0
+    max_lag: Optional[float] = None  # seconds an event may wait for its consumer before the policy takes it
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, str) or self.mode not in QUEUE_MODES:
@@ -84,6 +88,8 @@ class QueuePolicy:
                 f"unknown QueuePolicy mode {check.show(self.mode)}; use one of {', '.join(QUEUE_MODES)}")
         check.integer("QueuePolicy maxsize", self.maxsize, low=1, high=MAX_QUEUE)
         check.seconds("QueuePolicy block_timeout", self.block_timeout)
+        if self.max_lag is not None:
+            check.seconds("QueuePolicy max_lag", self.max_lag, positive=True)
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,50 @@ def test_a_callback_removed_or_added_mid_batch_counts_from_the_next_event() -> N
         assert once == ["S0"] and late == ["S1", "S2", "S3"]
     finally:
         d.close()
+
+
+def _waited(q: Any, seconds: float) -> None:
+    """Wait until the oldest queued batch has been there ``seconds`` (the queue's own clock)."""
+    assert wait_until(lambda: q.lag >= seconds, seconds + 5)
+
+
+def test_queue_lag_is_reported_and_max_lag_sheds_what_waited_too_long() -> None:
+    from mdsdk.dispatch import BatchQueue
+    q = BatchQueue(QueuePolicy(maxsize=1000, max_lag=0.2), "events#1")
+    assert q.lag == 0.0 and q.stats()["lag"] == 0.0
+    q.put(_quotes(["A", "B"]))
+    _waited(q, 0.05)
+    assert 0.05 <= q.stats()["lag"] < 5  # type: ignore[operator]
+    _waited(q, 0.25)  # past max_lag: the next put takes the old batch (drop_oldest)
+    q.put(_quotes(["C"]))
+    assert q.dropped == 2 and len(q) == 1 and q.behind >= 0.25
+    got = q.get(0.1)
+    assert got is not None and [e.symbol for b in got for e in b] == ["C"] and q.lag == 0.0
+
+
+def test_max_lag_with_conflate_keeps_the_latest_per_symbol_in_order() -> None:
+    from mdsdk.dispatch import BatchQueue
+    q = BatchQueue(QueuePolicy(maxsize=1000, mode="conflate", max_lag=0.2), "events#2")
+    q.put([Quote("A", T, "sim", bid=1.0), Quote("B", T, "sim", bid=1.0)])
+    _waited(q, 0.25)
+    q.put([Quote("A", T + 1, "sim", bid=2.0)])
+    got = q.get(0.1)
+    assert got is not None and [(e.symbol, e.bid) for b in got for e in b] == [("B", 1.0), ("A", 2.0)]  # type: ignore[attr-defined]
+    assert q.conflated == 1 and q.dropped == 0
+
+
+def test_a_consumer_that_falls_behind_hears_how_far() -> None:
+    d = Dispatcher("sim", QueuePolicy())
+    got: List[Any] = []
+    d.add_handler("status", got.append)
+    try:
+        with d.stream(None, None, 0.2, QueuePolicy(maxsize=1000, max_lag=0.2)) as stream:
+            d.publish(_quotes(["A"]))
+            _waited(stream._consumer.queue, 0.25)
+            d.publish(_quotes(["B"]))  # "A" waited past max_lag: dropped, and reported with this batch
+            assert wait_until(lambda: any(s.kind == "overflow" for s in got), 5)
+            overflow = next(s for s in got if s.kind == "overflow")
+            assert "behind" in overflow.detail and overflow.extra["behind"] >= 0.25
+            assert stream._consumer.queue.stats()["dropped"] == 1
+    finally:
+        d.close()
