@@ -19,13 +19,15 @@ from .events import (Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summ
                      Trade)
 from .feed import Feed
 from .policy import QueuePolicy, RateLimit, ReconnectPolicy, Timeouts
+from .providers.freshness import Staleness
+from .sessions import MarketCalendar
 from .registry import DEFAULT_PROVIDER, get_spec, known_providers
 from .replay import replay
 
 __all__ = [
     "__version__", "connect", "replay", "known_providers", "providers", "Feed",
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL", "Status",
-    "QueuePolicy", "ReconnectPolicy", "Timeouts", "RateLimit",
+    "QueuePolicy", "ReconnectPolicy", "Timeouts", "RateLimit", "Staleness", "MarketCalendar",
     "MdsdkError", "ConfigurationError", "UnknownProviderError", "UnsupportedError",
     "AuthenticationError", "SubscriptionError", "TransportError", "ConnectionLost", "ProtocolError",
     "LocalProtocolError", "RemoteProtocolError", "ProviderError", "RateLimitedError", "TakeoverError",

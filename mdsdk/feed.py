@@ -24,6 +24,7 @@ from .errors import ClosedError, ConfigurationError, RequestTimeout
 from .events import EVENT_KINDS, Bar, Event, Quote, Status
 from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
+from .providers.freshness import Staleness
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
                              Option, ProviderSpec, Rpc, Subscribe, Subscription, as_bool, resolve_options)
 from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object, notice_kinds
@@ -135,8 +136,10 @@ class Feed:
     def __init__(self, provider: str = DEFAULT_PROVIDER, *, record: Optional[str] = None,
                  reconnect: Optional[ReconnectPolicy] = None, timeouts: Optional[Timeouts] = None,
                  queue: Optional[QueuePolicy] = None, callback_queue: Optional[QueuePolicy] = None,
-                 clock: Any = None, **options: Any) -> None:
+                 clock: Any = None, staleness: Optional[Staleness] = None, **options: Any) -> None:
         _check_wiring(record, reconnect, timeouts, queue, callback_queue, clock)
+        if staleness is not None:
+            check.instance("staleness", staleness, Staleness, "a mdsdk.Staleness")
         self.spec: ProviderSpec = get_spec(provider)
         self.provider = self.spec.name
         self.timeouts = timeouts or Timeouts()
@@ -152,6 +155,8 @@ class Feed:
         try:
             config = _check_options(self.spec, options)
             self._connection = self._build(config, record, reconnect or ReconnectPolicy(), clock)
+            if staleness is not None and hasattr(self._connection.protocol, "fresh"):
+                self._connection.protocol.fresh.policy = staleness
             self._connection.start()
         except BaseException:
             self._release()
@@ -380,6 +385,7 @@ class Feed:
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": proto.malformed, "internal_errors": conn.internal_errors,
             "bad_books": getattr(proto, "bad_books", 0),
+            "symbols": proto.fresh.snapshot(conn.clock.monotonic()) if hasattr(proto, "fresh") else {},
             "last_frame_age": None if last is None else time.time() - last,
             "subscriptions": len(proto.subscriptions), "callback_errors": self._dispatcher.callback_errors,
             "token_renewals": proto.token_renewals, "pending_requests": len(conn.pending),

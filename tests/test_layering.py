@@ -10,11 +10,12 @@ from typing import Dict, List, Set
 PKG = pathlib.Path(__file__).resolve().parents[1] / "mdsdk"
 
 LAYERS: Dict[str, int] = {"values": 0, "protocol": 1, "io": 2, "runtime": 3, "facade": 4, "testing": 5}
-VALUES = {"errors", "events", "policy", "intervals", "_version", "_validate"}
+VALUES = {"errors", "events", "policy", "intervals", "sessions", "_version", "_validate"}
 IO = {"transport", "http"}
 RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
-SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields")  # what every provider package may build on
+# what every provider package may build on
+SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields", "ledger", "freshness")
 THIRD_PARTY_OWNERS = {"websocket": {"transport"}, "requests": {"http"}, "tenacity": {"http"},
                       "pandas": {"frames"}, "numpy": {"frames"}, "websockets": {"testing"}}
 

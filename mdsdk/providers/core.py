@@ -30,6 +30,7 @@ from ..events import BookSnapshot, Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
+from .freshness import Freshness, asset_class_of
 from .ledger import Continuity, book_problem
 
 __all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credentials", "ProtocolCore",
@@ -45,6 +46,7 @@ _SHOWN = 120         # characters of a malformed frame quoted in its Status
 _DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes; redacting a
                      # megabyte costs 0.2 s, so only twice this is redacted: a secret cut there is cut off anyway)
 _I64 = 1 << 63
+_MARKET = ("quote", "trade", "bar", "summary", "book")  # the kinds whose silence can mean a stale symbol
 
 
 _decode = msgspec.json.Decoder().decode
@@ -226,6 +228,7 @@ class ProtocolCore(ProviderProtocol):
         self._now = 0.0
         self.bars = Continuity()  # bar continuity: repeats dropped, gaps after a reconnect backfilled
         self._books = False  # book subscriptions exist: books are checked
+        self.fresh = Freshness()  # per-symbol staleness
         self.bad_books = 0
 
     @property
@@ -245,9 +248,8 @@ class ProtocolCore(ProviderProtocol):
         return redact(text, self.secrets)
 
     def _shown(self, text: str, limit: int) -> str:
-        """The first ``limit`` characters of ``text``, redacted: a secret cut by
-        the limit is masked whole (the prefix is redacted before it is cut), and
-        a megabyte of server text is never scanned whole."""
+        """The first ``limit`` characters of ``text``, redacted: a secret cut by the limit is masked whole (the
+        prefix is redacted before it is cut), and a megabyte of server text is never scanned whole."""
         secrets = self.secrets
         reach = limit + max(map(len, secrets), default=0) + 64
         shown = redact(text[:reach], secrets)
@@ -314,8 +316,8 @@ class ProtocolCore(ProviderProtocol):
 
     # ------------------------------------------------------------ timers
     def next_deadline(self) -> Optional[float]:
-        times = [t for t in (self.live.deadline(), self.auth.deadline, self._deadline(), self.bars.deadline)
-                 if t is not None]
+        times = [t for t in (self.live.deadline(), self.auth.deadline, self._deadline(), self.bars.deadline,
+                             self.fresh.deadline) if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float, wall_ns: int = 0) -> None:
@@ -325,6 +327,8 @@ class ProtocolCore(ProviderProtocol):
             self._keepalive(now)
         self._timer(now, wall_ns)
         self.news += self.bars.timer(now, self._status, wall_ns)
+        if self.fresh.deadline is not None and now >= self.fresh.deadline:  # raises when the whole feed went quiet
+            self.news += self.fresh.check(now, wall_ns, self._status) if self.ready else self.fresh.watch_later(now)
 
     def _deadline(self) -> Optional[float]:
         """A provider's own next deadline (default: none)."""
@@ -351,10 +355,11 @@ class ProtocolCore(ProviderProtocol):
         return events
 
     def _checked(self, events: List[Event], now: float, wall_ns: int) -> List[Event]:
-        """The spine's checks on what a frame gave: bar continuity (only with bar subscriptions) and book
-        integrity (only with book subscriptions): a bad book is dropped, reported and handed to
-        :meth:`_book_broken`."""
+        """The spine's checks on a frame's events: freshness stamps, bar continuity, book integrity (a bad book
+        is dropped, reported and handed to :meth:`_book_broken`), each only while its subscriptions exist."""
         self.bars.last_rx_ns = wall_ns
+        if self.fresh.deadline is not None:
+            self.fresh.stamp(events, now)
         if self.bars.ledger.watched:
             events = self.bars.ledger.apply(events)
         if self._books and any(e.__class__ is BookSnapshot for e in events):
@@ -498,6 +503,12 @@ class ProtocolCore(ProviderProtocol):
     def _watch_bars(self) -> None:
         self.bars.ledger.watch([(s.symbol, s.interval or "1m") for s in self.desired if s.kind == "bar"])
         self._books = any(s.kind == "book" for s in self.desired)
+        self.fresh.watch([(s.symbol, self.asset_class(s.symbol)) for s in self.desired if s.kind in _MARKET],
+                         self._now)
+
+    def asset_class(self, symbol: str) -> str:
+        """The session-calendar class of ``symbol`` (:mod:`mdsdk.sessions`) by its form; providers may know better."""
+        return asset_class_of(symbol)
 
     def _acked(self, sub: Subscription) -> None:
         """The server confirmed ``sub``."""

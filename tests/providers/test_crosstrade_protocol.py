@@ -243,7 +243,7 @@ def test_subscription_changes_are_merged_within_their_budget(peer: CrossTradePee
         p.pump()
     subs = [f["instruments"] for f in peer.frames if f.get("action") == "subscribe"]
     assert subs == [["ES 09-26"]]  # the budget's one token went at once; the others wait, merged
-    p.now = proto.next_deadline() or p.now
+    p.now = proto.sub_bucket.ready_at(p.now)  # the budget's next token
     proto.handle_timer(p.now)
     p.pump()
     assert [f["instruments"] for f in peer.frames if f.get("action") == "subscribe"][-1] == ["NQ 09-26", "CL 10-26"]
