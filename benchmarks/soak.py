@@ -1,0 +1,168 @@
+"""Soak: every provider's emulator at once, one feed each with 50 symbols (quotes, and one-minute bars for five
+of them on a market clock 60 times real time), and a random fault on a random emulator every few seconds (drop,
+stall, garbage frame, restart). Reports per provider the events received, reconnects, gaps reported, bars
+backfilled, bars lost (holes in the complete one-minute bars: must be 0) and repeated, malformed frames, and for
+the process RSS, threads and open file descriptors once every feed streams and at the end (threads and
+files must not grow; after closing, none may remain).
+
+    python -m benchmarks.soak [--minutes N] [--quick] [--seed S]
+
+``--quick`` is one minute (what CI runs); the documented run is 30 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import inspect
+import os
+import random
+import threading
+import time
+from contextlib import ExitStack
+from typing import Any, Dict, List, Tuple
+
+import mdsdk
+from mdsdk.events import Bar, Status
+from mdsdk.feed import emulator_options
+from mdsdk.registry import get_spec, known_providers, load_object
+from mdsdk.testing.universe import FUTURE_ROOTS, sample
+
+try:
+    from ._common import rss_mb, table, write_results
+except ImportError:  # run as a script
+    import pathlib
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from benchmarks._common import rss_mb, table, write_results
+
+FAULTS = ("drop", "stall", "inject", "restart")
+FAST = mdsdk.ReconnectPolicy(initial=0.2, cap=2.0, jitter=0.2)
+QUICK_LIVENESS = {"keepalive_timeout": 2.0, "server_timeout": 3.0}
+
+
+def _symbols(name: str, emu: Any) -> List[str]:
+    """Fifty symbols the provider's emulator knows (futures for the futures-only ones)."""
+    example = emu.example_symbol
+    if name == "crosstrade":
+        return sorted(FUTURE_ROOTS)[:50]
+    if name == "tradovate":
+        suffix = example[len(example.rstrip("0123456789")) - 1:]
+        return [example] + [root + suffix for root in sorted(FUTURE_ROOTS) if root + suffix != example][:49]
+    return [example] + [s for s in sample(60) if s != example][:49]
+
+
+class Run:
+    """One provider's emulator and feed, with what the feed delivered."""
+
+    def __init__(self, name: str, stack: ExitStack) -> None:
+        spec = get_spec(name)
+        cls = load_object(spec.emulator or "")
+        self.name = name
+        self.emu = stack.enter_context(cls(**_accepted(cls, {"tick": 0.1, "speed": 60.0, "keepalive_timeout": 3.0})))
+        opts = dict(emulator_options(spec, self.emu))
+        names = {o.name for o in spec.options}
+        opts.update({k: v for k, v in QUICK_LIVENESS.items() if k in names})
+        if "emulate" in names:
+            opts["emulate"] = False
+        self.feed = stack.enter_context(mdsdk.connect(name, reconnect=FAST, clock=self.emu.clock, **opts))
+        self.events = 0
+        self.bars: Dict[Tuple[str, str], List[int]] = {}
+        self.gaps = 0
+        self.feed.on("*", self._count)
+        self.symbols = _symbols(name, self.emu)
+        self.feed.subscribe(self.symbols, kinds=("quote",))
+        if "bar" in spec.capabilities.kinds and name != "thetadata":
+            self.feed.subscribe(self.symbols[:5], kinds=("bar",), interval="1m")
+
+    def _count(self, ev: Any) -> None:
+        self.events += 1
+        if ev.__class__ is Bar and ev.complete:
+            self.bars.setdefault((ev.symbol, ev.interval), []).append(ev.time)
+        elif ev.__class__ is Status and ev.kind == "gap":
+            self.gaps += 1
+
+    def fault(self, kind: str) -> None:
+        if kind == "inject":
+            self.emu.inject()
+        else:
+            getattr(self.emu, kind)()
+
+    def report(self) -> Dict[str, Any]:
+        stats = self.feed.stats()
+        lost = repeated = 0
+        for starts in self.bars.values():
+            repeated += len(starts) - len(set(starts))
+            ordered = sorted(set(starts))
+            lost += sum((b - a) // 60_000_000_000 - 1 for a, b in zip(ordered, ordered[1:]))
+        proto = self.feed._connection.protocol
+        return {"provider": self.name, "events": self.events, "reconnects": stats["reconnects"], "gaps": self.gaps,
+                "backfilled": getattr(getattr(proto, "bars", None), "backfilled", 0),
+                "bars": sum(len(v) for v in self.bars.values()), "bars_lost": lost, "bars_repeated": repeated,
+                "malformed": stats["malformed"], "dropped": stats["dropped"]}
+
+
+def _accepted(cls: Any, wanted: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``wanted`` keywords the emulator takes; a subclass passing ``**kwargs`` on (``TDAEmulator``) takes
+    what its base takes."""
+    names: set = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        names |= set(params)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break
+    return {k: v for k, v in wanted.items() if k in names}
+
+
+def _process() -> Dict[str, Any]:
+    gc.collect()  # an emulator's stopped server leaves its poller to the collector (websockets' serve_forever)
+    return {"rss_mb": round(rss_mb(), 1), "threads": threading.active_count(), "fds": len(os.listdir("/proc/self/fd"))}
+
+
+def soak(minutes: float, seed: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any], Dict[str, Any], int]:
+    rng = random.Random(seed)
+    faults = 0
+    before = _process()
+    with ExitStack() as stack:
+        runs = [Run(name, stack) for name in known_providers() if get_spec(name).emulator]
+        time.sleep(3.0)  # every feed streaming, bars forming
+        start = _process()  # the steady state: what the faults must not grow
+        end_at = time.monotonic() + minutes * 60
+        while time.monotonic() < end_at - 8:  # the last seconds are quiet: backfills and reconnects settle
+            time.sleep(rng.uniform(2.0, 5.0))
+            rng.choice(runs).fault(rng.choice(FAULTS))
+            faults += 1
+        time.sleep(max(0.0, end_at - time.monotonic()))
+        rows = [r.report() for r in runs]
+        end = _process()
+    time.sleep(1.0)  # the closed feeds' and emulators' threads finish
+    after = _process()
+    if after["threads"] > before["threads"] or after["fds"] > before["fds"]:
+        raise SystemExit(f"soak: closing left threads or files behind: {before} -> {after}")
+    return rows, start, end, faults
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--quick", action="store_true", help="one minute (CI)")
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    minutes = 1.0 if args.quick else args.minutes
+    rows, start, end, faults = soak(minutes, args.seed)
+    print(f"soak: {minutes:g} min, {faults} faults, every provider's emulator at once\n")
+    print(table(rows, ["provider", "events", "reconnects", "gaps", "backfilled", "bars", "bars_lost",
+                       "bars_repeated", "malformed", "dropped"]))
+    print(f"\nprocess at start: {start}\nprocess at end:   {end}")
+    write_results("soak", [dict(r, minutes=minutes, faults=faults) for r in rows] +
+                  [{"process_start": start, "process_end": end, "minutes": minutes}])
+    lost = sum(r["bars_lost"] + r["bars_repeated"] for r in rows)
+    if lost or end["threads"] > start["threads"] or end["fds"] > start["fds"]:
+        raise SystemExit(f"soak failed: {lost} bars lost or repeated, threads {start['threads']}->{end['threads']},"
+                         f" fds {start['fds']}->{end['fds']}")
+
+
+if __name__ == "__main__":
+    main()
