@@ -102,3 +102,16 @@ def test_option_and_index_history_and_an_expired_page(emu: ThetaDataEmulator) ->
         with pytest.raises(mdsdk.ProviderError, match="477 NO_PAGE_FOUND") as info:
             feed.history("AAPL", interval="15m", start="-2d", timeout=20)
         assert info.value.code == 477
+
+
+def test_the_full_option_stream_brings_every_contracts_trades(emu: ThetaDataEmulator) -> None:
+    with _connect(emu) as feed:
+        with feed.events(kinds=("trade", "quote", "bar"), timeout=5) as stream:
+            feed.subscribe("ALL:OPTION", kinds="trade")
+            got = [ev for _, ev in zip(range(30), stream)]
+        assert {ev.topic for ev in got} == {"trade", "quote", "bar"}  # each trade with its quotes and OHLC
+        options = {ev.symbol for ev in got}
+        assert all(len(s) > 15 and s[-9] in "CP" for s in options)  # each contract's own OCC symbol
+        emu.invalid_perms = {"BULK"}
+        with pytest.raises(SubscriptionError, match="permission"):
+            feed.subscribe("ALL:STOCK", kinds="trade")

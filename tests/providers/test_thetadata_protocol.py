@@ -50,9 +50,9 @@ class TerminalPeer(Harness):
     def respond(self, frame: str) -> List[str]:
         req = json.loads(frame)  # strict JSON: a repr would fail here
         self.requests.append(req)
-        if req.get("msg_type") != "STREAM":
+        if req.get("msg_type") not in ("STREAM", "STREAM_BULK"):
             return []
-        answer = self.refuse.get(req["contract"]["root"], "SUBSCRIBED")
+        answer = self.refuse.get(req.get("contract", {}).get("root", "*"), "SUBSCRIBED")
         return [json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": answer,
                                        "req_id": req["id"]}})]
 
@@ -343,3 +343,17 @@ def test_codes_past_int64_are_left_out_of_extra(pair: Pair) -> None:
                        f'{2 ** 63},"ask_condition":0,"date":20240521}}}}')
     assert q.extra == {"ask_condition": 0}
     check_events([q])
+
+
+def test_full_streams_are_stream_bulk_requests(pair: Pair, peer: TerminalPeer) -> None:
+    pair.proto.subscribe([Subscription("trade", "ALL:OPTION")], pair.now)
+    pair.pump()
+    assert peer.requests[-1] == {"msg_type": "STREAM_BULK", "sec_type": "OPTION", "req_type": "TRADE", "add": True,
+                                 "id": peer.requests[-1]["id"]}
+    pair.proto.unsubscribe([Subscription("trade", "ALL:OPTION")], pair.now)
+    pair.pump()
+    assert peer.requests[-1]["msg_type"] == "STREAM_BULK" and peer.requests[-1]["add"] is False
+    from mdsdk.providers.thetadata import stream_of
+    with pytest.raises(UnsupportedError, match="full trade stream"):
+        stream_of(Subscription("quote", "ALL:STOCK"))
+    assert parse_symbol("ALL:STOCK").symbol == "ALL:STOCK"

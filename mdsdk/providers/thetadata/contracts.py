@@ -7,6 +7,9 @@ Three forms, one per security type, each round-tripping (symbol -> contract -> r
 * option: the OCC/OSI code without padding, ``NVDA240524C00950000``: root, expiration ``YYMMDD``, ``C`` or ``P``,
   then the strike times 1000 in eight digits. ThetaData's strike unit is a tenth of a cent, which is exactly the
   OSI strike field, so ``00950000`` is both $950.00 and the wire's ``950000``: no scaling can go wrong.
+
+Full streams (STREAM_BULK, every trade of a security type, Pro tier) are the symbols ``ALL:OPTION`` and
+``ALL:STOCK``; their events carry each contract's own symbol.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any, Dict, Mapping, Optional
 
 from ...errors import ConfigurationError
 
-__all__ = ["Contract", "parse_symbol", "symbol_of", "OPTION_FORM"]
+__all__ = ["Contract", "parse_symbol", "symbol_of", "OPTION_FORM", "BULK"]
+
+BULK = ("ALL:OPTION", "ALL:STOCK")  # the full streams
 
 OPTION_FORM = ("NVDA240524C00950000 (root, expiration YYMMDD, C or P, strike x 1000 in 8 digits: "
                "$950 -> 00950000, $177.50 -> 00177500)")
@@ -43,8 +48,15 @@ class Contract:
         return {"root": self.root, "expiration": self.expiration, "strike": self.strike, "right": self.right}
 
     @property
+    def bulk(self) -> bool:
+        """A full stream (every contract of the security type) rather than one contract."""
+        return self.root == "*"
+
+    @property
     def symbol(self) -> str:
         """The mdsdk symbol of this contract."""
+        if self.bulk:
+            return f"ALL:{self.sec_type}"
         if self.sec_type == "INDEX":
             return "$" + self.root
         if self.sec_type == "OPTION":
@@ -55,6 +67,8 @@ class Contract:
 def parse_symbol(symbol: str) -> Contract:
     """The contract ``symbol`` names; ConfigurationError showing the accepted forms when it names none."""
     text = symbol
+    if text in BULK:
+        return Contract(text.split(":", 1)[1], "*")
     if text.startswith("$") and _ROOT.match(text[1:]):
         return Contract("INDEX", text[1:])
     m = _OPTION.match(text)
@@ -65,7 +79,7 @@ def parse_symbol(symbol: str) -> Contract:
     elif _ROOT.match(text) and not any(c.isdigit() for c in text[-7:-1]):
         return Contract("STOCK", text)
     raise ConfigurationError(f"{symbol!r} is no ThetaData symbol: write a stock as AAPL, an index as $SPX, an "
-                             f"option as {OPTION_FORM}")
+                             f"option as {OPTION_FORM}, a full stream as ALL:OPTION or ALL:STOCK")
 
 
 def symbol_of(contract: Mapping[str, Any]) -> Optional[str]:

@@ -10,7 +10,8 @@ Rules:
   whose ids were distinct.
 * Streams per (contract, QUOTE or TRADE): kind ``quote`` is the QUOTE stream; ``trade`` and ``bar`` share the
   TRADE stream (the Terminal pushes the session's OHLC with each trade), so bars are the session so far
-  (``interval="1d"``). An index has price reports only (kind ``trade``).
+  (``interval="1d"``). An index has price reports only (kind ``trade``). ``ALL:OPTION`` and ``ALL:STOCK`` are
+  the STREAM_BULK full trade streams (kind ``trade``; quotes and OHLC come with each trade).
 * REQ_RESPONSE ``SUBSCRIBED`` confirms the stream (it does not prove the contract exists: an unknown one just
   never sends data); ``ERROR``, ``MAX_STREAMS_REACHED`` and ``INVALID_PERMS`` reject the subscriptions of that
   stream only (SubscriptionError through the reply path). Unsubscribing sends the same request with
@@ -26,7 +27,7 @@ Rules:
 from __future__ import annotations
 
 import enum
-from typing import Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ...errors import AuthenticationError, ConfigurationError, MdsdkError, TakeoverError, UnsupportedError
 from ...events import Event
@@ -64,6 +65,11 @@ def stream_of(sub: Subscription) -> Stream:
     """The Terminal stream serving ``sub``; ConfigurationError for a symbol of no accepted form, UnsupportedError
     for a kind the Terminal does not stream for it."""
     contract = parse_symbol(sub.symbol)
+    if contract.bulk:
+        if sub.kind != "trade":
+            raise UnsupportedError(f"{sub.symbol} is a full trade stream (each trade comes with its quotes and the "
+                                   "session's OHLC): subscribe kinds=('trade',)")
+        return contract, "TRADE"
     if sub.kind == "quote" and contract.sec_type != "INDEX":
         return contract, "QUOTE"
     if sub.kind == "trade" or (sub.kind == "bar" and contract.sec_type != "INDEX"):
@@ -219,8 +225,11 @@ class ThetaDataProtocol(ProtocolCore):
     def _request(self, stream: Stream, add: bool, now: float) -> int:
         contract, req_type = stream
         rid, self._next_id = self._next_id, self._next_id + 1
-        self._send_text(dumps({"msg_type": "STREAM", "sec_type": contract.sec_type, "req_type": req_type,
-                               "add": add, "id": rid, "contract": contract.wire()}), now)
+        msg: Dict[str, Any] = {"msg_type": "STREAM_BULK" if contract.bulk else "STREAM",
+                               "sec_type": contract.sec_type, "req_type": req_type, "add": add, "id": rid}
+        if not contract.bulk:
+            msg["contract"] = contract.wire()
+        self._send_text(dumps(msg), now)
         return rid
 
     # ------------------------------------------------------------ history
