@@ -26,7 +26,8 @@ from .intervals import Interval, TimeLike, parse_interval, time_range
 from .policy import QueuePolicy, ReconnectPolicy, Timeouts
 from .providers.freshness import Staleness
 from .providers.base import (SUBSCRIBABLE_KINDS, Capabilities, Config, Endpoint, History, HistoryResult,
-                             Option, ProviderSpec, Rpc, Subscribe, Subscription, as_bool, resolve_options)
+                             Option, ProviderSpec, Rpc, Subscribe, Subscription, Ticks, TicksResult, as_bool,
+                             resolve_options)
 from .registry import DEFAULT_PROVIDER, emulator_options, get_spec, load_object, notice_kinds
 from .transport import WebSocketTransport
 
@@ -360,6 +361,26 @@ class Feed:
         from . import frames
         df = frames.bars_to_frame(result.bars)
         df.attrs.update(symbol=sym, interval=str(iv), provider=self.provider, truncated=result.truncated)
+        return df
+
+    def ticks(self, symbol: str, kind: str = "trade", start: TimeLike = None, end: TimeLike = None,
+              timeout: Optional[float] = None) -> pd.DataFrame:
+        """Every ``kind`` ("trade" or "quote") tick of ``symbol`` in ``[start, end)`` (start defaults to an hour
+        before end, end to now), where the provider serves ticks, as a DataFrame: UTC index ``time`` (ticks may
+        share one), float ``price size`` or ``bid ask bid_size ask_size``, then provider extras."""
+        self._check()
+        self.capabilities.require(self.provider, "ticks")
+        sym = _symbol(symbol)
+        check.kinds(kind, ("trade", "quote"), "kind")
+        if start is None:
+            start = _dt.datetime.fromtimestamp(time.time() - 3600, _dt.timezone.utc)
+        start_ns, end_ns = time_range(start, end)
+        limit = check.seconds("timeout", timeout, self.timeouts.request)
+        result: TicksResult = self._connection.request(Ticks(sym, kind, start_ns, end_ns), limit,
+                                                       f"{kind} ticks of {sym!r}")
+        from . import frames
+        df = frames.ticks_to_frame(result.events, kind)
+        df.attrs.update(symbol=sym, kind=kind, provider=self.provider, truncated=result.truncated)
         return df
 
     def rpc(self, api: str, timeout: Optional[float] = None, **args: Any) -> Any:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from operator import attrgetter, itemgetter
-from typing import Dict, Iterable, Mapping, Sequence
+from typing import Any, Dict, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .events import Bar, Quote
+from .events import Bar, Event, Quote
 
-__all__ = ["bars_to_frame", "quotes_to_frame", "from_columns", "to_text", "table", "OHLCV"]
+__all__ = ["bars_to_frame", "ticks_to_frame", "quotes_to_frame", "from_columns", "to_text", "table", "OHLCV"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -62,6 +62,24 @@ def from_columns(times: np.ndarray, columns: Mapping[str, np.ndarray]) -> pd.Dat
         if df.index.has_duplicates:
             df = df[~df.index.duplicated(keep="last")]
     return df
+
+
+TICK_COLUMNS = {"trade": ("price", "size"), "quote": ("bid", "ask", "bid_size", "ask_size")}
+
+
+def ticks_to_frame(events: Sequence[Event], kind: str) -> pd.DataFrame:
+    """Trade or quote ticks -> a DataFrame: UTC index ``time`` (ascending; ticks may share a time), float columns
+    ``price size`` (trades) or ``bid ask bid_size ask_size`` (quotes), then the provider's extras."""
+    n = len(events)
+    index = pd.DatetimeIndex(np.fromiter(map(attrgetter("time"), events), dtype=np.int64, count=n)
+                             .view("datetime64[ns]"), tz="UTC", name="time")
+    cols: Dict[str, Any] = {name: np.fromiter(map(attrgetter(name), events), dtype=np.float64, count=n)
+                            for name in TICK_COLUMNS[kind]}
+    extras = [e.extra for e in events]
+    for key in dict.fromkeys(k for e in extras for k in e):
+        cols[key] = [e.get(key) for e in extras]
+    df = pd.DataFrame(cols, index=index)
+    return df if df.index.is_monotonic_increasing else df.sort_index(kind="stable")
 
 
 def quotes_to_frame(quotes: Iterable[Quote], now_ns: int = 0) -> pd.DataFrame:

@@ -115,3 +115,26 @@ def test_the_full_option_stream_brings_every_contracts_trades(emu: ThetaDataEmul
         emu.invalid_perms = {"BULK"}
         with pytest.raises(SubscriptionError, match="permission"):
             feed.subscribe("ALL:STOCK", kinds="trade")
+
+
+def test_trade_and_quote_ticks(emu: ThetaDataEmulator) -> None:
+    with _connect(emu) as feed:
+        emu.page_size = 50  # several pages
+        trades = feed.ticks("AAPL", "trade", start="-5min")
+        assert len(trades) > 50 and list(trades.columns[:2]) == ["price", "size"]
+        assert trades.index.is_monotonic_increasing and str(trades.index.tz) == "UTC"
+        assert (trades["price"] > 0).all() and "sequence" in trades.columns
+        quotes = feed.ticks("AAPL", "quote", start="-2min")
+        assert list(quotes.columns[:4]) == ["bid", "ask", "bid_size", "ask_size"]
+        assert (quotes["ask"] >= quotes["bid"]).all()
+        index = feed.ticks("$SPX", "trade", start="-5min")
+        assert len(index) and index["size"].isna().all()  # index levels carry no size
+        assert feed.ticks("NOPE", "trade", start="-5min").empty
+        with pytest.raises(mdsdk.ConfigurationError, match="trade, quote"):
+            feed.ticks("AAPL", "bars")
+
+
+def test_providers_without_ticks_say_so() -> None:
+    with mdsdk.connect("sim") as feed:
+        with pytest.raises(UnsupportedError, match="'sim' does not offer ticks"):
+            feed.ticks("SPY")

@@ -44,7 +44,7 @@ from ..intervals import Interval
 __all__ = [
     "Subscription", "Subscribe", "History", "Rpc", "Request", "HistoryResult", "Option", "Config",
     "Capabilities", "ProviderSpec", "ProviderProtocol", "HttpRequest", "HttpResponse", "Endpoint",
-    "AuthFlow", "Signal", "Ready", "Reply", "Reconnect", "Fatal", "SUBSCRIBABLE_KINDS",
+    "AuthFlow", "Ticks", "TicksResult", "Signal", "Ready", "Reply", "Reconnect", "Fatal", "SUBSCRIBABLE_KINDS",
     "resolve_options", "as_bool",
 ]
 
@@ -91,7 +91,26 @@ class Rpc:
     timeout: Optional[float] = None  # how long the caller waits: a protocol queueing calls can refuse at once
 
 
-Request = Union[Subscribe, History, Rpc]
+@dataclass(frozen=True)
+class Ticks:
+    """Every ``kind`` ("trade" or "quote") tick of ``symbol`` in ``[start_ns, end_ns)``; the reply's value is a
+    :class:`TicksResult`."""
+
+    symbol: str
+    kind: str
+    start_ns: int
+    end_ns: int
+
+
+@dataclass(frozen=True)
+class TicksResult:
+    """The answer to a :class:`Ticks` request: Trade or Quote events, ascending by time."""
+
+    events: Tuple[Event, ...]
+    truncated: bool = False
+
+
+Request = Union[Subscribe, History, Rpc, Ticks]
 
 
 @dataclass(frozen=True)
@@ -312,6 +331,7 @@ class Capabilities:
     rpc: bool = False
     rest: bool = False
     rejects_unknown: bool = False
+    ticks: bool = False  # trade and quote ticks over the history path (feed.ticks)
     # The provider's own resubscription brings back the bars a reconnect missed (DXLink's candle fromTime,
     # Tradovate's chart history): the spine then only drops the repeats instead of backfilling from history.
     resumes_bars: bool = False
@@ -325,7 +345,7 @@ class Capabilities:
     def require(self, provider: str, what: str) -> None:
         """Raise UnsupportedError naming ``provider`` and the capability
         ``what`` ("history", "rpc", or an event kind) when it is missing."""
-        if what in ("history", "rpc", "acks", "rest"):
+        if what in ("history", "ticks", "rpc", "acks", "rest"):
             if not getattr(self, what):
                 raise UnsupportedError(f"provider {provider!r} does not offer {what}; "
                                        f"see mdsdk.providers() for what each provider can do")

@@ -28,7 +28,7 @@ import msgspec
 from ..errors import AuthenticationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
 from ..events import BookSnapshot, Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
-                   Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription)
+                   Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription, Ticks)
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
 from .freshness import Freshness, asset_class_of
 from .ledger import Continuity, book_problem
@@ -437,14 +437,10 @@ class ProtocolCore(ProviderProtocol):
         self._at(now, wall_ns)
         if isinstance(request, Subscribe):
             self._subscribe(request.subs, now, wall_ns, request_id)
-        elif isinstance(request, History):
-            if self._refuse(request_id, "history"):
-                return
-            self._start_history(request_id, request, now, wall_ns)
-        elif isinstance(request, Rpc):
-            if self._refuse(request_id, "rpc"):
-                return
-            self._start_rpc(request_id, request, now, wall_ns)
+        elif isinstance(request, (History, Ticks, Rpc)):
+            what = "history" if isinstance(request, History) else "ticks" if isinstance(request, Ticks) else "rpc"
+            if not self._refuse(request_id, what):
+                getattr(self, f"_start_{what}")(request_id, request, now, wall_ns)
 
     def _refuse(self, request_id: int, what: str) -> bool:
         try:
@@ -568,6 +564,9 @@ class ProtocolCore(ProviderProtocol):
 
     def _start_rpc(self, request_id: int, request: Rpc, now: float, wall_ns: int) -> None:
         self._reply(request_id, error=UnsupportedError(f"{self.provider} has no rpc"))
+
+    def _start_ticks(self, request_id: int, request: Ticks, now: float, wall_ns: int) -> None:
+        self._reply(request_id, error=UnsupportedError(f"{self.provider} has no ticks"))
 
     def _cancel_request(self, request_id: int, now: float, wall_ns: int) -> None:
         """Abandon a history or RPC request (default: nothing to undo)."""

@@ -15,7 +15,8 @@ from mdsdk.errors import (AuthenticationError, ConfigurationError, ProviderError
                           UnsupportedError)
 from mdsdk.events import Bar, Quote, Trade
 from mdsdk.intervals import parse_interval
-from mdsdk.providers.base import Fatal, History, HistoryResult, HttpRequest, HttpResponse, Reply, Subscription
+from mdsdk.providers.base import (Fatal, History, HistoryResult, HttpRequest, HttpResponse, Reply, Subscription,
+                                  TicksResult)
 from mdsdk.providers.thetadata import Codec, ThetaDataProtocol, eastern_ns, parse_symbol
 from mdsdk.testing.invariants import check_events
 
@@ -253,7 +254,7 @@ class Rest:
         self.answers = list(answers)
         self.asked: List[HttpRequest] = []
 
-    def run(self, request: History) -> Any:
+    def run(self, request: Any) -> Any:
         proto = ThetaDataProtocol("ws://x")
         proto.request(7, request, T0)
         for _ in range(50):
@@ -266,7 +267,7 @@ class Rest:
         reply = next(s for s in proto.signals if isinstance(s, Reply))
         if reply.error is not None:
             raise reply.error
-        assert isinstance(reply.value, HistoryResult)
+        assert isinstance(reply.value, (HistoryResult, TicksResult))
         return reply.value
 
 
@@ -357,3 +358,17 @@ def test_full_streams_are_stream_bulk_requests(pair: Pair, peer: TerminalPeer) -
     with pytest.raises(UnsupportedError, match="full trade stream"):
         stream_of(Subscription("quote", "ALL:STOCK"))
     assert parse_symbol("ALL:STOCK").symbol == "ALL:STOCK"
+
+
+def test_tick_reports_read_by_name_with_the_day_window() -> None:
+    from mdsdk.providers.base import Ticks
+    fmt = ["ms_of_day", "sequence", "size", "condition", "price", "exchange", "date"]
+    rest = Rest(_page([[34_200_000, -600833752, 100, 0, 190.5, 57, 20240521],
+                       [34_200_000, -600833751, 5, 115, 190.25, 57, 20240521]], fmt=fmt))
+    start = int(dt.datetime(2024, 5, 21, 13, 30, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+    result = rest.run(Ticks("AAPL", "trade", start, start + 60 * 10**9))
+    assert [(t.price, t.size, t.extra["sequence"]) for t in result.events] == [(190.5, 100.0, 3694133544),
+                                                                                (190.25, 5.0, 3694133545)]
+    params = dict(rest.asked[0].params or {})
+    assert rest.asked[0].path == "/v2/hist/stock/trade"
+    assert (params["start_date"], params["start_time"], params["end_time"]) == (20240521, 34_200_000, 34_259_999)

@@ -19,13 +19,14 @@ from typing import Any, Dict, Generator, List, Mapping, Optional, Sequence, Tupl
 from urllib.parse import urlsplit
 
 from ...errors import ProviderError, RateLimitedError, UnsupportedError
-from ...events import Bar
+from ...events import Bar, Event, Quote, Trade
 from ...intervals import Interval
-from ..base import History, HistoryResult, HttpRequest, HttpResponse
+from ..base import History, HistoryResult, HttpRequest, HttpResponse, Ticks, TicksResult
+from ..convert import num
 from .codec import eastern_ns, new_york
 from .contracts import Contract, parse_symbol
 
-__all__ = ["history_flow", "endpoint_of", "RETRY_CODES", "RETRIES"]
+__all__ = ["history_flow", "ticks_flow", "endpoint_of", "RETRY_CODES", "RETRIES"]
 
 RETRY_CODES = frozenset({429, 474, 571})
 RETRIES = 5
@@ -55,6 +56,13 @@ def _date(ns: int) -> int:
     """The New York date (YYYYMMDD) of epoch ``ns``."""
     day = _dt.datetime.fromtimestamp(ns / 1e9, tz=new_york()).date()
     return day.year * 10000 + day.month * 100 + day.day
+
+
+def _ms_of_day(ns: int) -> int:
+    """New York milliseconds since midnight of epoch ``ns``."""
+    seconds, ms = divmod(ns // 1_000_000, 1000)  # integers: a float of epoch ns rounds into the next ms
+    local = _dt.datetime.fromtimestamp(seconds, tz=new_york())
+    return ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + ms
 
 
 def history_flow(request: History, provider: str) -> Generator[HttpRequest, HttpResponse, HistoryResult]:
@@ -162,3 +170,54 @@ def _failure(resp: HttpResponse, symbol: str) -> Exception:
             404: "the Terminal does not serve this request; update the Terminal"}.get(resp.status, "")
     return ProviderError(f"{what}: {words}" + (f"; {hint}" if hint else ""), provider="thetadata",
                          code=resp.status, server_message=words)
+
+
+_TICK_PATHS = {("STOCK", "trade"): "/v2/hist/stock/trade", ("STOCK", "quote"): "/v2/hist/stock/quote",
+               ("OPTION", "trade"): "/v2/hist/option/trade", ("OPTION", "quote"): "/v2/hist/option/quote",
+               ("INDEX", "trade"): "/v2/hist/index/price"}
+_TICK_EXTRA = ("sequence", "condition", "exchange", "bid_exchange", "ask_exchange", "bid_condition",
+               "ask_condition")
+
+
+def ticks_flow(request: Ticks, provider: str) -> Generator[HttpRequest, HttpResponse, TicksResult]:
+    """Every trade (or quote) tick of ``request`` from the Terminal's tick reports (``ivl`` 0), pages followed;
+    an index's trades are its price reports."""
+    contract = parse_symbol(request.symbol)
+    path = _TICK_PATHS.get((contract.sec_type, request.kind))
+    if path is None or contract.bulk:
+        raise UnsupportedError(f"the Theta Terminal has no {request.kind} ticks for {request.symbol!r}")
+    params: Dict[str, Any] = {"root": contract.root, "rth": "false"}
+    if contract.sec_type == "OPTION":
+        params.update(exp=contract.expiration, strike=contract.strike, right=contract.right)
+    first, last = _date(request.start_ns), _date(max(request.start_ns, request.end_ns - 1))
+    if first == last:  # one day: the Terminal cuts the window itself (start_time/end_time, ms of the day)
+        params.update(start_time=_ms_of_day(request.start_ns), end_time=_ms_of_day(max(request.start_ns,
+                                                                                        request.end_ns - 1)))
+    pages = yield from _pull(path, params, first, last, request.symbol)
+    events: List[Event] = []
+    for fmt, rows in pages:
+        events += [e for e in _ticks(fmt, rows, request, provider) if request.start_ns <= e.time < request.end_ns]
+    events.sort(key=lambda e: e.time)
+    return TicksResult(tuple(events))
+
+
+def _ticks(fmt: Sequence[Any], rows: List[Any], request: Ticks, provider: str) -> List[Event]:
+    col = {name: i for i, name in enumerate(fmt) if isinstance(name, str)}
+    out: List[Event] = []
+    for row in rows:
+        try:
+            t = eastern_ns(int(row[col["date"]]), int(row[col["ms_of_day"]]))
+            extra = {k: int(row[col[k]]) for k in _TICK_EXTRA if k in col and row[col[k]] is not None}
+            if "sequence" in extra:
+                extra["sequence"] %= 1 << 32
+            v = {k: num.one(row[col[k]]) for k in ("price", "size", "bid", "ask", "bid_size", "ask_size") if k in col}
+            nan = math.nan
+            if request.kind == "trade":
+                size = nan if request.symbol.startswith("$") else v.get("size", nan)
+                out.append(Trade(request.symbol, t, provider, v.get("price", nan), size, nan, extra=extra))
+            else:
+                out.append(Quote(request.symbol, t, provider, v.get("bid", nan), v.get("ask", nan),
+                                 v.get("bid_size", nan), v.get("ask_size", nan), extra=extra))
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+            continue
+    return out

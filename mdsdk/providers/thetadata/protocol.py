@@ -31,11 +31,11 @@ from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Set
 
 from ...errors import AuthenticationError, ConfigurationError, MdsdkError, TakeoverError, UnsupportedError
 from ...events import Event
-from ..base import Capabilities, Endpoint, History, HistoryResult, HttpRequest, HttpResponse, Subscription
+from ..base import Capabilities, Endpoint, History, HistoryResult, HttpRequest, HttpResponse, Subscription, Ticks
 from ..core import Liveness, ProtocolCore, StateMachine, dumps, subscription_error
 from .codec import Codec, Header
 from .contracts import Contract, parse_symbol
-from .history import history_flow
+from .history import history_flow, ticks_flow
 
 __all__ = ["ThetaDataProtocol", "State", "TRANSITIONS", "stream_of"]
 
@@ -87,7 +87,7 @@ def stream_of(sub: Subscription) -> Stream:
 class ThetaDataProtocol(ProtocolCore):
     """One socket to the Theta Terminal at a time; see the module docstring for the rules."""
 
-    capabilities = Capabilities(kinds=("quote", "trade", "bar"), history=True, acks=True, rest=True)
+    capabilities = Capabilities(kinds=("quote", "trade", "bar"), history=True, acks=True, rest=True, ticks=True)
 
     def __init__(self, url: str, *, provider: str = "thetadata", server_timeout: float = 10.0,
                  handshake_timeout: float = 10.0) -> None:
@@ -243,7 +243,12 @@ class ThetaDataProtocol(ProtocolCore):
         self.rest.start(flow, lambda result: self._history_done(request_id, result),
                         lambda exc: self._history_done(request_id, None, exc))
 
-    def _history_done(self, request_id: int, result: Optional[HistoryResult],
+    def _start_ticks(self, request_id: int, request: Ticks, now: float, wall_ns: int) -> None:
+        self._histories.add(request_id)
+        self.rest.start(ticks_flow(request, self.provider), lambda result: self._history_done(request_id, result),
+                        lambda exc: self._history_done(request_id, None, exc))
+
+    def _history_done(self, request_id: int, result: Optional[Any],
                       error: Optional[MdsdkError] = None) -> None:
         if request_id in self._histories:
             self._histories.discard(request_id)
