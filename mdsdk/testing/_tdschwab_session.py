@@ -66,7 +66,7 @@ class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
         self.last_tick = 0.0
         self.last_heartbeat = time.monotonic()
         self.empty_since = time.monotonic()
-        self.seq = 0
+        self.seqs: Dict[Tuple[str, str], int] = {}  # (service, key) -> the last seq sent: each key counts its own
         self.frames_sent = 0
 
     # -- replies
@@ -334,15 +334,15 @@ class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
         elif kind == "book":
             items = [data.book(k, t) for k in keys]
         elif kind == "timesale":
-            items = [data.timesale(k, t, self._next_seq()) for k in keys]
+            items = [data.timesale(k, t, self._next_seq(service, k)) for k in keys]
         elif kind == "acct" and not sub.sent:
-            items = [data.account(k, self.emu.account_id, self._next_seq()) for k in keys[:1]]
+            items = [data.account(k, self.emu.account_id, self._next_seq(service, k)) for k in keys[:1]]
             sub.sent = {k: {} for k in keys[:1]}
         elif kind == "screener":
             items = [data.screener(k, t) for k in keys]
         elif kind == "news":  # a headline per key when subscribed, then one per news_interval
             due = [k for k in keys if k not in sub.last_minute or t - sub.last_minute[k] >= self.emu.news_interval]
-            items = [data.news(k, t, self._next_seq()) for k in due]
+            items = [data.news(k, t, self._next_seq(service, k)) for k in due]
             sub.last_minute.update((k, int(t)) for k in due)
         return [(service, ms(t), sub.command, items)] if items else []
 
@@ -351,14 +351,15 @@ class TDSchwabSession(SessionBase["TDSchwabEmulator"]):
         sub = self.subs.get("ACCT_ACTIVITY")
         if sub is None or not sub.keys:
             return None
-        item = {"seq": self._next_seq(), "key": next(iter(sub.keys)), "1": self.emu.account_id, "2": message_type,
+        key = next(iter(sub.keys))
+        item = {"seq": self._next_seq("ACCT_ACTIVITY", key), "key": key, "1": self.emu.account_id, "2": message_type,
                 "3": message_data}
         return dumps({"data": [{"service": "ACCT_ACTIVITY", "timestamp": ms(self.emu.clock()), "command": "SUBS",
                                 "content": [item]}]})
 
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    def _next_seq(self, service: str, key: str) -> int:
+        seq = self.seqs[(service, key)] = self.seqs.get((service, key), 0) + 1
+        return seq
 
     def _level_one(self, service: str, sub: _Sub, key: str, t: float) -> Optional[Dict[str, Any]]:
         """Change delivery: the first message per key is full (with metadata), later ones only changed fields."""

@@ -253,12 +253,15 @@ def test_tda_time_and_sales(tda: Codec) -> None:
     assert (o.price, o.size) == (1000.0, 100.0) and type(o.price) is float  # ints on the wire
 
 
-def test_a_print_seen_again_is_not_a_second_trade(tda: Codec) -> None:
-    raw = fixture_lines("tda/timesale_equity.jsonl")[1]["raw"]
+def test_a_print_seen_again_is_not_a_second_trade_and_a_skipped_seq_is_a_gap(tda: Codec) -> None:
+    raw = fixture_lines("tda/timesale_equity.jsonl")[1]["raw"]  # MSFT seq 43, GOOG seq 0
     assert len(tda.decode(raw, RECEIVED).events) == 2
-    assert tda.decode(raw, RECEIVED).events == []  # the same seq per key again: repeated, not traded twice
-    later = raw.replace('"seq": 43', '"seq": 44')
-    assert [e.symbol for e in tda.decode(later, RECEIVED).events] == ["MSFT"]
+    again = tda.decode(raw, RECEIVED)
+    assert [e.symbol for e in again.events] == ["GOOG"]  # MSFT's 43 repeated; seq 0 is not counted
+    assert again.gaps == []
+    later = tda.decode(raw.replace('"seq": 43', '"seq": 46'), RECEIVED)
+    assert [e.symbol for e in later.events] == ["MSFT", "GOOG"]
+    assert later.gaps == [("TIMESALE_EQUITY", "MSFT", 44, 45)]  # two prints never arrived
     tda.reset()  # a new session counts afresh
     assert len(tda.decode(raw, RECEIVED).events) == 2
 

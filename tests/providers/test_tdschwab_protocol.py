@@ -520,3 +520,18 @@ def test_a_refused_access_token_stops_the_login() -> None:
     assert p.endpoint(T0, 1) is None
     (fatal,) = p.signals
     assert isinstance(fatal, Fatal) and isinstance(fatal.error, AuthenticationError) and "stale" not in str(fatal.error)
+
+
+def test_a_skipped_account_activity_seq_is_reported_as_a_gap() -> None:
+    pair = Pair(StreamerPeer(SCHWAB, SCHWAB_TOKEN, SCHWAB_ID))
+    pair.connect()
+
+    def activity(seq: int) -> str:
+        return json.dumps({"data": [{"service": "ACCT_ACTIVITY", "timestamp": 1591754497594, "command": "SUBS",
+                                     "content": [{"seq": seq, "key": "k", "1": "1001", "2": "OrderFill", "3": ""}]}]})
+    assert [e.topic for e in pair.receive(activity(1))] == ["account_activity"]
+    evs = pair.receive(activity(4))
+    gap = next(e for e in evs if isinstance(e, Status))
+    assert (gap.kind, gap.symbol, gap.extra["first"], gap.extra["last"]) == ("gap", "k", 2, 3)
+    assert [e.topic for e in evs if not isinstance(e, Status)] == ["account_activity"]
+    assert pair.receive(activity(4)) == []  # a repeat

@@ -10,6 +10,7 @@ API (for the protocol object)::
     out.notifies    # Notify(service, code, msg, timestamp_ms, heartbeat_ms): heartbeats, code 30, takeover...
     out.malformed   # one sentence per block or item that was skipped (unknown service, wrong shape...)
     out.repaired    # how an invalid frame was repaired ("doubled backslashes", "U+FFFD"), else None
+    out.gaps        # (service, key, first, last) seq numbers a key skipped (TIMESALE, ACCT_ACTIVITY, NEWS)
     codec.reset()   # forget the per-symbol level-one state (after a reconnect the server resends snapshots)
 
 A frame is one JSON object with ``response``, ``notify`` and/or ``data`` lists (section 3.2). Invalid JSON is
@@ -88,6 +89,7 @@ class Decoded:
     notifies: List[Notify] = dataclasses.field(default_factory=list)
     malformed: List[str] = dataclasses.field(default_factory=list)
     repaired: Optional[str] = None
+    gaps: List[Tuple[str, str, int, int]] = dataclasses.field(default_factory=list)  # (service, key, first, last)
 
 
 # ---------------------------------------------------------------- parsing and repair
@@ -299,7 +301,7 @@ class Codec:
         self.provider = provider
         self._decoders = _decoders(variant, provider)
         self._state: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self._seqs: Dict[Tuple[str, str], int] = {}  # (TIMESALE service, key) -> the last print's seq
+        self._seqs: Dict[Tuple[str, str], int] = {}  # (service, key) -> the last seq seen this session
         self._categories: Dict[str, str] = {}
         self._zone = _zone(variant.book_zone)
         self._kinds = {LEVEL_ONE: self._level_one, CHART: self._chart, TIMESALE: self._timesale,
@@ -427,24 +429,32 @@ class Codec:
         out.events += self._decoders.bar.decode_dicts(rows, t, interval="1m")
 
     def _timesale(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
-        """One print per item (TDA only). ``seq`` counts each key's prints: one already seen this session is the
-        server repeating itself (the TDA docs say such messages may be ignored), so it is not a second trade."""
-        seen, rows = self._seqs, []
-        for item in items:
-            seq, key = item.get("seq"), (svc.name, item["key"])
-            if seq.__class__ is int:
-                last = seen.get(key)
-                if last is not None and seq <= last:
-                    continue
-                remember(seen, key, seq)
-            rows.append(self._relabel(svc, item, out))
+        """One print per item (TDA only), unless its ``seq`` says it is a repeat."""
+        rows = [self._relabel(svc, item, out) for item in items if self._in_sequence(svc, item, out)]
         out.events += self._decoders.trade.decode_dicts(rows, t)
+
+    def _in_sequence(self, svc: Service, item: Mapping[str, Any], out: Decoded) -> bool:
+        """``seq`` counts each key's messages (0: not counted). One already seen this session is the server
+        repeating itself (the TDA docs say such messages may be ignored): False. One past the next is a gap:
+        the missing range goes to ``out.gaps``."""
+        seq, key = item.get("seq"), (svc.name, item["key"])
+        if seq.__class__ is not int or seq <= 0:
+            return True
+        last = self._seqs.get(key)
+        if last is not None and seq <= last:
+            return False
+        if last is not None and seq > last + 1:
+            out.gaps.append((svc.name, item["key"], last + 1, seq - 1))
+        remember(self._seqs, key, seq)
+        return True
 
     def _item(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
         """Account activity, news and screener items: one provider event (:class:`~mdsdk.events.Notice`) each, its
         fields relabelled and converted into ``extra``, its time the item's own (story or screener time)."""
         cls, kinds = self._notices[svc.name], dict(svc.fields.values())
         for item in items:
+            if not self._in_sequence(svc, item, out):
+                continue
             row = self._relabel(svc, item, out)
             key = row.pop("key")
             extra = {(snake(k) if k in META_KEYS else k): _rows(v, out) if kinds.get(k) == "x" else

@@ -371,6 +371,9 @@ class TDSchwabProtocol(ProtocolCore):
             out += self._on_notify(notify, wall_ns)
         if decoded.malformed:
             out += self._bad_parts(text, decoded, wall_ns)
+        for service, key, first, last in decoded.gaps:
+            out.append(self._status("gap", f"{service} {key}: messages {first} to {last} never arrived", wall_ns,
+                                    symbol=key, service=service, first=first, last=last))
         self._pump(now)
         return out
 
