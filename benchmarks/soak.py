@@ -129,11 +129,16 @@ def soak(minutes: float, seed: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any
         runs = [Run(name, stack) for name in known_providers() if get_spec(name).emulator]
         time.sleep(3.0)  # every feed streaming, bars forming
         start = _process()  # the steady state: what the faults must not grow
-        end_at = time.monotonic() + minutes * 60
+        begin = time.monotonic()
+        end_at = begin + minutes * 60
+        marks = [begin + minutes * 60 * q / 4 for q in (1, 2, 3)]
         while time.monotonic() < end_at - 8:  # the last seconds are quiet: backfills and reconnects settle
             time.sleep(rng.uniform(2.0, 5.0))
             rng.choice(runs).fault(rng.choice(FAULTS))
             faults += 1
+            if marks and time.monotonic() >= marks[0]:
+                marks.pop(0)
+                start.setdefault("rss_mb_quarters", []).append(round(rss_mb(), 1))  # type: ignore[attr-defined]
         time.sleep(max(0.0, end_at - time.monotonic()))
         rows = [r.report() for r in runs]
         end = _process()
