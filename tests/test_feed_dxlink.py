@@ -51,14 +51,15 @@ def test_sim_quote_stream_and_clean_close() -> None:
 
 def test_dxlink_direct_with_token(emulator: DXLinkEmulator) -> None:
     with mdsdk.connect("dxlink", url=emulator.url, api_url=emulator.api_url, **emulator.credentials) as feed:
-        feed.subscribe(["SPY", "AAPL"], kinds=("quote", "trade", "summary", "profile"))
+        wanted = {("quote", "SPY"), ("quote", "AAPL"), ("trade", "AAPL"), ("summary", "SPY"), ("profile", "AAPL")}
         with feed.events(timeout=5) as stream:
+            feed.subscribe(["SPY", "AAPL"], kinds=("quote", "trade", "summary", "profile"))
             seen = set()
             for ev in stream:
                 seen.add((ev.topic, ev.symbol))
-                if {("quote", "SPY"), ("trade", "AAPL"), ("summary", "SPY"), ("profile", "AAPL")} <= seen:
+                if wanted <= seen:
                     break
-        assert ("quote", "AAPL") in seen
+        assert wanted <= seen, wanted - seen
     sent = emulator.messages()
     assert [m["type"] for m in sent[:2]] == ["SETUP", "AUTH"]
 
