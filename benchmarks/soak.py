@@ -19,6 +19,7 @@ import os
 import random
 import threading
 import time
+import tracemalloc
 from contextlib import ExitStack
 from typing import Any, Dict, List, Tuple
 
@@ -121,7 +122,20 @@ def _process() -> Dict[str, Any]:
     return {"rss_mb": round(rss_mb(), 1), "threads": threading.active_count(), "fds": len(os.listdir("/proc/self/fd"))}
 
 
-def soak(minutes: float, seed: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any], Dict[str, Any], int]:
+def _heap_growth(before: Any) -> Dict[str, float]:
+    """Python heap growth (KiB) since ``before`` (a tracemalloc snapshot), split by who allocated it: the
+    emulators (any frame in mdsdk.testing or the websockets server) or the client (everything else)."""
+    gc.collect()
+    split = {"client_kib": 0.0, "emulators_kib": 0.0}
+    for stat in tracemalloc.take_snapshot().compare_to(before, "traceback"):
+        files = [f.filename for f in stat.traceback]
+        emulator = any("mdsdk/testing" in f or "websockets/sync/server" in f for f in files)
+        split["emulators_kib" if emulator else "client_kib"] += stat.size_diff / 1024
+    return {k: round(v, 1) for k, v in split.items()}
+
+
+def soak(minutes: float, seed: int, trace: bool = False) -> Tuple[List[Dict[str, Any]], Dict[str, Any],
+                                                                   Dict[str, Any], int]:
     rng = random.Random(seed)
     faults = 0
     before = _process()
@@ -129,6 +143,9 @@ def soak(minutes: float, seed: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any
         runs = [Run(name, stack) for name in known_providers() if get_spec(name).emulator]
         time.sleep(3.0)  # every feed streaming, bars forming
         start = _process()  # the steady state: what the faults must not grow
+        if trace:
+            tracemalloc.start(30)
+            heap0 = tracemalloc.take_snapshot()
         begin = time.monotonic()
         end_at = begin + minutes * 60
         marks = [begin + minutes * 60 * q / 4 for q in (1, 2, 3)]
@@ -142,6 +159,9 @@ def soak(minutes: float, seed: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any
         time.sleep(max(0.0, end_at - time.monotonic()))
         rows = [r.report() for r in runs]
         end = _process()
+        if trace:
+            end.update(_heap_growth(heap0))
+            tracemalloc.stop()
     time.sleep(1.0)  # the closed feeds' and emulators' threads finish
     after = _process()
     if after["threads"] > before["threads"] or after["fds"] > before["fds"]:
@@ -154,9 +174,11 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--quick", action="store_true", help="one minute (CI)")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--trace", action="store_true", help="split the Python heap's growth into client and emulators "
+                                                          "(tracemalloc: about twice as slow)")
     args = ap.parse_args()
     minutes = 1.0 if args.quick else args.minutes
-    rows, start, end, faults = soak(minutes, args.seed)
+    rows, start, end, faults = soak(minutes, args.seed, args.trace)
     print(f"soak: {minutes:g} min, {faults} faults, every provider's emulator at once\n")
     print(table(rows, ["provider", "events", "reconnects", "gaps", "backfilled", "bars", "bars_lost",
                        "bars_repeated", "malformed", "dropped"]))

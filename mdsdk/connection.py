@@ -1,22 +1,18 @@
 """The socket thread: one thread owns one provider connection.
 
-Model: paho-mqtt's loop. The thread opens the socket, drives the protocol
-object, sends keepalives and reconnects with backoff. Other threads hand it
-commands through a queue and wake it through a socketpair; it waits in
-``select`` with a timeout equal to the protocol's next deadline (or the
-end of a reconnect backoff), so there is no extra ping thread and commands
-run during a backoff too, never lost. REST calls the protocol asks for run
-on one REST worker thread (started only for providers that use REST) and
-come back to the socket thread as commands: a REST call never runs here.
+Model: paho-mqtt's loop. The thread opens the socket, drives the protocol object, sends keepalives and
+reconnects with backoff. Other threads hand it commands through a queue and wake it through a socketpair; it
+waits in ``select`` with a timeout equal to the protocol's next deadline (or the end of a reconnect backoff), so
+there is no extra ping thread and commands run during a backoff too, never lost. REST calls the protocol asks
+for run on one REST worker thread (started only for providers that use REST) and come back to the socket thread
+as commands: a REST call never runs here.
 
-Deadlines use the monotonic clock; the wall clock only stamps events. Both
-come from ``clock``, the seam tests use to move time.
+Deadlines use the monotonic clock; the wall clock only stamps events. Both come from ``clock``, the seam tests
+use to move time.
 
-The protocol object promises never to raise for bad input; the runtime
-guards every call into it anyway (and the hand-over to consumers): an
-unexpected exception is logged once per place, counted in
-``internal_errors``, reported as ``Status(error)``, and the connection goes
-on. A bug may cost one frame, never the feed.
+The protocol object promises never to raise for bad input; the runtime guards every call into it anyway (and
+the hand-over to consumers): an unexpected exception is logged once per place, counted in ``internal_errors``,
+reported as ``Status(error)``, and the connection goes on. A bug may cost one frame, never the feed.
 """
 
 from __future__ import annotations
@@ -98,7 +94,10 @@ class _RestWorker:
                 answer = exc
             except Exception as exc:  # noqa: BLE001 - the flow must hear an answer, or it waits forever
                 answer = MdsdkError(f"REST call {req.method} {req.path} failed inside mdsdk: {exc!r}")
-            self._deliver(_answer(call_id, answer))
+            try:
+                self._deliver(_answer(call_id, answer))
+            except ClosedError:  # the feed closed while this call ran: nobody waits for the answer
+                return
 
     def close(self, timeout: float) -> None:
         self._jobs.put(None)

@@ -7,6 +7,8 @@ callback that keeps raising is logged once, then counted."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from typing import Any, Iterator, List
 
 import pytest
@@ -202,3 +204,41 @@ def test_a_rest_server_that_never_answers_costs_the_rest_deadline() -> None:
                           timeouts=mdsdk.Timeouts(rest=0.5))
     finally:
         silent.close()
+
+
+def test_closing_while_a_rest_call_runs_leaves_no_thread_error() -> None:
+    """A REST answer that comes back after close() has nobody to go to; the worker ends quietly."""
+    import http.server
+    from mdsdk.testing import ThetaDataEmulator
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+            time.sleep(1.0)
+            self.send_response(472)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    errors: List[Any] = []
+    old_hook = threading.excepthook
+    threading.excepthook = errors.append
+    rest = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    serving = threading.Thread(target=rest.serve_forever)
+    serving.start()
+    try:
+        with ThetaDataEmulator() as emu:
+            feed = mdsdk.connect("thetadata", url=emu.url, api_url=f"http://127.0.0.1:{rest.server_port}")
+            asking = threading.Thread(target=lambda: pytest.raises(mdsdk.MdsdkError, feed.history, "AAPL", "1h",
+                                                                   start="-1d", timeout=5))
+            asking.start()
+            time.sleep(0.3)  # the call is in flight now
+            feed.close()
+            asking.join(5)
+            time.sleep(1.2)  # the answer arrives after close
+    finally:
+        threading.excepthook = old_hook
+        rest.shutdown()
+        rest.server_close()
+        serving.join(5)
+    assert errors == []
