@@ -1,7 +1,10 @@
 """A tiny JSON HTTP server on 127.0.0.1 for the emulators' REST sides.
 
-Routes are ``(method, path) -> handler(request) -> (status, body)``; it runs in
-a daemon-free background thread and stops on ``close()``.
+Routes are ``(method, path) -> handler(request) -> (status, body)`` (a body
+that is not a str is sent as JSON), or ``(status, body, content_type,
+headers)`` for a reply of another type; a ``fallback`` handler answers every
+path without a route. It runs in a daemon-free background thread and stops
+on ``close()``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["JsonRequest", "JsonServer", "Route", "RestSide"]
@@ -27,11 +30,12 @@ class JsonRequest:
     body: Any
 
 
-Route = Callable[[JsonRequest], Tuple[int, Any]]
+Route = Callable[[JsonRequest], Tuple[Any, ...]]
 
 
 class _Server(ThreadingHTTPServer):
-    routes: Dict[Tuple[str, str], Route]
+    routes: Mapping[Tuple[str, str], Route]
+    fallback: Optional[Route]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,15 +56,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         req = self._request()
-        route = self.server.routes.get((req.method, req.path))
-        if route is None:
-            status, payload = 404, {"error": {"code": "not_found", "message": f"no route {req.path!s}"}}
-        else:
-            status, payload = route(req)
+        route = self.server.routes.get((req.method, req.path)) or self.server.fallback
+        reply: Tuple[Any, ...] = (404, {"error": {"code": "not_found", "message": f"no route {req.path!s}"}}) \
+            if route is None else route(req)
+        status, payload = reply[0], reply[1]
+        ctype, headers = (reply[2], reply[3]) if len(reply) > 2 else ("application/json", {})
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -71,16 +77,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class JsonServer:
-    """Serve ``routes`` on 127.0.0.1:``port`` (0 = pick a free port)."""
+    """Serve ``routes`` (and ``fallback`` for every other path) on 127.0.0.1:``port`` (0 = pick a free port)."""
 
-    def __init__(self, routes: Dict[Tuple[str, str], Route], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, routes: Mapping[Tuple[str, str], Route], host: str = "127.0.0.1", port: int = 0,
+                 fallback: Optional[Route] = None, name: str = "mdsdk-emulator-http") -> None:
         self.routes = routes
         self._server = _Server((host, port), _Handler)
         self._server.routes = routes
+        self._server.fallback = fallback
         self._server.daemon_threads = False
         self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="mdsdk-emulator-http")
+                                        name=name)
         self._thread.start()
 
     @property

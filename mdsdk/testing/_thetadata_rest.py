@@ -12,10 +12,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
-from ._http import JsonRequest, _Handler
+from ._http import JsonRequest, JsonServer
 from ._thetadata_data import (DAY_MS, EOD_FORMAT, EOD_REPORT_MS, OHLC_FORMAT, PRICE_FORMAT, QUOTE_FORMAT, RTH,
                               TRADE_FORMAT, Contract, Plan, Segment, dates, day_segments, epoch, et_parts, real_date)
 
@@ -45,33 +44,6 @@ class _Fail(Exception):
 
 def _text(code: int, body: str) -> Reply:
     return code, body, "text/plain", {}
-
-
-class _TerminalServer(ThreadingHTTPServer):
-    terminal: Callable[[JsonRequest], Reply]
-
-
-class _TerminalHandler(_Handler):
-    """The shared handler's request parsing, with replies that carry their own content type and headers."""
-
-    server: _TerminalServer  # type: ignore[assignment]
-
-    def _handle(self) -> None:
-        req = self._request()
-        try:
-            status, body, ctype, headers = self.server.terminal(req)
-        except Exception as exc:  # noqa: BLE001 - the Terminal's own catch-all answer
-            status, body, ctype, headers = _text(572, f":UNCAUGHT_ERROR {exc!r}")
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = do_PUT = _handle
 
 
 @dataclass
@@ -157,25 +129,16 @@ class ThetaDataRest:
             "/v2/hist/option/eod": self._option_eod, "/v2/hist/option/quote": self._option_quote,
             "/v2/hist/option/ohlc": self._option_ohlc, "/v2/hist/index/eod": self._index_eod}
         self.history: Deque[Tuple[str, int]] = collections.deque(maxlen=1000)  # (path, status) answered
-        self._server = _TerminalServer((host, port), _TerminalHandler)
-        self._server.terminal = self.handle
-        self._server.daemon_threads = False
-        self._server.block_on_close = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="mdsdk-emulator-thetadata-http")
-        self._thread.start()
+        self._server = JsonServer({}, host, port, fallback=self.handle, name="mdsdk-emulator-thetadata-http")
 
     @property
     def url(self) -> str:
         """The REST root, e.g. ``http://127.0.0.1:25510``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def close(self) -> None:
         """Stop serving and join the thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.close()
 
     @property
     def pages_waiting(self) -> int:
@@ -192,6 +155,8 @@ class ThetaDataRest:
             reply = self._dispatch(req)
         except _Fail as fail:
             reply = _text(fail.code, fail.text)
+        except Exception as exc:  # noqa: BLE001 - the Terminal's own catch-all answer
+            reply = _text(572, f":UNCAUGHT_ERROR {exc!r}")
         self.history.append((req.path, reply[0]))
         return reply
 
