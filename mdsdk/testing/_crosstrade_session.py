@@ -112,36 +112,40 @@ class CrossTradeSession(SessionBase["CrossTradeEmulator"]):
             return None
         return names
 
-    def a_subscribe(self, doc: Dict[str, Any]) -> None:
-        """Start quotes for the known instruments (an unknown one is accepted and never streams); a
-        re-subscribed instrument starts again with a full quote."""
+    def _contracts(self, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """The known contracts a (un)subscribe names, by canonical name, once the budget admitted it; None
+        when the request was refused (already answered)."""
         names = self._instruments(doc)
         if names is None or not self.admitted(self.emu.spend_subscription()):
-            return
+            return None
         t = self.emu.clock()
-        found: Dict[str, None] = {}
+        found: Dict[str, Any] = {}
         for name in names:
             c = resolve(name, t)
             if c is not None:
-                found[c.name] = None
-                self.subs[c.name] = c
-                self.sent.pop(c.name, None)
+                found[c.name] = c
+        return found
+
+    def a_subscribe(self, doc: Dict[str, Any]) -> None:
+        """Start quotes for the known instruments (an unknown one is accepted and never streams); a
+        re-subscribed instrument starts again with a full quote."""
+        found = self._contracts(doc)
+        if found is None:
+            return
+        for name, c in found.items():
+            self.subs[name] = c
+            self.sent.pop(name, None)
         self.last_tick = 0.0  # the first quotes go out at once
         self.send_json({"type": "status", "state": "subscribed", "instruments": list(found)})
 
     def a_unsubscribe(self, doc: Dict[str, Any]) -> None:
         """Stop quotes for the named instruments (in any accepted form)."""
-        names = self._instruments(doc)
-        if names is None or not self.admitted(self.emu.spend_subscription()):
+        found = self._contracts(doc)
+        if found is None:
             return
-        t = self.emu.clock()
-        found: Dict[str, None] = {}
-        for name in names:
-            c = resolve(name, t)
-            if c is not None:
-                found[c.name] = None
-                self.subs.pop(c.name, None)
-                self.sent.pop(c.name, None)
+        for name in found:
+            self.subs.pop(name, None)
+            self.sent.pop(name, None)
         self.send_json({"type": "status", "state": "unsubscribed", "instruments": list(found)})
 
     def a_stream_pnl(self, doc: Dict[str, Any]) -> None:
