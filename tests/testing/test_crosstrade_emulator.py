@@ -100,14 +100,6 @@ def emu() -> Iterator[CrossTradeEmulator]:
         yield e
 
 
-@pytest.fixture
-def clients() -> Iterator[List[Client]]:
-    made: List[Client] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def client(emu: CrossTradeEmulator, clients: List[Client], token: Optional[str] = None) -> Client:
     c = Client(emu, token)
     clients.append(c)

@@ -109,14 +109,6 @@ def schwab() -> Iterator[TDSchwabEmulator]:
         yield e
 
 
-@pytest.fixture
-def clients() -> Iterator[List[Client]]:
-    made: List[Client] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def _client(emu: TDSchwabEmulator, clients: List[Client]) -> Client:
     c = Client(emu)
     clients.append(c)

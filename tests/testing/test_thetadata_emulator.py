@@ -128,14 +128,6 @@ def rest() -> Iterator[ThetaDataEmulator]:
         yield e
 
 
-@pytest.fixture
-def clients() -> Iterator[List[Client]]:
-    made: List[Client] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def _client(emu: ThetaDataEmulator, clients: List[Client]) -> Client:
     c = Client(emu)
     clients.append(c)
