@@ -226,6 +226,14 @@ class Feed:
         state = "closed" if self._closed else ("connected" if self._connection.connected else "connecting")
         return f"<Feed {self.provider} {state}, {len(self.subscriptions)} subscriptions>"
 
+    def report(self, status: Status) -> None:
+        """Deliver a ``Status`` of your own to this feed's status callbacks and
+        streams, beside the provider's: how a component built on the feed (a
+        Redis sink, an application's own watchdog) tells the same listeners."""
+        self._check()
+        check.instance("status", status, Status, "a mdsdk.Status")
+        self._dispatcher.publish([status])
+
     def __enter__(self) -> "Feed":
         return self
 
