@@ -17,18 +17,29 @@ import logging
 import threading
 import time
 from itertools import chain
-from typing import (Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple)
+from typing import (Any, Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple)
 
+from . import _html
 from .errors import ClosedError, ConfigurationError
 from .events import EVENT_KINDS, Event, Status
 from .policy import QueuePolicy
 
-__all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream"]
+__all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream", "Stats"]
 
 log = logging.getLogger("mdsdk.dispatch")
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
 _TAKE = 1024  # events a consumer takes from its queue in one step
 _ERROR_SUMMARY_EVERY = 10.0  # seconds between summary lines of one callback's repeated errors
+
+
+class Stats(Dict[str, Any]):
+    """Figures of a feed or a stream: a plain ``dict`` (index it, compare
+    it, ``json.dumps`` it as before) that a notebook shows as tables, the
+    flat figures first, then one row per queue and per symbol."""
+
+    def _repr_html_(self) -> str:
+        """The figures as HTML tables (see :func:`mdsdk._html.stats_html`)."""
+        return _html.stats_html(self)
 
 
 class BatchQueue:
@@ -351,9 +362,9 @@ class EventStream:
         self._dispatcher._detach(self._consumer)
         self._consumer.queue.close()
 
-    def stats(self) -> Dict[str, object]:
+    def stats(self) -> Stats:
         """This stream's queue figures."""
-        return self._consumer.queue.stats()
+        return Stats(self._consumer.queue.stats())
 
 
 _Plan = Dict[type, Tuple[Tuple[Handle, Callable[[Event], None], Optional[FrozenSet[str]]], ...]]

@@ -27,6 +27,8 @@ from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Type
 
 import msgspec
 
+from . import _html
+
 __all__ = [
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL",
     "Status", "Notice", "notice_class", "STATUS_KINDS", "EVENT_KINDS", "EMPTY", "NAN", "to_json",
@@ -84,6 +86,12 @@ class Event(_Head, frozen=True, gc=False, kw_only=True):
     def datetime(self) -> _dt.datetime:
         """The event time as a timezone-aware UTC datetime (microsecond precision)."""
         return _dt.datetime.fromtimestamp(self.time / 1e9, tz=_dt.timezone.utc)
+
+    def _repr_html_(self) -> str:
+        """The event as a small HTML table for notebooks: every field, the
+        time as ISO UTC, nan as a dash, ``extra`` as a nested table, all
+        text escaped (a symbol is whatever the server sent)."""
+        return _html.event_html(self)
 
 
 class Quote(Event, frozen=True, gc=False):
