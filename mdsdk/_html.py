@@ -216,7 +216,8 @@ def feed_html(feed: Any) -> str:
                    ("dropped", stats.get("dropped")), ("conflated", stats.get("conflated"))])
     rows = [(_text(sym), _text(", ".join(kinds))) for sym, kinds in list(subs.items())[:_MAX_ROWS]]
     parts = [f"<div><p>{caption}</p>", head,
-             _table(rows, header=("symbol", "kinds"), caption="<b>subscriptions</b>", total=len(subs))]
+             _table(rows, header=("symbol", "kinds"), caption="<b>subscriptions</b>", total=len(subs))
+             if subs else "<p>subscriptions: none yet</p>"]
     queues = stats.get("queues")
     parts.append(_records("<b>queues</b>", queues, "queue", ("depth", "maxsize", "high_water", "dropped",
                                                                "conflated", "lag"), others=False)

@@ -143,6 +143,9 @@ def test_feed_html_from_what_a_feed_shows() -> None:
     out = _html.feed_html(_FakeFeed())
     assert "<script>" not in out and "&lt;script&gt;" in out and "&lt;b&gt;" in out
     assert "connecting" in out and "<td>SPY</td><td>quote, bar 1m</td>" in out and "queues: none" in out
+    bare = _FakeFeed()
+    bare.subscriptions = []
+    assert "subscriptions: none yet" in _html.feed_html(bare)
 
 
 def test_feed_html_of_a_live_and_a_closed_sim_feed() -> None:
