@@ -361,7 +361,7 @@ class ProtocolCore(ProviderProtocol):
         if self.fresh.deadline is not None:
             self.fresh.stamp(events, now)
         if self.bars.ledger.watched:
-            events = self.bars.ledger.apply(events)
+            events = self.bars.apply(events, now, self._status, wall_ns)
         if self._books and any(e.__class__ is BookSnapshot for e in events):
             kept: List[Event] = []
             for ev in events:

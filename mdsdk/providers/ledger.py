@@ -7,6 +7,13 @@ that series are *held*, so the missed bars arrive first, in order, and the live 
 bar passes once: one whose start is not after the last one let through is a repeat (a provider that replays a
 snapshot on resubscribe, a backfill overlapping the live stream) and is dropped; a forming bar older than that
 is stale and dropped too.
+
+A provider that resumes bar series itself after a reconnect (DXLink's ``fromTime``, Tradovate's chart reopen) is
+trusted but checked: each series stays *suspect* until its first complete live bar. If that bar starts more than
+one interval after the last one let through, the resumption skipped bars (a resume cut short by another drop, a
+snapshot that never finished); the series is held and the hole is backfilled from history like a reconnect's gap.
+Only the first bar after a reconnect is checked, so a quiet market's legitimately missing bars cost at most one
+history request per series per reconnect.
 """
 
 from __future__ import annotations
@@ -31,12 +38,16 @@ class BarLedger:
         self._held: Dict[Series, List[Bar]] = {}
         self.watched: Set[Series] = set()  # the series subscribed now; nothing is checked when this is empty
         self.repeats = 0
+        self.suspect: Dict[Series, int] = {}  # resumed series not yet verified -> their last complete bar
+        self.holes: List[Tuple[Series, int, int]] = []  # (series, first missing bar start, revealing bar start)
 
     def watch(self, series: Sequence[Series]) -> None:
         """The bar series subscribed now (forgets the others)."""
         self.watched = set(series)
         for key in [k for k in self.last if k not in self.watched]:
             del self.last[key]
+        for key in [k for k in self.suspect if k not in self.watched]:
+            del self.suspect[key]
 
     def hold(self, key: Series) -> None:
         """Hold the live bars of ``key`` until :meth:`release`."""
@@ -73,9 +84,23 @@ class BarLedger:
             held = self._held.get(key)
             if held is not None:
                 held.append(ev)
+            elif self.suspect and ev.complete and key in self.suspect and self._hole(key, ev):
+                self._held[key] = [ev]
             else:
                 out += self._pass([ev])
         return out
+
+    def _hole(self, key: Series, bar: Bar) -> bool:
+        """Whether the first complete bar of a resumed series shows bars missing before it (then noted)."""
+        last = self.suspect.pop(key)
+        try:
+            span = parse_interval(key[1]).seconds * 1_000_000_000
+        except ValueError:
+            return False
+        if bar.time <= last + span:
+            return False
+        self.holes.append((key, last + span, bar.time))
+        return True
 
     def _pass(self, bars: Sequence[Bar]) -> List[Event]:
         out: List[Event] = []
@@ -105,6 +130,7 @@ class Continuity:
         self._requests: Dict[int, Series] = {}
         self._next = -1
         self.deadline: Optional[float] = None
+        self._start: Callable[[int, History], None] = lambda rid, req: None  # the history path, set on reconnect
 
     def dropped(self) -> None:
         """The socket is gone: the outage started at the last frame received."""
@@ -128,17 +154,34 @@ class Continuity:
                f"{len(series)} bar series resumed by the provider" if can.resumes_bars else "no history to backfill")
         news = [status("gap", f"no data for {(wall_ns - began) / 1e9:.1f} s (a reconnect); {how}", wall_ns,
                        start=began, end=wall_ns)]
+        self._start = start
+        if can.history and can.resumes_bars:  # trust the resumption, but check its first bar (see the module doc)
+            self.ledger.suspect = dict(series)
         for (symbol, interval), last in series if backfill else ():
             try:
                 span = parse_interval(interval).seconds * 1_000_000_000
             except ValueError:
                 continue
-            rid, self._next = self._next, self._next - 1
-            self._requests[rid] = (symbol, interval)
             self.ledger.hold((symbol, interval))
-            self.deadline = now + self.patience
-            start(rid, History(symbol, parse_interval(interval), last + span, wall_ns - wall_ns % span))
+            self._fetch((symbol, interval), last + span, wall_ns - wall_ns % span, now)
         return news
+
+    def _fetch(self, key: Series, start_ns: int, end_ns: int, now: float) -> None:
+        rid, self._next = self._next, self._next - 1
+        self._requests[rid] = key
+        self.deadline = now + self.patience
+        self._start(rid, History(key[0], parse_interval(key[1]), start_ns, end_ns))
+
+    def apply(self, events: List[Event], now: float, status: Callable[..., Event], wall_ns: int) -> List[Event]:
+        """``events`` through the ledger; a hole found in a resumed series is reported and backfilled."""
+        out = self.ledger.apply(events)
+        while self.ledger.holes:
+            (symbol, interval), first, upto = self.ledger.holes.pop(0)
+            missing = (upto - first) // (parse_interval(interval).seconds * 1_000_000_000)
+            out.insert(0, status("gap", f"the resumed {symbol} {interval} bars skipped {missing} bar(s); "
+                                        "backfilling them from history", wall_ns, symbol=symbol, start=first, end=upto))
+            self._fetch((symbol, interval), first, upto, now)
+        return out
 
     def answer(self, request_id: int, value: Any, error: Optional[BaseException],
                status: Callable[..., Event], wall_ns: int) -> List[Event]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from mdsdk.events import Bar, BookSnapshot, Status
 from mdsdk.providers.base import Capabilities, History, Subscription
@@ -110,3 +110,51 @@ def test_a_crossed_book_is_dropped_and_reported_through_the_protocol() -> None:
     bad = pair.receive(frame(181.50))
     assert [(type(e).__name__, getattr(e, "kind", None), e.symbol) for e in bad] == [("Status", "error", "MSFT")]
     assert "crossed" in bad[0].detail and pair.proto.bad_books == 1
+
+
+def resumed(last: int) -> Tuple[Continuity, List[Any]]:
+    """A Continuity whose ES 1m series had its last complete bar at ``last`` minutes, after a reconnect to a
+    provider that resumes bar series itself."""
+    c = Continuity(patience=5.0)
+    c.ledger.watch([("ES", "1m")])
+    c.ledger.apply([bar(last)])
+    c.last_rx_ns = (last + 1) * M
+    c.dropped()
+    asked: List[Any] = []
+    news = c.reconnected(50.0, (last + 9) * M, Capabilities(history=True, resumes_bars=True),
+                         lambda rid, req: asked.append((rid, req)), status)
+    assert [s.kind for s in news] == ["gap"] and asked == []  # resumed: nothing fetched up front
+    return c, asked
+
+
+def test_a_resumption_that_skips_bars_is_reported_and_backfilled_in_order() -> None:
+    c, asked = resumed(10)
+    out = c.apply([bar(14), bar(15), bar(16, False)], 51.0, status, 7)
+    assert [(s.kind, s.extra["start"], s.extra["end"]) for s in out] == [("gap", 11 * M, 14 * M)]
+    assert "skipped 3 bar(s)" in out[0].detail
+    (rid, req), = asked
+    assert isinstance(req, History) and (req.symbol, req.start_ns, req.end_ns) == ("ES", 11 * M, 14 * M)
+    assert c.owns(rid) and c.deadline == 56.0 and c.ledger.holding
+    assert c.apply([bar(16)], 52.0, status, 8) == []  # still held behind the backfill
+    done = c.answer(rid, type("R", (), {"bars": (bar(13), bar(11), bar(12))})(), None, status, 9)
+    assert [(b.time // M, b.complete) for b in done] == [(11, True), (12, True), (13, True), (14, True),
+                                                         (15, True), (16, False), (16, True)]
+
+
+def test_a_resumption_that_continues_is_trusted_and_only_its_first_bar_is_checked() -> None:
+    c, asked = resumed(10)
+    out = c.apply([bar(10), bar(11, False), bar(11)], 51.0, status, 7)  # replays the last bar: continuous
+    assert [(b.time // M, b.complete) for b in out] == [(11, False), (11, True)] and c.ledger.repeats == 1
+    assert [b.time // M for b in c.apply([bar(20)], 52.0, status, 8)] == [20]  # a quiet market later: no fetch
+    assert asked == [] and not c.ledger.suspect
+
+
+def test_no_hole_check_without_history_or_for_providers_that_do_not_resume() -> None:
+    c = Continuity()
+    c.ledger.watch([("ES", "1m")])
+    c.ledger.apply([bar(1)])
+    c.last_rx_ns = 2 * M
+    c.dropped()
+    c.reconnected(1.0, 9 * M, Capabilities(history=False, resumes_bars=True), lambda rid, req: None, status)
+    assert not c.ledger.suspect
+    assert [b.time // M for b in c.apply([bar(7)], 2.0, status, 1)] == [7]

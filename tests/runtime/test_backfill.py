@@ -52,3 +52,36 @@ def test_a_reconnect_loses_no_bar_and_repeats_none(name: str) -> None:
             assert not holes, f"{name}: missing bars after the reconnect: {holes}"
             gap = next(s for s in news if s.kind == "gap")
             assert 0 < gap.extra["end"] - gap.extra["start"]  # type: ignore[operator]
+
+
+
+
+def test_a_resumption_cut_short_by_the_server_is_reported_and_fetched_from_history() -> None:
+    """DXLink resumes candles itself (``fromTime``), but a server that snips the resumed snapshot to its newest
+    bars skips some: the first bar after the reconnect shows the hole, which is reported as ``Status(gap)`` and
+    asked of history (the emulator snips that snapshot too, as the server would, so the hole stays reported)."""
+    from mdsdk.testing import DXLinkEmulator
+
+    with DXLinkEmulator(tick=0.05, speed=SPEED, max_snapshot=2) as emu:
+        policy = ReconnectPolicy(initial=2.5, cap=2.5, jitter=0.0)
+        with mdsdk.connect("dxlink", url=emu.url, token=emu.token, reconnect=policy, clock=emu.clock) as feed:
+            bars: List[Bar] = []
+            news: List[Status] = []
+            feed.on_bar(bars.append)
+            feed.on_status(news.append)
+            feed.subscribe("SPY", kinds="bar", interval="1m")
+            assert wait_until(lambda: sum(b.complete for b in bars) >= 2, 15), "no complete bars"
+            emu.drop()
+            assert wait_until(lambda: any("skipped" in s.detail for s in news), 15), [s.detail for s in news]
+            skipped = next(s for s in news if "skipped" in s.detail)
+            first_ms = skipped.extra["start"] // 1_000_000  # type: ignore[operator]
+            assert skipped.kind == "gap" and skipped.symbol == "SPY" and skipped.extra["start"] < skipped.extra["end"]
+
+            def asked_history() -> bool:
+                return any(item.get("fromTime") == first_ms for frame in list(emu.received)
+                           if frame.get("type") == "FEED_SUBSCRIPTION" for item in frame.get("add", ()))
+            assert wait_until(asked_history, 10), "the hole was not asked of history"
+            after = sum(b.complete for b in bars)
+            assert wait_until(lambda: sum(b.complete for b in bars) >= after + 2, 20)  # live bars go on after it
+            starts = [b.time for b in bars if b.complete]
+            assert starts == sorted(starts) and len(starts) == len(set(starts)), "repeated bars"
