@@ -16,6 +16,7 @@ import time
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
+from . import _progress
 from . import _validate as check
 from .cache import LatestCache
 from .connection import Connection
@@ -352,10 +353,12 @@ class Feed:
 
     # ------------------------------------------------------------ requests
     def history(self, symbol: str, interval: Union[str, Interval] = "1d", start: TimeLike = None, end: TimeLike = None,
-                timeout: Optional[float] = None) -> pd.DataFrame:
+                timeout: Optional[float] = None, progress: bool = False) -> pd.DataFrame:
         """Bars of ``interval`` for ``symbol`` starting in ``[start, end)`` (end
         defaults to now) as a DataFrame: UTC index ``time``, float columns
-        ``open high low close volume`` then provider extras."""
+        ``open high low close volume`` then provider extras. ``progress=True``
+        (the ``progress`` extra) fetches the range in consecutive chunks behind
+        a progress bar on stderr, each chunk within ``timeout``; the frame is the same."""
         self._check()
         self.capabilities.require(self.provider, "history")
         sym = _symbol(symbol)
@@ -364,8 +367,13 @@ class Feed:
             start = _dt.datetime.fromtimestamp(max(0.0, time.time() - 100 * iv.seconds), _dt.timezone.utc)
         start_ns, end_ns = time_range(start, end)
         limit = check.seconds("timeout", timeout, self.timeouts.request)
-        result: HistoryResult = self._connection.request(History(sym, iv, start_ns, end_ns), limit,
-                                                         f"history of {sym!r} ({iv})")
+
+        def fetch(request: History) -> HistoryResult:
+            answer: HistoryResult = self._connection.request(request, limit, f"history of {sym!r} ({iv})")
+            return answer
+
+        request = History(sym, iv, start_ns, end_ns)
+        result = _progress.fetch_history(request, fetch) if _progress.wanted("progress", progress) else fetch(request)
         from . import frames
         df = frames.bars_to_frame(result.bars)
         df.attrs.update(symbol=sym, interval=str(iv), provider=self.provider, truncated=result.truncated)

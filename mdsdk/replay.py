@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict, Iterable, Iterator, Optional, Union
+from typing import IO, Any, Dict, Iterable, Iterator, Optional, Union
 
+from . import _progress
 from . import _validate as check
 from .errors import ConfigurationError
 from .events import Event
@@ -25,11 +26,13 @@ from .registry import get_spec
 __all__ = ["replay", "replay_lines"]
 
 
-def replay(path: Union[str, "os.PathLike[str]"], provider: Optional[str] = None) -> Iterator[Event]:
+def replay(path: Union[str, "os.PathLike[str]"], provider: Optional[str] = None,
+           progress: bool = False) -> Iterator[Event]:
     """Yield the events of a recorded session file, decoded by ``provider``
     (default: the provider named in the recording's first line). The path
     and the provider name are checked here, before the first event; a line
-    that is not a recording line raises ConfigurationError naming it."""
+    that is not a recording line raises ConfigurationError naming it.
+    ``progress=True`` (the ``progress`` extra) shows a bar of the bytes read on stderr."""
     if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
         raise ConfigurationError(f"path must be the recording's file path (str), got {type(path).__name__} "
                                  f"{check.show(path)}")
@@ -41,20 +44,42 @@ def replay(path: Union[str, "os.PathLike[str]"], provider: Optional[str] = None)
     if not os.path.isfile(name):
         why = "it is a directory" if os.path.isdir(name) else "no such file"
         raise ConfigurationError(f"path: cannot read the recording {check.show(name)}: {why}")
-    return _replay_file(name, provider)
+    return _replay_file(name, provider, _progress.wanted("progress", progress))
 
 
-def _replay_file(name: str, provider: Optional[str]) -> Iterator[Event]:
+def _replay_file(name: str, provider: Optional[str], progress: bool) -> Iterator[Event]:
     try:
-        handle = open(name, encoding="utf-8")
+        handle = open(name, "rb")
     except OSError as exc:
         raise ConfigurationError(f"path: cannot read the recording {check.show(name)}: {exc.strerror or exc}") from None
     with handle:
+        bar = None
+        if progress:
+            bar = _progress.progress_bar(os.fstat(handle.fileno()).st_size, os.path.basename(name), unit="B",
+                                         unit_scale=True, unit_divisor=1024)
         try:
-            yield from replay_lines(handle, provider, source=name)
+            yield from replay_lines(_text_lines(handle, bar), provider, source=name)
         except UnicodeDecodeError as exc:
             raise ConfigurationError(f"{name} is not a recording: not UTF-8 text ({exc.reason} at byte "
                                      f"{exc.start} of a line); expected JSON lines") from None
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _text_lines(handle: IO[bytes], bar: Any) -> Iterator[str]:
+    """The file's lines as text, counting the bytes read on ``bar`` (if any).
+    Read as bytes because a text file cannot say where it is while iterated."""
+    pending = 0
+    for raw in handle:
+        if bar is not None:
+            pending += len(raw)
+            if pending >= 1 << 16:  # per line, the bar's bookkeeping would cost more than the decoding
+                bar.update(pending)
+                pending = 0
+        yield raw.decode("utf-8")
+    if bar is not None:
+        bar.update(pending)
 
 
 def _parse(line: str, source: str, number: int) -> Dict[str, Any]:
