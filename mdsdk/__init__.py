@@ -17,6 +17,7 @@ from .errors import (AuthenticationError, ClosedError, ConfigurationError, Conne
                      TransportError, UnknownProviderError, UnsupportedError)
 from .events import (Bar, BookSnapshot, Event, PnL, Profile, Quote, Status, Summary,
                      Trade)
+from .exports import export
 from .feed import Feed
 from .policy import QueuePolicy, RateLimit, ReconnectPolicy, Timeouts
 from .providers.freshness import Staleness
@@ -25,7 +26,7 @@ from .registry import DEFAULT_PROVIDER, get_spec, known_providers
 from .replay import replay
 
 __all__ = [
-    "__version__", "connect", "replay", "known_providers", "providers", "Feed",
+    "__version__", "connect", "replay", "export", "known_providers", "providers", "Feed",
     "Event", "Quote", "Trade", "Bar", "Summary", "Profile", "BookSnapshot", "PnL", "Status",
     "QueuePolicy", "ReconnectPolicy", "Timeouts", "RateLimit", "Staleness", "MarketCalendar",
     "MdsdkError", "ConfigurationError", "UnknownProviderError", "UnsupportedError",

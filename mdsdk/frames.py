@@ -1,4 +1,5 @@
-"""pandas DataFrames from events: the history contract and the quote table.
+"""pandas DataFrames from events: the history contract, the quote table,
+and the tables :func:`mdsdk.export` writes (CSV, Parquet, Excel).
 
 The only module that imports pandas. History frames have a tz-aware UTC
 ``DatetimeIndex`` named ``time`` (bar start), float64 columns
@@ -10,16 +11,20 @@ way pandas offers.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from operator import attrgetter, itemgetter
-from typing import Any, Dict, Iterable, Mapping, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple, Type
 
 import numpy as np
 import pandas as pd
 
 from .events import Bar, Event, Quote
 
-__all__ = ["bars_to_frame", "ticks_to_frame", "quotes_to_frame", "from_columns", "to_text", "table", "OHLCV"]
+__all__ = ["bars_to_frame", "ticks_to_frame", "quotes_to_frame", "from_columns", "to_text", "table", "OHLCV",
+           "events_to_frames", "events_to_table", "is_frame", "excel_frame", "write_csv", "write_parquet",
+           "write_excel"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -107,3 +112,135 @@ def table(rows: Sequence[Mapping[str, object]], index: str) -> pd.DataFrame:
     """Plain records as a DataFrame indexed by ``index`` (for listings such
     as :func:`mdsdk.providers`)."""
     return pd.DataFrame(list(rows)).set_index(index)
+
+
+# ---------------------------------------------------------------- events as tables (exports)
+def is_frame(data: Any) -> bool:
+    """True when ``data`` is a pandas DataFrame."""
+    return isinstance(data, pd.DataFrame)
+
+
+def events_to_frames(events: Sequence[Event], empty: Sequence[Type[Event]] = ()) -> Dict[str, pd.DataFrame]:
+    """Events -> one DataFrame per kind, in the order the kinds first appear (then an empty table for each
+    class of ``empty`` not seen): UTC index ``time``, columns ``symbol provider``, the kind's own fields, then
+    its extras (a key that clashes with a field gets the suffix ``_extra``). Rows keep the events' order;
+    nested values (book levels, mappings) become JSON text, so every format can hold them."""
+    return {kind: _kind_frame(cls, evs) for kind, (cls, evs, _) in _grouped(events, empty).items()}
+
+
+def events_to_table(events: Sequence[Event], empty: Sequence[Type[Event]] = ()) -> pd.DataFrame:
+    """Events of any kinds -> one long table in the events' order: UTC index ``time``, a first column
+    ``event`` naming each row's kind ("quote", "trade", ...), then the union of the kinds' columns (as in
+    :func:`events_to_frames`), empty where a kind has no such field."""
+    parts, order = [], []
+    for kind, (cls, evs, positions) in _grouped(events, empty).items():
+        part = _kind_frame(cls, evs)
+        part.insert(0, "event", kind)
+        parts.append(part)
+        order.extend(positions)
+    if not parts:
+        index = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
+        return pd.DataFrame({"event": [], "symbol": [], "provider": []}, index=index, dtype=object)
+    table = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return table.iloc[np.argsort(np.asarray(order, dtype=np.int64), kind="stable")]
+
+
+def _grouped(events: Sequence[Event], empty: Sequence[Type[Event]]
+             ) -> Dict[str, Tuple[Type[Event], List[Event], List[int]]]:
+    groups: Dict[str, Tuple[Type[Event], List[Event], List[int]]] = {}
+    for i, ev in enumerate(events):
+        group = groups.get(ev.topic)
+        if group is None:
+            group = groups[ev.topic] = (type(ev), [], [])
+        group[1].append(ev)
+        group[2].append(i)
+    for cls in empty:
+        groups.setdefault(cls.topic, (cls, [], []))
+    return groups
+
+
+def _kind_frame(cls: Type[Event], events: List[Event]) -> pd.DataFrame:
+    n = len(events)
+    times = np.fromiter(map(attrgetter("time"), events), dtype=np.int64, count=n)
+    index = pd.DatetimeIndex(times.view("datetime64[ns]"), tz="UTC", name="time")
+    fields = [f for f in cls.__struct_fields__ if f not in ("time", "extra")]
+    cols: Dict[str, Any] = {name: _column(list(map(attrgetter(name), events))) for name in fields}
+    extras = [e.extra for e in events]
+    for key in dict.fromkeys(k for x in extras for k in x):
+        cols[f"{key}_extra" if key in cols or key == "time" else key] = _column([x.get(key) for x in extras])
+    if not n:  # no rows to infer from: text columns stay text, not float
+        return pd.DataFrame({k: pd.Series([], dtype=object) for k in cols}, index=index)
+    return pd.DataFrame(cols, index=index)
+
+
+def _column(values: List[Any]) -> Any:
+    """One column's values in a shape every format stores: numbers as
+    float64 (missing -> nan), ints as int64, text and bools as they are,
+    nested values as JSON text, and a column of mixed types as text."""
+    present = {type(v) for v in values if v is not None}
+    if present and present <= {float, int}:
+        try:
+            if present == {int} and None not in values:
+                return np.array(values, dtype=np.int64)
+            return np.array(values, dtype=np.float64)
+        except OverflowError:
+            pass  # an int too large for int64: as text below
+    elif present <= {str} or present == {bool}:
+        return values
+    return [v if v is None or isinstance(v, str) else _text(v) for v in values]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        value = dict(value)
+    elif not isinstance(value, (list, tuple)):
+        return str(value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+# Control characters an .xlsx cell may not hold (XML 1.0); openpyxl refuses the whole file for one.
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def excel_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as Excel can hold it: tz-aware times (index or columns) become
+    naive UTC with ``(UTC)`` added to the header, since a cell has no time
+    zone; control characters are dropped from text."""
+    out = df.copy(deep=False)
+    index = out.index
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        out.index = index.tz_convert("UTC").tz_localize(None).rename(f"{index.name or 'time'} (UTC)")
+    renames = {}
+    for col in out.columns:
+        dtype = out[col].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)
+            renames[col] = f"{col} (UTC)"
+        elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            out[col] = out[col].map(lambda v: _NOT_IN_XLSX.sub("", v) if isinstance(v, str) else v)
+    return out.rename(columns=renames)
+
+
+def _keeps_index(df: pd.DataFrame) -> bool:
+    # A plain 0..n-1 row number carries nothing; a named or time index is data.
+    return not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
+
+
+def write_csv(df: pd.DataFrame, path: str) -> None:
+    """``df`` as CSV at ``path`` (times in ISO 8601 with their ``+00:00``)."""
+    df.to_csv(path, index=_keeps_index(df))
+
+
+def write_parquet(df: pd.DataFrame, path: str) -> None:
+    """``df`` as Parquet at ``path`` through pyarrow (types and UTC times kept)."""
+    df.to_parquet(path, engine="pyarrow")
+
+
+def write_excel(sheets: Mapping[str, pd.DataFrame], path: str) -> None:
+    """Each frame of ``sheets`` as a sheet of one .xlsx workbook at ``path``
+    (through openpyxl), header row frozen and filterable."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, df in sheets.items():
+            keep = _keeps_index(df)
+            frozen = (1, int(keep)) if len(df) else None  # a pane over no rows would add an empty one
+            excel_frame(df).to_excel(writer, sheet_name=name, index=keep, freeze_panes=frozen, autofilter=True)
