@@ -1,5 +1,8 @@
 """The ``mdsdk`` command line: stream, quote, history, record, replay, emulate, providers.
 
+``quote``, ``history`` and ``replay`` write ``-o`` files (.csv, .parquet, .xlsx) through
+:func:`mdsdk.export`; ``history`` and ``replay`` show a progress bar on a terminal.
+
 Exit codes: 0 ok, 2 usage error, 1 runtime error (one line on stderr; the
 traceback only with ``--debug``).
 """
@@ -7,18 +10,20 @@ traceback only with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, TextIO, Tuple
 
 from . import _validate as check
+from ._extras import need
 from ._version import __version__
 from .errors import ConfigurationError, MdsdkError, UnknownProviderError
-from .events import Bar, Event, Quote, Status, Summary, Trade, to_json
+from .events import EVENT_KINDS, Bar, Event, Quote, Status, Summary, Trade, to_json
 from .registry import DEFAULT_PROVIDER, known_providers
 
 __all__ = ["main"]
@@ -93,12 +98,62 @@ def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None)
 
 
 def _quote(args: argparse.Namespace, out: TextIO) -> int:
+    if args.seconds is not None and args.watch is None:
+        raise ConfigurationError("--seconds needs --watch (quote prints once without it)")
+    if args.output:
+        from .exports import check_target
+        check_target(args.output)  # a bad path or a missing extra fails before connecting
     with _connect(args) as feed:
         for sym in args.symbols:
             feed.get_quote(sym, timeout=args.timeout)
-        latest = [feed.get_quote(sym) for sym in args.symbols]  # all present now: the newest of each
-        out.write(_quote_table(latest, time.time_ns()) + "\n")
+        if args.watch is None:
+            _show_quotes(feed, args, out)
+        else:
+            _watch(feed, args, out)
     return 0
+
+
+def _show_quotes(feed: Any, args: argparse.Namespace, out: TextIO, clear: bool = False) -> None:
+    """The quote table into ``--out`` (replaced atomically) or onto ``out``."""
+    if args.output:
+        from .exports import export
+        export(feed.quotes(), args.output, sheet="quotes")
+        return
+    latest = [feed.get_quote(sym) for sym in args.symbols]  # all present now: the newest of each
+    out.write(("\x1b[H\x1b[2J" if clear else "") + _quote_table(latest, time.time_ns()) + "\n")
+    out.flush()
+
+
+def _watch(feed: Any, args: argparse.Namespace, out: TextIO) -> None:
+    """Show the quote table every ``--watch`` seconds until ``--seconds`` pass or Ctrl-C."""
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    clear = not args.output and _isatty(out)  # a terminal shows one table in place; a pipe gets each
+    if args.output:
+        out.write(f"writing the quotes of {', '.join(args.symbols)} to {args.output} every {args.watch:g} s "
+                  "(Ctrl-C stops)\n")
+        out.flush()
+    writes, failing = 0, False
+    try:
+        while True:
+            try:
+                _show_quotes(feed, args, out, clear)
+                writes, failing = writes + 1, False
+            except ConfigurationError as exc:
+                if not writes:
+                    raise
+                if not failing:  # e.g. a spreadsheet that locks the file: the next round may get through
+                    sys.stderr.write(f"mdsdk: warning: {exc}; trying again every {args.watch:g} s\n")
+                failing = True
+            wait = args.watch
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+            time.sleep(wait)
+    except KeyboardInterrupt:
+        pass
+    if args.output:
+        out.write(f"wrote {args.output} {writes} times\n")
 
 
 def _number(v: float) -> str:
@@ -120,31 +175,67 @@ def _quote_table(quotes: Sequence[Quote], now_ns: int) -> str:
                      for row in rows)
 
 
-def _history(args: argparse.Namespace, out: TextIO) -> int:
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
+
+
+def _progress(args: argparse.Namespace, shares_terminal: bool = False) -> bool:
+    """``--progress`` / ``--no-progress``; by default a bar when stderr is a
+    terminal that no printed output shares and tqdm is installed."""
+    if args.progress is not None:
+        return bool(args.progress)
+    if shares_terminal or not _isatty(sys.stderr):
+        return False
+    try:
+        need("tqdm")
+    except ConfigurationError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _spinner(text: str, on: bool) -> Iterator[None]:
+    """A spinner on stderr after the first second, when ``on`` (a terminal with no tqdm for a real bar)."""
     done = threading.Event()
 
-    def spinner() -> None:
+    def spin() -> None:
         if done.wait(1.0):
             return
         marks = "|/-\\"
         i = 0
         while not done.wait(0.2):
-            sys.stderr.write(f"\rfetching {args.symbol} {args.interval} bars {marks[i % 4]}")
+            sys.stderr.write(f"\r{text} {marks[i % 4]}")
             sys.stderr.flush()
             i += 1
-        sys.stderr.write("\r" + " " * 60 + "\r")
+        sys.stderr.write("\r" + " " * (len(text) + 2) + "\r")
 
-    progress = threading.Thread(target=spinner, daemon=True)
-    progress.start()
+    thread = threading.Thread(target=spin, daemon=True, name="mdsdk-spinner") if on else None
+    if thread is not None:
+        thread.start()
     try:
-        with _connect(args) as feed:
-            df = feed.history(args.symbol, interval=args.interval, start=args.start, end=args.end,
-                              timeout=args.timeout)
+        yield
     finally:
         done.set()
-        progress.join()
+        if thread is not None:
+            thread.join()
+
+
+def _history(args: argparse.Namespace, out: TextIO) -> int:
     if args.output:
-        _write(df, args.output)
+        from .exports import check_target
+        check_target(args.output)  # before the pull, not after it
+    progress = _progress(args)
+    spin = args.progress is None and not progress and _isatty(sys.stderr)
+    with _spinner(f"fetching {args.symbol} {args.interval} bars", spin):
+        with _connect(args) as feed:
+            df = feed.history(args.symbol, interval=args.interval, start=args.start, end=args.end,
+                              timeout=args.timeout, progress=progress)
+    if args.output:
+        from .exports import export
+        export(df, args.output)
         out.write(f"wrote {len(df)} bars to {args.output}\n")
     else:
         from .frames import to_text
@@ -152,23 +243,24 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _write(df: Any, path: str) -> None:
-    try:
-        if path.endswith(".parquet"):
-            df.to_parquet(path)
-        elif path.endswith(".csv"):
-            df.to_csv(path)
-        else:
-            raise ConfigurationError(f"unknown output type {path!r}: use .csv or .parquet")
-    except ImportError as exc:
-        raise ConfigurationError("writing parquet needs pyarrow: pip install pyarrow") from exc
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-
-
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
     from .replay import replay
-    for ev in replay(args.file, provider=args.provider):
+    if args.kind is not None:
+        from .registry import notice_kinds
+        check.kinds(args.kind, EVENT_KINDS + tuple(sorted(notice_kinds())), "--kind")
+    if args.output:
+        from .exports import check_target
+        check_target(args.output)
+    progress = _progress(args, shares_terminal=not args.output and _isatty(out))
+    events = (ev for ev in replay(args.file, provider=args.provider, progress=progress)
+              if args.kind is None or ev.topic == args.kind)
+    if args.output:
+        from .exports import export
+        kept = list(events)
+        export(kept, args.output, kind=args.kind)
+        out.write(f"wrote {len(kept)} events to {args.output}\n")
+        return 0
+    for ev in events:
         out.write((to_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
     return 0
 
@@ -276,16 +368,27 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("symbols", nargs="+")
     conn(q)
     q.add_argument("--timeout", type=_SECONDS, default=10.0)
+    q.add_argument("-o", "--out", "--output", dest="output",
+                   help="write the table to a .xlsx, .csv or .parquet file (replaced atomically) instead of printing")
+    q.add_argument("--watch", type=_POSITIVE, default=None, metavar="SECONDS",
+                   help="refresh the table every SECONDS until --seconds pass or Ctrl-C")
+    q.add_argument("--seconds", type=_SECONDS, default=None, help="with --watch: stop after N seconds")
     q.set_defaults(run=_quote)
 
-    h = sub.add_parser("history", help="fetch bars to a table, CSV or parquet")
+    def progress(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar on stderr (needs the progress extra; default: when stderr is a "
+                        "terminal)")
+
+    h = sub.add_parser("history", help="fetch bars to a table, CSV, Parquet or Excel")
     h.add_argument("symbol")
     conn(h)
     h.add_argument("--interval", default="1d")
     h.add_argument("--start", required=True, help="ISO date/time, or relative like -2d")
     h.add_argument("--end", default=None)
     h.add_argument("--timeout", type=_SECONDS, default=60.0)
-    h.add_argument("-o", "--output", help="out.csv or out.parquet")
+    h.add_argument("-o", "--output", help="out.csv, out.parquet or out.xlsx (times in UTC)")
+    progress(h)
     h.set_defaults(run=_history)
 
     r = sub.add_parser("record", help="stream and record every frame to JSONL")
@@ -298,10 +401,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("table", "jsonl"), default="table")
     r.set_defaults(run=lambda a, o: _stream(a, o, record=a.output))
 
-    rp = sub.add_parser("replay", help="decode a recorded session")
+    rp = sub.add_parser("replay", help="decode a recorded session, or export it to a file")
     rp.add_argument("file")
     rp.add_argument("--provider", default=None, help="default: the provider named in the recording")
     rp.add_argument("--format", choices=("table", "jsonl"), default="table")
+    rp.add_argument("--kind", default=None, help="only events of this kind (quote, trade, bar, status, ...)")
+    rp.add_argument("-o", "--output", help="out.xlsx (a sheet per kind), out.csv or out.parquet (one table with an "
+                    "event column, or the --kind table)")
+    progress(rp)
     rp.set_defaults(run=_replay)
 
     pv = sub.add_parser("providers", help="list the providers and what each can do")
