@@ -117,6 +117,27 @@ def test_the_full_option_stream_brings_every_contracts_trades(emu: ThetaDataEmul
             feed.subscribe("ALL:STOCK", kinds="trade")
 
 
+def test_trades_lost_upstream_on_a_full_stream_are_a_sequence_gap(emu: ThetaDataEmulator) -> None:
+    """A full trade stream carries every trade of its feed, so its sequence must not skip: trades the feed carried
+    while the Terminal was cut off upstream show up as a gap with the missing numbers."""
+    with _connect(emu) as feed:
+        got: List[Status] = []
+        trades: List[Any] = []
+        feed.on_status(got.append)
+        feed.on_trade(trades.append)
+        feed.subscribe("ALL:STOCK", kinds="trade")
+        feed.subscribe("AAPL", kinds="trade")  # one contract's trades are a sample: never counted
+        assert wait_until(lambda: len(trades) >= 10, 5)
+        assert not [s for s in got if s.kind == "gap"]  # a live, unbroken stream: no false alarm
+        emu.flap(0.5)
+        assert wait_until(lambda: any(s.kind == "gap" for s in got), 10), [s.detail for s in got]
+        gap = next(s for s in got if s.kind == "gap")
+        assert gap.extra["security_type"] == "STOCK" and "trades never arrived" in gap.detail
+        seen = [t.extra["sequence"] for t in trades if len(t.symbol) < 10]
+        first, last = gap.extra["first"], gap.extra["last"]
+        assert first not in seen and last not in seen and feed.stats()["reconnects"] == 0
+
+
 def test_trade_and_quote_ticks(emu: ThetaDataEmulator) -> None:
     with _connect(emu) as feed:
         emu.page_size = 50  # several pages

@@ -226,7 +226,7 @@ class ProtocolCore(ProviderProtocol):
         self._refreshed = False
         self._wall_ns = 0
         self._now = 0.0
-        self.bars = Continuity()  # bar continuity: repeats dropped, gaps after a reconnect backfilled
+        self.bars = Continuity(start=lambda rid, req: self._start_history(rid, req, self._now, self._wall_ns))
         self._books = False  # book subscriptions exist: books are checked
         self.fresh = Freshness()  # per-symbol staleness
         self.bad_books = 0

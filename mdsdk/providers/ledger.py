@@ -25,7 +25,7 @@ from ..events import Bar, BookSnapshot, Event
 from ..intervals import parse_interval
 from .base import Capabilities, History
 
-__all__ = ["BarLedger", "Continuity", "Series", "book_problem"]
+__all__ = ["BarLedger", "Continuity", "Sequences", "Series", "book_problem", "NEXT", "REPEAT"]
 
 Series = Tuple[str, str]  # (symbol, interval)
 
@@ -121,7 +121,7 @@ class Continuity:
     history request) per bar series that had a complete bar before the drop. Request ids are negative, so they
     never meet the runtime's. A backfill that has not answered within ``patience`` seconds lets the held bars go."""
 
-    def __init__(self, patience: float = 30.0) -> None:
+    def __init__(self, patience: float = 30.0, start: Optional[Callable[[int, History], None]] = None) -> None:
         self.ledger = BarLedger()
         self.patience = patience
         self.last_rx_ns = 0  # wall time of the last frame received
@@ -130,7 +130,7 @@ class Continuity:
         self._requests: Dict[int, Series] = {}
         self._next = -1
         self.deadline: Optional[float] = None
-        self._start: Callable[[int, History], None] = lambda rid, req: None  # the history path, set on reconnect
+        self._start: Callable[[int, History], None] = start or (lambda rid, req: None)  # the history path
 
     def dropped(self) -> None:
         """The socket is gone: the outage started at the last frame received."""
@@ -166,6 +166,13 @@ class Continuity:
             self._fetch((symbol, interval), last + span, wall_ns - wall_ns % span, now)
         return news
 
+    def doubt(self, key: Series) -> None:
+        """A provider knows bars of ``key`` went missing mid-stream (its message numbers skipped): check the next
+        complete bar against the last one as after a resumption, and backfill the hole it shows."""
+        last = self.ledger.last.get(key)
+        if last is not None and key in self.ledger.watched:
+            self.ledger.suspect[key] = last
+
     def _fetch(self, key: Series, start_ns: int, end_ns: int, now: float) -> None:
         rid, self._next = self._next, self._next - 1
         self._requests[rid] = key
@@ -178,8 +185,8 @@ class Continuity:
         while self.ledger.holes:
             (symbol, interval), first, upto = self.ledger.holes.pop(0)
             missing = (upto - first) // (parse_interval(interval).seconds * 1_000_000_000)
-            out.insert(0, status("gap", f"the resumed {symbol} {interval} bars skipped {missing} bar(s); "
-                                        "backfilling them from history", wall_ns, symbol=symbol, start=first, end=upto))
+            out.insert(0, status("gap", f"the {symbol} {interval} bars skipped {missing} bar(s); backfilling "
+                                        "them from history", wall_ns, symbol=symbol, start=first, end=upto))
             self._fetch((symbol, interval), first, upto, now)
         return out
 
@@ -193,7 +200,7 @@ class Continuity:
         out = self.ledger.release(key, bars)
         self.backfilled += sum(1 for e in out if e.__class__ is Bar and e.complete)
         if error is not None:
-            out.insert(0, status("error", f"could not backfill {key[0]} {key[1]} bars after the reconnect: {error}",
+            out.insert(0, status("error", f"could not backfill the missing {key[0]} {key[1]} bars: {error}",
                                  wall_ns, symbol=key[0]))
         return out
 
@@ -206,6 +213,44 @@ class Continuity:
         late = status("error", f"the backfill of {names} did not answer in {self.patience:g} s; live bars go on "
                                "without it", wall_ns)
         return [late] + self.ledger.release_all()
+
+
+NEXT, REPEAT = "next", "repeat"
+
+
+class Sequences:
+    """Message counters per key (a symbol's prints, an account's activity, a whole feed), for providers that number
+    their messages: each ``seen`` says whether a number is the next one, a repeat of one already seen (or older),
+    or a skip, given as the missing range. Counters that wrap (a 32-bit feed sequence) compare modulo
+    ``modulus``: a number up to half the modulus ahead is news, anything else behind. At most ``max_keys`` keys are
+    kept (past that the counters start over), so a hostile stream of fresh keys cannot grow it."""
+
+    def __init__(self, modulus: int = 0, max_keys: int = 100_000) -> None:
+        self.modulus = modulus
+        self.max_keys = max_keys
+        self.last: Dict[Any, int] = {}
+
+    def seen(self, key: Any, seq: int) -> Any:
+        """:data:`NEXT`, :data:`REPEAT`, or the skipped ``(first, last)`` numbers (then counting goes on from
+        ``seq``)."""
+        last = self.last.get(key)
+        if last is None:
+            if len(self.last) >= self.max_keys:
+                self.last.clear()
+            self.last[key] = seq
+            return NEXT
+        ahead = (seq - last) % self.modulus if self.modulus else seq - last
+        if ahead <= 0 or (self.modulus and ahead > self.modulus // 2):
+            return REPEAT
+        self.last[key] = seq
+        if ahead == 1:
+            return NEXT
+        first, upto = last + 1, seq - 1
+        return (first % self.modulus, upto % self.modulus) if self.modulus else (first, upto)
+
+    def reset(self) -> None:
+        """Forget every counter (a new session numbers afresh)."""
+        self.last.clear()
 
 
 def book_problem(book: BookSnapshot) -> Optional[str]:

@@ -128,7 +128,7 @@ class ThetaDataSession(SessionBase["ThetaDataEmulator"]):
         self.bulk: Dict[Tuple[str, str], _Stream] = {}
         self.ids_used: Set[int] = set()
         self.days: Dict[Contract, _Day] = {}
-        self.seq = emu.sequence_start
+        self.seqs: Dict[str, int] = {}  # security type -> its feed's next sequence number (one feed each)
         self.bulk_pos = 0
         self.last_tick = 0.0
         self.last_status = ""
@@ -153,6 +153,9 @@ class ThetaDataSession(SessionBase["ThetaDataEmulator"]):
         if status != self.last_status or now - self.last_status_sent >= self.emu.status_interval:
             self.send_status(status, now)
         if status != "CONNECTED":
+            if now - self.last_tick >= self.emu.tick:  # the market goes on upstream: its trades never reach us
+                self.last_tick = now
+                self.missed()
             return True
         if self.outages_seen != self.emu.outages:
             self.resubscribe()
@@ -267,7 +270,7 @@ class ThetaDataSession(SessionBase["ThetaDataEmulator"]):
         day.count += 1
         ohlc = {"ms_of_day": ms, "open": day.open, "high": day.high, "low": day.low, "close": day.close,
                 "volume": day.volume, "count": day.count, "date": date}
-        trade = {"ms_of_day": ms, "sequence": self._next_seq(), "size": size, "condition": condition,
+        trade = {"ms_of_day": ms, "sequence": self._next_seq(contract.sec_type), "size": size, "condition": condition,
                  "price": price, "exchange": exchange, "date": date}
         return [data_frame("OHLC", contract, ohlc), data_frame("TRADE", contract, trade)]
 
@@ -278,10 +281,19 @@ class ThetaDataSession(SessionBase["ThetaDataEmulator"]):
             day = self.days[contract] = _Day(date, o, h, lo, o, volume, count)
         return day
 
-    def _next_seq(self) -> int:
-        seq = int32(self.seq)
-        self.seq = seq + 1
+    def _next_seq(self, sec_type: str) -> int:
+        """The next number of ``sec_type``'s feed (each feed counts every trade it carries, and wraps at int32)."""
+        seq = int32(self.seqs.get(sec_type, self.emu.sequence_start))
+        self.seqs[sec_type] = seq + 1
         return seq
+
+    def missed(self) -> None:
+        """One tick of an upstream outage: the trades each subscribed feed carried meanwhile use up their
+        sequence numbers, so the first trade after the outage shows the skip."""
+        for sec_type, req_type in list(self.bulk):
+            if req_type == "TRADE" and sec_type != "INDEX":
+                for _ in range(BULK_PER_TICK):
+                    self._next_seq(sec_type)
 
     def _index_trade(self, contract: Contract, stream: _Stream, t: float) -> List[str]:
         """A price report, only when the price changed since the last one (section 2.1)."""

@@ -10,7 +10,7 @@ from typing import Any, List, Tuple
 
 from mdsdk.events import Bar, BookSnapshot, Status
 from mdsdk.providers.base import Capabilities, History, Subscription
-from mdsdk.providers.ledger import BarLedger, Continuity, book_problem
+from mdsdk.providers.ledger import NEXT, REPEAT, BarLedger, Continuity, Sequences, book_problem
 
 M = 60 * 10**9
 
@@ -158,3 +158,19 @@ def test_no_hole_check_without_history_or_for_providers_that_do_not_resume() -> 
     c.reconnected(1.0, 9 * M, Capabilities(history=False, resumes_bars=True), lambda rid, req: None, status)
     assert not c.ledger.suspect
     assert [b.time // M for b in c.apply([bar(7)], 2.0, status, 1)] == [7]
+
+
+def test_sequences_count_per_key_and_wrap_where_the_counter_does() -> None:
+    plain = Sequences()
+    assert [plain.seen("k", n) for n in (5, 6, 6, 4, 9)] == [NEXT, NEXT, REPEAT, REPEAT, (7, 8)]
+    assert plain.seen("other", 1) == NEXT and plain.last == {"k": 9, "other": 1}
+    wraps = Sequences(modulus=1 << 32)
+    top = (1 << 32) - 2
+    assert [wraps.seen("OPTION", n) for n in (top, top + 1, 0, 3, 2)] == [NEXT, NEXT, NEXT, (1, 2), REPEAT]
+    assert wraps.seen("OPTION", top) == REPEAT  # far behind: late, not a skip of four billion
+    assert wraps.seen("OPTION", 1 << 30) == (4, (1 << 30) - 1)
+    small = Sequences(max_keys=2)
+    small.seen("a", 1), small.seen("b", 1), small.seen("c", 1)
+    assert len(small.last) <= 2  # bounded, whatever keys a server invents
+    small.reset()
+    assert small.last == {}

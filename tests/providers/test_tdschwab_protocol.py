@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Set
 import pytest
 
 from mdsdk.errors import AuthenticationError, ConnectionLost, SubscriptionError, TakeoverError, UnsupportedError
-from mdsdk.events import Quote, Status
+from mdsdk.events import Bar, Quote, Status
 from mdsdk.providers.base import Fatal, Reconnect, Reply, Subscribe, Subscription
 from mdsdk.providers.tdschwab.protocol import State, TDSchwabProtocol
 from mdsdk.providers.tdschwab.requests import Identity, streamer_url, symbol_form
@@ -535,3 +535,29 @@ def test_a_skipped_account_activity_seq_is_reported_as_a_gap() -> None:
     assert (gap.kind, gap.symbol, gap.extra["first"], gap.extra["last"]) == ("gap", "k", 2, 3)
     assert [e.topic for e in evs if not isinstance(e, Status)] == ["account_activity"]
     assert pair.receive(activity(4)) == []  # a repeat
+
+
+def test_a_skipped_chart_seq_reports_the_gap_and_backfills_the_missing_candles() -> None:
+    """CHART_* items are All Sequence: a counted ``seq`` that skips means candles never arrived. The gap is
+    reported, and the next candle, showing the hole, is held while price history fetches the missing ones."""
+    pair = _ready(InfoPeer(TDA, TDA_TOKEN, TDA_ID))  # with an OAuth token, so price history can be asked
+    pair.proto.subscribe([Subscription("bar", "MSFT", "1m")], pair.now)
+    pair.pump()
+    minute = 60_000
+
+    def candle(seq: int, start_ms: int) -> str:
+        return json.dumps({"data": [{"service": "CHART_EQUITY", "timestamp": start_ms + minute, "command": "SUBS",
+                                     "content": [{"seq": seq, "key": "MSFT", "1": 10.0, "2": 11.0, "3": 9.0,
+                                                  "4": 10.5, "5": 100.0, "6": seq, "7": start_ms, "8": 19859}]}]})
+    t0 = 1715903940000
+    assert [e.time for e in pair.receive(candle(1, t0)) if isinstance(e, Bar)] == [t0 * 1_000_000]
+    assert pair.proto.http_outgoing() == []
+    evs = pair.receive(candle(4, t0 + 3 * minute))
+    gaps = [e for e in evs if isinstance(e, Status) and e.kind == "gap"]
+    assert [(g.extra.get("first"), g.extra.get("last")) for g in gaps if "first" in g.extra] == [(2, 3)]
+    assert any("skipped 2 bar(s)" in g.detail and g.extra["start"] == (t0 + minute) * 1_000_000 for g in gaps)
+    assert not [e for e in evs if isinstance(e, Bar)]  # held until the backfill answers
+    (_, request), = pair.proto.http_outgoing()
+    assert request.path == "/v1/marketdata/MSFT/pricehistory"
+    assert (request.params["startDate"], request.params["endDate"]) == (t0 + minute, t0 + 3 * minute)
+    assert pair.receive(candle(4, t0 + 3 * minute)) == []  # a repeat of the held one is dropped

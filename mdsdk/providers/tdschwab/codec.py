@@ -43,6 +43,7 @@ import msgspec
 from ...events import Bar, BookSnapshot, Event, Quote, Summary, Trade, notice_class
 from ..convert import MAX_MS, MAX_TEXT, NS_PER_MS
 from ..core import dumps, loads, remember
+from ..ledger import REPEAT, Sequences
 from ..fields import Converter, DictDecoder, Field, Table, flag, integer, num, snake, text
 from .variants import BOOK, CHART, ITEM, LEVEL_ONE, META_KEYS, TIMESALE, Service, Variant, category
 
@@ -301,7 +302,7 @@ class Codec:
         self.provider = provider
         self._decoders = _decoders(variant, provider)
         self._state: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self._seqs: Dict[Tuple[str, str], int] = {}  # (service, key) -> the last seq seen this session
+        self._seqs = Sequences()  # (service, key) -> the last seq seen this session
         self._categories: Dict[str, str] = {}
         self._zone = _zone(variant.book_zone)
         self._kinds = {LEVEL_ONE: self._level_one, CHART: self._chart, TIMESALE: self._timesale,
@@ -311,7 +312,7 @@ class Codec:
     def reset(self) -> None:
         """Forget the merged level-one state and the prints seen (a new session starts afresh)."""
         self._state.clear()
-        self._seqs.clear()
+        self._seqs.reset()
 
     def decode(self, frame: Union[str, bytes], received_ns: int) -> Decoded:
         """Everything ``frame`` holds (see the module docstring). Raises ValueError only when the frame is not
@@ -424,8 +425,9 @@ class Codec:
         out.events += d.summary.decode_dicts(summaries, t)
 
     def _chart(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
-        """One finished one-minute candle per item (All Sequence delivery: nothing to merge)."""
-        rows = [self._relabel(svc, item, out) for item in items]
+        """One finished one-minute candle per item (All Sequence delivery: nothing to merge; a counted ``seq``
+        drops repeats and reports skips, as for prints)."""
+        rows = [self._relabel(svc, item, out) for item in items if self._in_sequence(svc, item, out)]
         out.events += self._decoders.bar.decode_dicts(rows, t, interval="1m")
 
     def _timesale(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
@@ -437,16 +439,13 @@ class Codec:
         """``seq`` counts each key's messages (0: not counted). One already seen this session is the server
         repeating itself (the TDA docs say such messages may be ignored): False. One past the next is a gap:
         the missing range goes to ``out.gaps``."""
-        seq, key = item.get("seq"), (svc.name, item["key"])
+        seq = item.get("seq")
         if seq.__class__ is not int or seq <= 0:
             return True
-        last = self._seqs.get(key)
-        if last is not None and seq <= last:
-            return False
-        if last is not None and seq > last + 1:
-            out.gaps.append((svc.name, item["key"], last + 1, seq - 1))
-        remember(self._seqs, key, seq)
-        return True
+        news = self._seqs.seen((svc.name, item["key"]), seq)
+        if news.__class__ is tuple:
+            out.gaps.append((svc.name, item["key"], *news))
+        return news is not REPEAT
 
     def _item(self, svc: Service, items: List[Dict[str, Any]], t: int, out: Decoded) -> None:
         """Account activity, news and screener items: one provider event (:class:`~mdsdk.events.Notice`) each, its

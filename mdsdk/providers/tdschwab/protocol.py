@@ -372,6 +372,8 @@ class TDSchwabProtocol(ProtocolCore):
         if decoded.malformed:
             out += self._bad_parts(text, decoded, wall_ns)
         for service, key, first, last in decoded.gaps:
+            if service.startswith("CHART"):  # candles went missing: have the bar ledger fetch them
+                self.bars.doubt((key, "1m"))
             out.append(self._status("gap", f"{service} {key}: messages {first} to {last} never arrived", wall_ns,
                                     symbol=key, service=service, first=first, last=last))
         self._pump(now)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 import msgspec
 
 from ...events import Bar, Event, Quote, Trade
 from ..convert import NS_PER_MS
 from ..core import loads, remember
+from ..ledger import Sequences
 from .contracts import symbol_of
 
 __all__ = ["Codec", "Header", "Decoded", "eastern_ns", "new_york"]
@@ -142,6 +143,7 @@ class Decoded(msgspec.Struct):
     header: Optional[Header] = None
     events: List[Event] = msgspec.field(default_factory=list)
     malformed: Optional[str] = None
+    gap: Optional[Tuple[str, int, int]] = None  # (security type, first, last) sequence numbers that never came
 
 
 class Codec:
@@ -150,6 +152,11 @@ class Codec:
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self._symbols: Dict[Tuple[Any, ...], Optional[str]] = {}
+        # Security types whose full stream (STREAM_BULK) is on: their feed's every trade comes, so its sequence
+        # must not skip. One contract's trades are a sample of the feed, skips normal: never counted.
+        self.counted: Set[str] = set()
+        self.sequences = Sequences(modulus=_U32)
+        self._gap: Optional[Tuple[str, int, int]] = None
         self._payloads: Dict[str, Callable[[_Frame, str], Optional[Event]]] = {
             "TRADE": self._trade, "QUOTE": self._quote, "OHLC": self._ohlc}
 
@@ -171,6 +178,9 @@ class Codec:
             return Decoded(frame.header, malformed=f"{frame.header.type} {symbol}: {exc}")
         if event is None:
             return Decoded(frame.header, malformed=f"a {frame.header.type} frame without its payload")
+        if self._gap is not None:
+            gap, self._gap = self._gap, None
+            return Decoded(frame.header, [event], gap=gap)
         return Decoded(frame.header, [event])
 
     def _symbol(self, c: Optional[_Contract]) -> Optional[str]:
@@ -187,7 +197,12 @@ class Codec:
             return None
         extra = _codes(("condition", t.condition), ("exchange", t.exchange))
         if t.sequence is not None and -_U32 < t.sequence < _U32:
-            extra["sequence"] = t.sequence % _U32
+            extra["sequence"] = seq = t.sequence % _U32
+            kind = f.contract.security_type if f.contract is not None else None
+            if kind in self.counted and seq:
+                news = self.sequences.seen(kind, seq)
+                if news.__class__ is tuple:
+                    self._gap = (kind, *news)
         size = NAN if symbol.startswith("$") else _finite(t.size)
         return Trade(symbol, eastern_ns(t.date, t.ms_of_day), self.provider, _finite(t.price), size, NAN,
                      extra=extra)

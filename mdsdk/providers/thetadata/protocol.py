@@ -109,6 +109,12 @@ class ThetaDataProtocol(ProtocolCore):
         self.machine.reset()
         self._wire: Dict[Stream, Set[Subscription]] = {}  # streams requested on this socket -> their subscriptions
         self._pending: Dict[int, Stream] = {}  # request id -> the stream it asked for
+        self.codec.sequences.reset()  # a new session: the outage itself is the reconnect's gap
+        self._count()
+
+    def _count(self) -> None:
+        """Count the sequence of each security type whose full trade stream is on (see the codec)."""
+        self.codec.counted = {c.sec_type for c, req_type in self._wire if c.bulk and req_type == "TRADE"}
 
     # ------------------------------------------------------------ lifecycle
     def _connected(self, now: float, wall_ns: int) -> None:
@@ -134,6 +140,12 @@ class ThetaDataProtocol(ProtocolCore):
         out = self.codec.decode(text)
         if out.malformed is not None:
             return self._malformed(text, wall_ns, out.malformed)
+        if out.gap is not None:
+            kind, first, last = out.gap
+            count = (last - first) % (1 << 32) + 1
+            return [self._status("gap", f"the full {kind} trade stream skipped sequence numbers {first} to {last}: "
+                                 f"{count} trades never arrived", wall_ns, security_type=kind, first=first,
+                                 last=last)] + out.events
         header = out.header
         if header is None or out.events:
             return out.events
@@ -210,6 +222,7 @@ class ThetaDataProtocol(ProtocolCore):
                 continue
             self._wire[stream] = {sub}
             self._pending[self._request(stream, True, now)] = stream
+        self._count()
 
     def _send_unsubscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         for sub in subs:
@@ -221,6 +234,7 @@ class ThetaDataProtocol(ProtocolCore):
             if not riders:
                 del self._wire[stream]
                 self._request(stream, False, now)
+        self._count()
 
     def _request(self, stream: Stream, add: bool, now: float) -> int:
         contract, req_type = stream
