@@ -20,7 +20,7 @@ from . import _progress
 from . import _validate as check
 from .cache import LatestCache
 from .connection import Connection
-from .dispatch import Dispatcher, EventStream, Handle
+from .dispatch import Dispatcher, EventStream, Handle, Stats
 from .errors import ClosedError, ConfigurationError, RequestTimeout
 from .events import EVENT_KINDS, Bar, Event, Quote, Status
 from .intervals import Interval, TimeLike, parse_interval, time_range
@@ -235,6 +235,11 @@ class Feed:
         check.instance("status", status, Status, "a mdsdk.Status")
         self._dispatcher.publish([status])
 
+    def _repr_html_(self) -> str:
+        """This feed as HTML for notebooks: provider, state, subscriptions and queue depths."""
+        from . import _html
+        return _html.feed_html(self)
+
     def __enter__(self) -> "Feed":
         return self
 
@@ -409,7 +414,7 @@ class Feed:
         return self._connection.request(Rpc(api, dict(args), limit), limit, f"the answer to {api}")
 
     # ------------------------------------------------------------ figures and lifecycle
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> Stats:
         """Per-queue depth, high-water mark, dropped and conflated counts, plus
         reconnects, frames in/out, malformed frames, internal errors (bugs the
         runtime contained: each cost one frame) and last frame age."""
@@ -417,7 +422,7 @@ class Feed:
         proto = conn.protocol
         queues = {q.name: q.stats() for q in self._dispatcher.queues()}
         last = conn.last_frame_at
-        return {
+        return Stats({
             "provider": self.provider, "connected": conn.connected and not self._closed,
             "reconnects": conn.reconnects, "frames_in": conn.frames_in, "frames_out": conn.frames_out,
             "malformed": proto.malformed, "internal_errors": conn.internal_errors,
@@ -429,7 +434,7 @@ class Feed:
             "dropped": sum(q.dropped for q in self._dispatcher.queues()),
             "conflated": sum(q.conflated for q in self._dispatcher.queues()),
             "queues": queues,
-        }
+        })
 
     @property
     def closed(self) -> bool:

@@ -18,12 +18,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-import mdsdk
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "examples" / "notebook.ipynb"
-# Feed.stats() returns a Stats and Feed has _repr_html_ once feed.py is wired (issue 14, item 4).
-WIRED = hasattr(mdsdk.Feed, "_repr_html_")
 
 
 def _cells() -> List[Dict[str, Any]]:
@@ -83,7 +80,6 @@ def test_the_notebook_runs_and_shows_its_outputs() -> None:
     png = _mime(cells["plot"], "image/png")
     assert png and base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
     assert "closed" in _mime(cells["close"], "text/plain")
-    if WIRED:
-        assert "<b>symbols</b>" in _mime(cells["stats"], "text/html")
-        assert "connected" in _mime(cells["connect"], "text/html")
-        assert "closed" in _mime(cells["close"], "text/html")
+    assert "<b>symbols</b>" in _mime(cells["stats"], "text/html")
+    assert "connected" in _mime(cells["connect"], "text/html")
+    assert "closed" in _mime(cells["close"], "text/html")
