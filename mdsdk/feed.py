@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from . import _progress
 from . import _validate as check
+from .bars import BarBuilder, BarStream
 from .cache import LatestCache
 from .connection import Connection
 from .dispatch import Dispatcher, EventStream, Handle, Stats
@@ -383,6 +384,26 @@ class Feed:
         df = frames.bars_to_frame(result.bars)
         df.attrs.update(symbol=sym, interval=str(iv), provider=self.provider, truncated=result.truncated)
         return df
+
+    def bars(self, symbol: str, interval: Union[str, Interval] = "1m", source: str = "trades",
+             timeout: Optional[float] = None, forming: bool = False) -> BarStream:
+        """Live bars of ``symbol`` as an iterator (use it in a ``with`` block): built here from its trades
+        (``source="trades"``: time bars like ``"1m"``, tick bars ``"100t"``, volume bars ``"5000v"``; the rules,
+        late trades included, are in :mod:`mdsdk.bars`) or the provider's own (``source="provider"``). Complete
+        bars only, unless ``forming=True``. Ends like :meth:`events`: after ``timeout`` seconds without a trade
+        (or bar), or at close."""
+        self._check()
+        sym = _symbol(symbol)
+        check.kinds(source, ("trades", "provider"), "source")
+        if source == "provider":
+            iv = str(parse_interval(interval))
+            stream = self.events(kinds=("bar",), symbols=[sym], timeout=timeout)
+            self.subscribe(sym, kinds="bar", interval=iv)
+            return BarStream((b for b in stream if getattr(b, "interval", None) == iv), None, stream.close, forming)
+        builder = BarBuilder(interval, forming=forming, provider=self.provider)
+        stream = self.events(kinds=("trade",), symbols=[sym], timeout=timeout)
+        self.subscribe(sym, kinds="trade")
+        return BarStream(stream, builder, stream.close)
 
     def ticks(self, symbol: str, kind: str = "trade", start: TimeLike = None, end: TimeLike = None,
               timeout: Optional[float] = None) -> pd.DataFrame:
