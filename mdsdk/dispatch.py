@@ -333,6 +333,7 @@ class EventStream:
         self._consumer = consumer
         self.timeout = timeout
         self._pending: Deque[Event] = collections.deque()
+        self._rest: Optional[Iterator[Event]] = None  # what is left of the batch being handed out
 
     def __enter__(self) -> "EventStream":
         return self
@@ -344,16 +345,18 @@ class EventStream:
         queue = self._consumer.queue
         pending = self._pending
         while True:
+            rest = self._rest
+            if rest is not None:
+                # The batch being handed out stays on the stream while it is: a loop that breaks and a new
+                # loop over the same stream resume where the first one stopped, losing nothing.
+                yield from rest
+                self._rest = None
             while pending:
                 yield pending.popleft()
             batches = queue.get(self.timeout)
             if batches is None:
                 return
-            first = batches.popleft()
-            if not batches:
-                yield from first
-                continue
-            pending.extend(first)
+            self._rest = iter(batches.popleft())
             for b in batches:
                 pending.extend(b)
 

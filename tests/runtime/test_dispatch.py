@@ -130,3 +130,20 @@ def test_a_consumer_that_falls_behind_hears_how_far() -> None:
             assert stream._consumer.queue.stats()["dropped"] == 1
     finally:
         d.close()
+
+
+def test_a_loop_that_breaks_and_a_new_loop_over_the_same_stream_lose_nothing() -> None:
+    d = Dispatcher("p", QueuePolicy())
+    try:
+        with d.stream(None, None, 0.2, QueuePolicy()) as stream:
+            d.publish([Quote(f"S{i}", i + 1, "p") for i in range(5)])
+            d.publish([Quote("T", 99, "p")])
+            seen = []
+            for ev in stream:
+                seen.append(ev.symbol)
+                if len(seen) == 2:
+                    break
+            seen += [ev.symbol for ev in stream]
+        assert seen == ["S0", "S1", "S2", "S3", "S4", "T"]
+    finally:
+        d.close()
