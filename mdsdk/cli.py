@@ -64,10 +64,25 @@ def _connect(args: argparse.Namespace, record: Optional[str] = None) -> Any:
     return connect(args.provider, record=record, **options)
 
 
+def _sink(feed: Any, url: Optional[str]) -> Any:
+    """A Redis Streams sink on ``feed`` when ``--sink`` names one (closed with the feed's ``with`` block)."""
+    if not url:
+        return contextlib.nullcontext()
+    from .sinks import RedisStreamSink
+    return RedisStreamSink(feed, url)
+
+
+def _record(args: argparse.Namespace, out: TextIO) -> int:
+    if args.output is None and args.sink is None:
+        raise ConfigurationError("record needs somewhere to write: -o session.jsonl, --sink redis://host:6379/0, "
+                                 "or both")
+    return _stream(args, out, record=args.output)
+
+
 def _stream(args: argparse.Namespace, out: TextIO, record: Optional[str] = None) -> int:
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     stop = threading.Event()
-    with _connect(args, record) as feed:
+    with _connect(args, record) as feed, _sink(feed, getattr(args, "sink", None)):
         with feed.events(kinds=kinds + ["status"], symbols=args.symbols) as stream:
             feed.subscribe(args.symbols, kinds=kinds, interval=args.interval)
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
@@ -252,7 +267,10 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
         from .exports import check_target
         check_target(args.output)
     progress = _progress(args, shares_terminal=not args.output and _isatty(out))
-    events = (ev for ev in replay(args.file, provider=args.provider, progress=progress)
+    if (args.file is None) == (args.source is None):
+        raise ConfigurationError("replay needs one of: a recorded FILE, or --source redis://host:6379/0")
+    events = (ev for ev in (_from_redis(args) if args.source else replay(args.file, provider=args.provider,
+                                                                           progress=progress))
               if args.kind is None or ev.topic == args.kind)
     if args.output:
         from .exports import export
@@ -263,6 +281,15 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     for ev in events:
         out.write((to_json(ev) if args.format == "jsonl" else _line(ev)) + "\n")
     return 0
+
+
+def _from_redis(args: argparse.Namespace) -> Iterator[Event]:
+    """Every event a Redis Streams sink published under ``--prefix`` (oldest first per stream), until none
+    arrives for ``--wait`` seconds."""
+    from .sinks import RedisStreamSource
+    with RedisStreamSource(args.source, prefix=args.prefix, provider=args.provider, after="0",
+                           timeout=args.wait) as source:
+        yield from source
 
 
 def _emulator_args(cls: Any, args: argparse.Namespace) -> Dict[str, Any]:
@@ -394,15 +421,19 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("record", help="stream and record every frame to JSONL")
     r.add_argument("symbols", nargs="+")
     conn(r)
-    r.add_argument("-o", "--output", required=True)
+    r.add_argument("-o", "--output", default=None, help="the JSONL recording of every frame")
+    r.add_argument("--sink", default=None, help="also publish every event to Redis Streams: redis://host:6379/0")
     r.add_argument("--kinds", default="quote,trade")
     r.add_argument("--interval", default=None)
     r.add_argument("--seconds", type=_SECONDS, default=10.0)
     r.add_argument("--format", choices=("table", "jsonl"), default="table")
-    r.set_defaults(run=lambda a, o: _stream(a, o, record=a.output))
+    r.set_defaults(run=_record)
 
     rp = sub.add_parser("replay", help="decode a recorded session, or export it to a file")
-    rp.add_argument("file")
+    rp.add_argument("file", nargs="?", default=None)
+    rp.add_argument("--source", default=None, help="read what a --sink published instead: redis://host:6379/0")
+    rp.add_argument("--prefix", default="mdsdk", help="the sink's stream prefix (with --source)")
+    rp.add_argument("--wait", type=_SECONDS, default=1.0, help="with --source: stop after N seconds without news")
     rp.add_argument("--provider", default=None, help="default: the provider named in the recording")
     rp.add_argument("--format", choices=("table", "jsonl"), default="table")
     rp.add_argument("--kind", default=None, help="only events of this kind (quote, trade, bar, status, ...)")

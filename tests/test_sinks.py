@@ -5,6 +5,8 @@ killed after it. The sim provider is the event source."""
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
 import logging
 import math
 import shutil
@@ -416,3 +418,22 @@ def test_importing_mdsdk_and_its_sinks_does_not_import_redis() -> None:
     code = "import sys, mdsdk, mdsdk.sinks; print('redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cli_records_to_a_sink_and_replays_from_it(server: RedisServer, tmp_path: Any) -> None:
+    """``mdsdk record --sink redis://...`` publishes what it streams; ``mdsdk replay --source redis://...`` reads it
+    back; record with nowhere to write says what to give it."""
+    import io
+
+    from mdsdk.cli import main
+
+    assert main(["record", "SPY", "--sink", server.url, "--seconds", "1.5", "--kinds", "quote"], io.StringIO()) == 0
+    out = io.StringIO()
+    assert main(["replay", "--source", server.url, "--kind", "quote", "--format", "jsonl", "--wait", "0.5"], out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines and all(d["symbol"] == "SPY" for d in lines)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["record", "SPY", "--seconds", "1"], io.StringIO()) == 2
+        assert main(["replay"], io.StringIO()) == 2
+    assert "--sink redis://" in err.getvalue() and "--source redis://" in err.getvalue()
