@@ -24,8 +24,7 @@ first subscribe), and whenever the last symbol is unsubscribed. Closing and reop
 service subscribed would stream data nobody asked for. So every session *parks* one subscription right after
 LOGIN: ACCT_ACTIVITY for the account's own key (TDA: streamerSubscriptionKeys; Schwab: any text, the correl id
 as schwab-py does). It streams only on account activity (delivered as ``account_activity`` events), both variants
-have it, and
-the set on the wire is never empty, so the empty-subscription watchdog never fires whatever the user
+have it, and the set on the wire is never empty, so the empty-subscription watchdog never fires whatever the user
 subscribes or removes. The same SUBS (idempotent: SUBS replaces the set with itself) is the keepalive the
 conformance rules want: the protocol has no client heartbeat, and an answered command proves the session alive.
 Should the server refuse the park, a Status says so and a later code 30 reconnects and replays: no silent end.
