@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from typing import Any, Callable, FrozenSet, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, TypeVar, Union
 
 __all__ = ["Converter", "converter", "num", "strict_num", "text", "integer", "int_or_zero", "ms_ns", "flag",
-           "plain", "snake", "MAX_MS", "NS_PER_MS", "MAX_TEXT", "Wire"]
+           "plain", "snake", "MAX_MS", "NS_PER_MS", "MAX_TEXT", "Wire", "MAX_KEYS", "remember"]
 
 Wire = Union[str, int]
 NS_PER_MS = 1_000_000
@@ -167,3 +167,17 @@ def _wire(w: Wire) -> str:
     return w if w.__class__ is str else str(w)
 
 
+MAX_KEYS = 4096  # entries of a cache keyed by names a server chooses
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(cache: Dict[K, V], key: K, value: V) -> V:
+    """Store ``value`` under ``key`` and return it. A cache keyed by names a
+    server chooses (layouts, decoders, contracts) is emptied when it reaches
+    :data:`MAX_KEYS` entries: it refills from what is still in use, and a
+    hostile stream of fresh names cannot grow it forever."""
+    if len(cache) >= MAX_KEYS and key not in cache:
+        cache.clear()
+    cache[key] = value
+    return value

@@ -29,6 +29,7 @@ from ..errors import AuthenticationError, ConnectionLost, MdsdkError, Subscripti
 from ..events import BookSnapshot, Event, Status
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription, Ticks)
+from .convert import MAX_KEYS, remember
 from .credentials import Credentials, LoginFlow, RenewFlow, RestFlows
 from .freshness import Freshness, asset_class_of
 from .ledger import Continuity, book_problem
@@ -39,9 +40,6 @@ __all__ = ["StateMachine", "Liveness", "SubscriptionSet", "RestFlows", "Credenti
 S = TypeVar("S", bound=enum.Enum)
 T = TypeVar("T")
 MIN_INTERVAL = 0.05  # no timer fires more often than this, whatever a server announces
-MAX_KEYS = 4096      # entries of a cache keyed by names a server chooses
-K = TypeVar("K")
-V = TypeVar("V")
 _SHOWN = 120         # characters of a malformed frame quoted in its Status
 _DETAIL = 2000       # characters of a Status detail (servers' error texts can be megabytes; redacting a
                      # megabyte costs 0.2 s, so only twice this is redacted: a secret cut there is cut off anyway)
@@ -467,12 +465,18 @@ class ProtocolCore(ProviderProtocol):
         """Add subscriptions (idempotent): sent now when ready, else after the handshake."""
         self._subscribe(tuple(subs), now, wall_ns, request_id)
 
-    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
-                   request_id: Optional[int], rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
-        """``rejected``: subscriptions refused before anything is sent (a kind
-        the provider lacks), answered in the same reply as the acked ones."""
+    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int, request_id: Optional[int]) -> None:
+        """Subscriptions :meth:`_vet` refuses are never sent; their errors share the reply of the acked ones."""
         self._at(now, wall_ns)
-        new = self.desired.add(subs)
+        good: List[Subscription] = []
+        rejected: List[Tuple[Subscription, MdsdkError]] = []
+        for sub in dict.fromkeys(subs):
+            try:
+                self._vet(sub)
+                good.append(sub)
+            except MdsdkError as exc:
+                rejected.append((sub, exc))
+        new = self.desired.add(good)
         self._watch_bars()
         if request_id is not None and new and self.capabilities.acks:
             self._awaiting[request_id] = set(new)
@@ -481,6 +485,9 @@ class ProtocolCore(ProviderProtocol):
             self._reply(request_id, tuple(rejected))
         if new and self.ready:
             self._send_subscriptions(new, now, wall_ns)
+
+    def _vet(self, sub: Subscription) -> None:
+        """Raise the error refusing ``sub`` before anything is sent: a kind or symbol form it cannot serve."""
 
     def unsubscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int = 0) -> None:
         self._at(now, wall_ns)
@@ -586,14 +593,3 @@ def subscription_error(provider: str, sub: Subscription, code: Any, text: str) -
     """The error for a rejected subscription, with the server's words."""
     return SubscriptionError(f"{provider} rejected {sub.kind} for {sub.symbol!r}: {text} ({code})",
                              symbol=sub.symbol, code=code, text=text)
-
-
-def remember(cache: Dict[K, V], key: K, value: V) -> V:
-    """Store ``value`` under ``key`` and return it. A cache keyed by names a
-    server chooses (layouts, decoders, contracts) is emptied when it reaches
-    :data:`MAX_KEYS` entries: it refills from what is still in use, and a
-    hostile stream of fresh names cannot grow it forever."""
-    if len(cache) >= MAX_KEYS and key not in cache:
-        cache.clear()
-    cache[key] = value
-    return value

@@ -24,7 +24,7 @@ Rules:
 from __future__ import annotations
 
 import collections
-from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Set
 
 from ...errors import MdsdkError, ProviderError, RateLimitedError, TakeoverError, UnsupportedError
 from ...events import Event, PnL
@@ -145,20 +145,11 @@ class CrossTradeProtocol(ProtocolCore):
         return [self._status("error", f"CrossTrade: {words}", wall_ns)]
 
     # ------------------------------------------------------------ subscriptions
-    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int, request_id: Optional[int],
-                   rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
-        good: List[Subscription] = []
-        bad: List[Tuple[Subscription, MdsdkError]] = list(rejected)
-        for sub in dict.fromkeys(subs):
-            try:
-                if sub.kind in _MARKET:
-                    check_instrument(sub.symbol)
-                elif sub.kind != "pnl":
-                    raise UnsupportedError(f"CrossTrade does not stream {sub.kind!r}")
-                good.append(sub)
-            except MdsdkError as exc:
-                bad.append((sub, exc))
-        super()._subscribe(good, now, wall_ns, request_id, rejected=bad)
+    def _vet(self, sub: Subscription) -> None:
+        if sub.kind in _MARKET:
+            check_instrument(sub.symbol)
+        elif sub.kind != "pnl":
+            raise UnsupportedError(f"CrossTrade does not stream {sub.kind!r}")
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         for sub in subs:

@@ -36,7 +36,7 @@ import collections
 import dataclasses
 import enum
 import uuid
-from typing import Any, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
                        UnsupportedError)
@@ -308,17 +308,8 @@ class TDSchwabProtocol(ProtocolCore):
             self._enqueue(self._park_command("keepalive"))
 
     # ------------------------------------------------------------ subscriptions
-    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int,
-                   request_id: Optional[int], rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
-        good: List[Subscription] = []
-        bad: List[Tuple[Subscription, MdsdkError]] = list(rejected)
-        for sub in dict.fromkeys(subs):
-            try:
-                service_of(self.variant, sub)
-                good.append(sub)
-            except UnsupportedError as exc:
-                bad.append((sub, exc))
-        super()._subscribe(good, now, wall_ns, request_id, rejected=bad)
+    def _vet(self, sub: Subscription) -> None:
+        service_of(self.variant, sub)
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         fresh: Dict[str, List[str]] = {}

@@ -27,7 +27,7 @@ Rules:
 from __future__ import annotations
 
 import enum
-from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Generator, List, Optional, Set, Tuple
 
 from ...errors import AuthenticationError, ConfigurationError, MdsdkError, TakeoverError, UnsupportedError
 from ...events import Event
@@ -199,17 +199,8 @@ class ThetaDataProtocol(ProtocolCore):
         return out
 
     # ------------------------------------------------------------ subscriptions
-    def _subscribe(self, subs: Iterable[Subscription], now: float, wall_ns: int, request_id: Optional[int],
-                   rejected: Sequence[Tuple[Subscription, MdsdkError]] = ()) -> None:
-        good: List[Subscription] = []
-        bad: List[Tuple[Subscription, MdsdkError]] = list(rejected)
-        for sub in dict.fromkeys(subs):
-            try:
-                stream_of(sub)
-                good.append(sub)
-            except (ConfigurationError, UnsupportedError) as exc:
-                bad.append((sub, exc))
-        super()._subscribe(good, now, wall_ns, request_id, rejected=bad)
+    def _vet(self, sub: Subscription) -> None:
+        stream_of(sub)
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
         for sub in subs:
