@@ -13,12 +13,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from mdsdk.testing import CrossTradeEmulator
 from mdsdk.testing._crosstrade_data import TokenBucket, front_month, resolve
 from tests.conftest import fixture_lines
 from tests.testing.plain_http import http
+from tests.testing.wsclient import WsClient
 
 TICK = 0.02
 FULL = {"instrument", "bid", "ask", "last", "volume", "open", "high", "low", "close", "bidSize", "askSize",
@@ -32,51 +33,23 @@ def at(iso: str) -> Callable[[], float]:
     return lambda: base + time.monotonic() - start
 
 
-class Client:
-    """A plain CrossTrade WebSocket client that keeps what it read."""
+class Client(WsClient):
+    """A plain CrossTrade WebSocket client."""
 
     def __init__(self, emu: CrossTradeEmulator, token: Optional[str] = None) -> None:
-        self.ws: ClientConnection = connect(
-            emu.url, additional_headers={"Authorization": f"Bearer {token or emu.token}"}, legacy=True,
-            proxy=None, compression=None, open_timeout=5, close_timeout=2, ping_interval=None)
-        self.seen: List[Dict[str, Any]] = []
+        super().__init__(emu.url, {"Authorization": f"Bearer {token or emu.token}"})
 
     def send(self, **doc: Any) -> None:
         self.ws.send(json.dumps(doc))
 
-    def until(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 5.0) -> Dict[str, Any]:
-        """Read until a frame matches; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                raw = self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-            except TimeoutError:
-                break
-            doc = json.loads(raw)
-            self.seen.append(doc)
-            if predicate(doc):
-                return dict(doc)
-        raise AssertionError(f"no matching frame; last ones: {self.seen[-3:]}")
-
-    def raw_until(self, text: str, timeout: float = 5.0) -> bool:
-        """Read raw frames until one equals ``text``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.ws.recv(timeout=max(0.01, deadline - time.monotonic())) == text:
-                    return True
-            except TimeoutError:
-                break
-        return False
-
     def rpc(self, rid: str, api: str, **args: Any) -> Dict[str, Any]:
         self.send(action="rpc", id=rid, api=api, args=args)
-        data: Dict[str, Any] = self.until(lambda d: d.get("id") == rid)["data"]
+        data: Dict[str, Any] = self.until_json(lambda d: d.get("id") == rid)["data"]
         return data
 
     def typed(self, kind: str, n: int = 1) -> List[Dict[str, Any]]:
         """The next ``n`` frames of ``type`` ``kind``."""
-        return [self.until(lambda d: d.get("type") == kind) for _ in range(n)]
+        return [self.until_json(lambda d: d.get("type") == kind) for _ in range(n)]
 
     def close_code(self, timeout: float = 5.0) -> ConnectionClosed:
         """Read until the server closes; the close exception."""
@@ -216,7 +189,7 @@ def test_unsubscribe_stops_the_quotes(emu: CrossTradeEmulator, clients: List[Cli
     c.send(action="subscribe", instruments=[emu.example_symbol])
     c.typed("marketData", 2)
     c.send(action="unsubscribe", instruments=["ES"])
-    ack = c.until(lambda d: d.get("state") == "unsubscribed")
+    ack = c.until_json(lambda d: d.get("state") == "unsubscribed")
     assert ack == {"type": "status", "state": "unsubscribed", "instruments": [emu.example_symbol]}
     mark = len(c.seen)
     c.send(action="subscribe", instruments=["NQ"])
@@ -301,7 +274,7 @@ def test_rpc_error_answers(emu: CrossTradeEmulator, clients: List[Client]) -> No
     unknown = c.rpc("d", "GetQuote", account="Sim101", instrument=emu.unknown_symbol)
     assert unknown["error"] == "unknown_instrument"
     c.send(action="rpc", id=7, api="GetAccounts")
-    assert c.until(lambda d: d.get("id") == 7)["data"]["success"] is True  # integer ids are echoed as sent
+    assert c.until_json(lambda d: d.get("id") == 7)["data"]["success"] is True  # integer ids are echoed as sent
 
 
 def test_addon_disconnected(emu: CrossTradeEmulator, clients: List[Client]) -> None:
@@ -325,9 +298,9 @@ def test_dropped_and_delayed_rpc_answers(emu: CrossTradeEmulator, clients: List[
     emu.rpc_delay = 0.5
     c.send(action="rpc", id="slow", api="GetAccounts")
     c.send(action="ping")
-    c.until(lambda d: d.get("type") == "pong" or d.get("id") == "slow")
+    c.until_json(lambda d: d.get("type") == "pong" or d.get("id") == "slow")
     assert c.seen[-1] == {"type": "pong"}  # the answer is still held
-    assert c.until(lambda d: d.get("id") == "slow")["data"]["success"] is True
+    assert c.until_json(lambda d: d.get("id") == "slow")["data"]["success"] is True
 
 
 # -- rate limits
@@ -344,7 +317,7 @@ def test_rate_limit_violations_then_close(clients: List[Client]) -> None:
                 c.send(action="subscribe", instruments=["ES"])  # an accepted request: the count starts again
                 c.typed("status")
         c.send(action="rpc", id="last", api="GetAccounts")
-        assert c.until(lambda d: d.get("id") == "last")["data"]["error"] == "rate_limited"
+        assert c.until_json(lambda d: d.get("id") == "last")["data"]["error"] == "rate_limited"
         closed = c.close_code()
         assert closed.rcvd is not None and (closed.rcvd.code, closed.rcvd.reason) == (1008, "rate limit violations")
         assert emu.violations == 19 and emu.closed_for_abuse == 1 and emu.rpc_calls == 2
@@ -402,7 +375,7 @@ def test_faults_and_forgotten_subscriptions(emu: CrossTradeEmulator, clients: Li
     c.send(action="subscribe", instruments=["ES"])
     c.typed("marketData")
     emu.inject()
-    assert c.raw_until(emu.GARBAGE)
+    assert c.until(lambda f: f == emu.GARBAGE)
     emu.drop()
     closed = c.close_code()
     assert closed.rcvd is None  # cut: no close frame

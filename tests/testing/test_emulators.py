@@ -13,14 +13,12 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Close
-from websockets.sync.client import ClientConnection, connect
 
 from mdsdk.testing import DXLinkEmulator, TradovateEmulator
 from mdsdk.testing import universe
 from mdsdk.testing.market import in_regular_hours, last_extended_time, last_regular_time
 from tests.testing.plain_http import http as _http
+from tests.testing.wsclient import WsClient as Client
 
 TICK = 0.02
 DX_TAKEOVER = ('{"type":"ERROR","channel":0,"error":"UNKNOWN",'
@@ -31,56 +29,6 @@ TV_TAKEOVER = ('a[{"e":"shutdown","d":{"reasonCode":"ConnectionQuotaReached",'
 
 
 
-class Client:
-    """A plain WebSocket client that keeps the frames it reads."""
-
-    def __init__(self, url: str) -> None:
-        self.ws: ClientConnection = connect(url, legacy=True, proxy=None, compression=None, open_timeout=5,
-                                            close_timeout=2, ping_interval=None)
-
-    def close(self) -> None:
-        self.ws.close()
-
-    def recv(self, timeout: float) -> Optional[str]:
-        """The next frame, or None after ``timeout`` seconds of silence."""
-        try:
-            raw = self.ws.recv(timeout=timeout)
-        except TimeoutError:
-            return None
-        return raw if isinstance(raw, str) else raw.decode()
-
-    def until(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
-        """Read until a frame matches ``predicate``; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            frame = self.recv(max(0.0, deadline - time.monotonic()))
-            if frame is not None and predicate(frame):
-                return frame
-        raise AssertionError("no matching frame in time")
-
-    def closed(self, timeout: float = 5.0) -> Tuple[List[str], Optional[Close]]:
-        """Every frame up to the end of the connection, and the server's
-        close frame (None when the connection was cut)."""
-        frames: List[str] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                frame = self.recv(max(0.0, deadline - time.monotonic()))
-                if frame is not None:
-                    frames.append(frame)
-        except ConnectionClosed as exc:
-            return frames, exc.rcvd
-        raise AssertionError(f"the connection stayed open; got {frames[-3:]}")
-
-    def silent_for(self, quiet: float, timeout: float = 3.0) -> bool:
-        """Whether, within ``timeout``, ``quiet`` seconds pass with no frame."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.recv(quiet) is None:
-                return True
-        return False
-
-
 class DxClient(Client):
     """DXLink, spoken plainly: JSON messages, FULL data format."""
 
@@ -88,8 +36,7 @@ class DxClient(Client):
         self.ws.send(json.dumps(msg))
 
     def until_msg(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 5.0) -> Dict[str, Any]:
-        frame = self.until(lambda f: predicate(json.loads(f)), timeout)
-        return dict(json.loads(frame))
+        return self.until_json(predicate, timeout)
 
     def login(self, token: str) -> Dict[str, Any]:
         """SETUP, wait for UNAUTHORIZED, AUTH; the final AUTH_STATE."""
@@ -226,7 +173,7 @@ def test_drop_cuts_without_a_close_frame(side: Any, emu: Any) -> None:
     client = side.stream(emu)
     try:
         emu.drop()
-        _, close = client.closed()
+        _, close = client.ended()
         assert close is None
         assert emu.wait_for(lambda: emu.open_connections == 0)
     finally:
@@ -261,7 +208,7 @@ def test_close_with_sends_the_protocol_close_then_the_code(side: Any, emu: Any) 
     client = side.stream(emu)
     try:
         emu.close_with(4000, "bye")
-        frames, close = client.closed()
+        frames, close = client.ended()
         assert close is not None and (close.code, close.reason) == (4000, "bye")
         assert [f for f in frames if not _data(f) and f != "h"] == side.close_frames(4000, "bye")
     finally:
@@ -274,7 +221,7 @@ def test_restart_keeps_the_port_and_the_tokens(side: Any, emu: Any) -> None:
     try:
         emu.restart()
         assert emu.url == url
-        _, close = client.closed()
+        _, close = client.ended()
         assert close is None  # cut, as when a server process dies
         again = side.stream(emu, token)  # same URL, a token issued before the restart
         again.close()
@@ -287,7 +234,7 @@ def test_takeover_sends_exactly_the_takeover_frames(side: Any, emu: Any) -> None
     client = side.connect(emu)  # nothing subscribed, so nothing else is in flight
     try:
         emu.takeover()
-        frames, close = client.closed()
+        frames, close = client.ended()
         assert frames == side.takeover_frames
         assert close is not None and (close.code, close.reason) == side.takeover_close
     finally:
@@ -299,7 +246,7 @@ def test_exclusive_login_takes_over_the_older_session(side: Any) -> None:
         first = side.stream(emu)
         second = side.stream(emu)  # logs in, subscribes and gets data: untouched
         try:
-            frames, close = first.closed()
+            frames, close = first.ended()
             assert frames[-len(side.takeover_frames):] == side.takeover_frames
             assert close is not None and (close.code, close.reason) == side.takeover_close
             assert emu.wait_for(lambda: emu.open_connections == 1)

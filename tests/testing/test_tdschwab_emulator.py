@@ -10,31 +10,27 @@ import base64
 import json
 import socket
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import urlencode
 
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
 from mdsdk.testing import SchwabEmulator, TDAEmulator, TDSchwabEmulator
 from tests.testing.plain_http import http as _http
+from tests.testing.wsclient import WsClient
 
 CORREL = "5be0b7e7-5b8b-4fd3-9bed-7f49106cfe96"
 
 
 
-class Client:
-    """A plain streamer client that keeps the frames it reads."""
+class Client(WsClient):
+    """A plain streamer client."""
 
     def __init__(self, emu: TDSchwabEmulator) -> None:
+        super().__init__(emu.url)
         self.emu = emu
         self.rid = 0
-        self.ws: ClientConnection = connect(emu.url, legacy=True, proxy=None, compression=None, open_timeout=5,
-                                            close_timeout=2, ping_interval=None)
-
-    def close(self) -> None:
-        self.ws.close()
 
     def send(self, service: str, command: str, parameters: Dict[str, Any], rid: Any = None) -> str:
         """Send one command in the ``requests`` envelope; returns its request id."""
@@ -49,26 +45,8 @@ class Client:
         self.ws.send(json.dumps({"requests": [req]}))
         return str(rid)
 
-    def recv(self, timeout: float) -> Optional[str]:
-        try:
-            raw = self.ws.recv(timeout=timeout)
-        except TimeoutError:
-            return None
-        return raw if isinstance(raw, str) else raw.decode()
-
-    def until(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 5.0) -> Dict[str, Any]:
-        """Read until a frame matches ``predicate``; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.recv(max(0.01, deadline - time.monotonic()))
-            if text is not None:
-                doc = json.loads(text)
-                if predicate(doc):
-                    return doc
-        raise AssertionError("no matching frame")
-
     def response(self, rid: str, timeout: float = 5.0) -> Dict[str, Any]:
-        doc = self.until(lambda d: "response" in d and d["response"][0]["requestid"] == rid, timeout)
+        doc = self.until_json(lambda d: "response" in d and d["response"][0]["requestid"] == rid, timeout)
         item: Dict[str, Any] = doc["response"][0]
         return item
 
@@ -88,13 +66,8 @@ class Client:
 
     def closed(self, timeout: float = 5.0) -> bool:
         """True once the server has closed the socket."""
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self.recv(0.1)
-        except ConnectionClosed:
-            return True
-        return False
+        self.ended(timeout)
+        return True
 
 
 @pytest.fixture(params=["schwab", "tda"])
@@ -194,7 +167,7 @@ def test_login_good_then_heartbeats(emu: TDSchwabEmulator, clients: List[Client]
     assert ack["content"]["code"] == 0 and ack["service"] == "ADMIN" and ack["command"] == "LOGIN"
     if emu.variant == "schwab":
         assert ack["SchwabClientCorrelId"] == CORREL and ack["content"]["msg"].startswith("server=")
-    beats = [c.until(lambda d: "heartbeat" in d.get("notify", [{}])[0]) for _ in range(2)]
+    beats = [c.until_json(lambda d: "heartbeat" in d.get("notify", [{}])[0]) for _ in range(2)]
     assert all(isinstance(b["notify"][0]["heartbeat"], str) for b in beats)
 
 
@@ -227,7 +200,7 @@ def test_subs_then_data_with_deltas(emu: TDSchwabEmulator, clients: List[Client]
             for item in block["content"]:
                 seen.setdefault(item["key"], []).append(item)
         return all(len(seen.get(k, [])) >= 3 for k in ("AAPL", "MSFT"))
-    c.until(enough, timeout=10)
+    c.until_json(enough, timeout=10)
     assert emu.unknown_symbol not in seen
     first, later = seen["AAPL"][0], seen["AAPL"][1:]
     assert {"1", "2", "3", "8", "assetMainType", "delayed"} <= set(first)
@@ -241,10 +214,10 @@ def test_several_keys_per_block_and_blocks_per_frame(schwab: TDSchwabEmulator, c
     # Quote times change every tick, so every tick carries both blocks.
     c.response(c.send("LEVELONE_EQUITIES", "SUBS", {"keys": "AAPL,MSFT", "fields": "0,1,2,34"}))
     c.response(c.send("LEVELONE_FUTURES", "SUBS", {"keys": "/ESZ24", "fields": "0,1,2,10"}))
-    frame = c.until(lambda d: len(d.get("data", [])) == 2)
+    frame = c.until_json(lambda d: len(d.get("data", [])) == 2)
     services = {b["service"] for b in frame["data"]}
     assert services == {"LEVELONE_EQUITIES", "LEVELONE_FUTURES"}
-    raw = c.until(lambda d: any(len(b["content"]) == 2 for b in d.get("data", [])))
+    raw = c.until_json(lambda d: any(len(b["content"]) == 2 for b in d.get("data", [])))
     assert raw  # two keys in one block
     text = None
     while text is None or '"data"' not in text:
@@ -299,7 +272,7 @@ def test_empty_subscription_watchdog_code_30(clients: List[Client]) -> None:
     with SchwabEmulator(empty_timeout=0.5, heartbeat_interval=10.0) as emu:
         c = _client(emu, clients)
         c.login()
-        doc = c.until(lambda d: d.get("notify", [{}])[0].get("service") == "ADMIN", timeout=10)
+        doc = c.until_json(lambda d: d.get("notify", [{}])[0].get("service") == "ADMIN", timeout=10)
         assert doc["notify"][0]["content"] == {"code": 30, "msg": "Stop streaming due to empty subscription"}
         assert c.closed()
         c.close()
@@ -312,7 +285,7 @@ def test_takeover_on_second_login(variant: str, clients: List[Client]) -> None:
         old.login()
         new.login()
         if variant == "schwab":
-            doc = old.until(lambda d: "notify" in d and "content" in d["notify"][0])
+            doc = old.until_json(lambda d: "notify" in d and "content" in d["notify"][0])
             assert doc["notify"][0]["content"]["code"] == 12
             assert doc["notify"][0]["service"] == "Invalid Service"
         assert old.closed()
@@ -411,7 +384,7 @@ def test_drop_inject_close_with_restart(schwab: TDSchwabEmulator, clients: List[
     c = _client(schwab, clients)
     c.login()
     schwab.inject('{"notify":[{"heartbeat":"1"}]}')
-    c.until(lambda d: d.get("notify", [{}])[0].get("heartbeat") == "1")
+    c.until_json(lambda d: d.get("notify", [{}])[0].get("heartbeat") == "1")
     schwab.drop()
     assert c.closed()
     c2 = _client(schwab, clients)

@@ -9,17 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
-from websockets.sync.client import ClientConnection, connect
 
 from mdsdk.testing import ThetaDataEmulator
 from tests.conftest import fixture_lines
 from tests.testing.plain_http import http as _http
+from tests.testing.wsclient import WsClient
 
 ET = ZoneInfo("America/New_York")
 TICK = 0.05
@@ -34,16 +33,12 @@ FLOATS = {"price", "bid", "ask", "open", "high", "low", "close"}
 CONNECTED = '{"header":{"type":"STATUS","status":"CONNECTED"}}'
 
 
-class Client:
-    """A plain Terminal client that keeps the frames it reads."""
+class Client(WsClient):
+    """A plain Terminal client."""
 
     def __init__(self, emu: ThetaDataEmulator) -> None:
-        self.ws: ClientConnection = connect(emu.url, legacy=True, proxy=None, compression=None, open_timeout=5,
-                                            close_timeout=2, ping_interval=None)
+        super().__init__(emu.url)
         self.next_id = 0
-
-    def close(self) -> None:
-        self.ws.close()
 
     def send(self, text: str) -> None:
         self.ws.send(text)
@@ -60,34 +55,8 @@ class Client:
         self.ws.send(json.dumps(req))
         return rid
 
-    def recv(self, timeout: float) -> Optional[str]:
-        try:
-            raw = self.ws.recv(timeout=timeout)
-        except TimeoutError:
-            return None
-        return raw if isinstance(raw, str) else raw.decode()
-
-    def until(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 5.0) -> Dict[str, Any]:
-        """Read until a frame matches ``predicate``; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.recv(max(0.01, deadline - time.monotonic()))
-            if text is not None and text.startswith("{"):
-                doc: Dict[str, Any] = json.loads(text)
-                if predicate(doc):
-                    return doc
-        raise AssertionError("no matching frame")
-
-    def raw_until(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.recv(max(0.01, deadline - time.monotonic()))
-            if text is not None and predicate(text):
-                return text
-        raise AssertionError("no matching frame")
-
     def response(self, rid: int) -> Dict[str, Any]:
-        doc = self.until(lambda d: d["header"]["type"] == "REQ_RESPONSE" and d["header"]["req_id"] == rid)
+        doc = self.until_json(lambda d: d["header"]["type"] == "REQ_RESPONSE" and d["header"]["req_id"] == rid)
         return dict(doc["header"])
 
     def frames(self, seconds: float) -> List[Dict[str, Any]]:
@@ -102,13 +71,7 @@ class Client:
 
     def closed(self, timeout: float = 5.0) -> Optional[Close]:
         """The server's close frame once the connection ends (None when cut)."""
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self.recv(0.1)
-        except ConnectionClosed as exc:
-            return exc.rcvd
-        raise AssertionError("the connection stayed open")
+        return self.ended(timeout)[1]
 
 
 def data(frames: List[Dict[str, Any]], kind: Optional[str] = None, root: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -153,7 +116,7 @@ def test_status_at_connect_and_periodically(emu: ThetaDataEmulator, clients: Lis
     assert c.recv(2.0) == CONNECTED
     started = time.monotonic()
     for _ in range(2):
-        assert c.raw_until(lambda f: f == CONNECTED, timeout=2.0)
+        assert c.until(lambda f: f == CONNECTED, timeout=2.0)
     assert time.monotonic() - started >= 0.3  # a heartbeat every status_interval, not a flood
 
 
@@ -162,13 +125,13 @@ def test_strict_json_and_python_repr_are_both_subscribed(emu: ThetaDataEmulator,
     sent = [line["raw"] for line in fixture_lines("thetadata/stock_quote_stream.jsonl") if line["dir"] == "out"]
     assert sent[1].startswith("{'msg_type'")  # the docs' sample code sends the Python repr
     c.send(sent[0])
-    first = c.raw_until(lambda f: "REQ_RESPONSE" in f)
+    first = c.until(lambda f: "REQ_RESPONSE" in f)
     assert first == '{"header":{"type":"REQ_RESPONSE","status":"CONNECTED","response":"SUBSCRIBED","req_id":0}}'
     c.send(sent[1].replace("'id': 0", "'id': 1"))
     assert c.response(1)["response"] == "SUBSCRIBED"
     expected = json.loads(fixture_lines("thetadata/stock_stream.jsonl")[1]["raw"])
     assert list(json.loads(first)["header"]) == list(expected["header"])
-    assert c.until(lambda d: d["header"]["type"] == "QUOTE")["contract"] == {"security_type": "STOCK",
+    assert c.until_json(lambda d: d["header"]["type"] == "QUOTE")["contract"] == {"security_type": "STOCK",
                                                                             "root": "AAPL"}
     assert emu.requests()[1]["add"] is True
 
@@ -218,7 +181,7 @@ def test_sequence_wraps_to_negative_int32(emu: ThetaDataEmulator, clients: List[
     c.stream("STOCK", "TRADE", root="AAPL")
     seqs: List[int] = []
     while len(seqs) < 6:
-        seqs.append(c.until(lambda d: d["header"]["type"] == "TRADE")["trade"]["sequence"])
+        seqs.append(c.until_json(lambda d: d["header"]["type"] == "TRADE")["trade"]["sequence"])
     assert seqs[:4] == [2 ** 31 - 3, 2 ** 31 - 2, 2 ** 31 - 1, -2 ** 31]
     assert seqs[4] == -2 ** 31 + 1 and all(-2 ** 31 <= s < 2 ** 31 for s in seqs)
 
@@ -246,7 +209,7 @@ def test_index_trade_is_a_price_report_on_change_only(clients: List[Client]) -> 
         trade = got[0]["trade"]
         assert list(trade) == TRADE_KEYS and (trade["size"], trade["sequence"], trade["condition"]) == (0, 0, 0)
         emu.index_price_only = True
-        lean = c.until(lambda d: d["header"]["type"] == "TRADE" and len(d["trade"]) == 3)["trade"]
+        lean = c.until_json(lambda d: d["header"]["type"] == "TRADE" and len(d["trade"]) == 3)["trade"]
         assert list(lean) == ["ms_of_day", "price", "date"]
         c.stream("INDEX", "TRADE", root="$SPX")  # the dollar spelling is not a Terminal root
         assert c.response(1)["response"] == "SUBSCRIBED"
@@ -304,7 +267,7 @@ def test_add_false_and_stop_end_data(emu: ThetaDataEmulator, clients: List[Clien
     c = _client(emu, clients)
     c.stream("STOCK", "QUOTE", root="AAPL")
     c.stream("STOCK", "QUOTE", root="MSFT")
-    c.until(lambda d: d["header"]["type"] == "QUOTE" and d["contract"]["root"] == "MSFT")
+    c.until_json(lambda d: d["header"]["type"] == "QUOTE" and d["contract"]["root"] == "MSFT")
     assert c.response(c.stream("STOCK", "QUOTE", add=False, root="AAPL"))["response"] == "SUBSCRIBED"
     c.frames(2 * TICK)  # what was in flight
     later = data(c.frames(6 * TICK))
@@ -370,20 +333,20 @@ def test_upstream_flap_resumes_without_resubscription(emu: ThetaDataEmulator, cl
     c.stream("STOCK", "QUOTE", rid=1, root="AAPL")
     c.stream("STOCK", "QUOTE", rid=2, root="MSFT")
     c.stream("STOCK", "QUOTE", rid=2, root="NVDA")  # reuses id 2: not resubscribed after an outage
-    c.until(lambda d: d["header"]["type"] == "QUOTE" and d["contract"]["root"] == "NVDA")
+    c.until_json(lambda d: d["header"]["type"] == "QUOTE" and d["contract"]["root"] == "NVDA")
     emu.upstream_down()
-    c.raw_until(lambda f: f == '{"header":{"type":"STATUS","status":"DISCONNECTED"}}')
+    c.until(lambda f: f == '{"header":{"type":"STATUS","status":"DISCONNECTED"}}')
     assert _http("GET", emu.api_url + "/v2/system/fpss/status").text == "DISCONNECTED"
     during = c.frames(0.5)
     assert not data(during) and during and all(f["header"]["status"] == "DISCONNECTED" for f in during)
     emu.upstream_up()
-    c.raw_until(lambda f: f == CONNECTED)
+    c.until(lambda f: f == CONNECTED)
     after = data(c.frames(0.4))
     assert {f["contract"]["root"] for f in after} == {"AAPL", "MSFT"}
     emu.flap(0.3)
-    c.raw_until(lambda f: '"DISCONNECTED"' in f)
-    c.raw_until(lambda f: f == CONNECTED)
-    assert c.until(lambda d: d["header"]["type"] == "QUOTE")["contract"]["root"] in ("AAPL", "MSFT")
+    c.until(lambda f: '"DISCONNECTED"' in f)
+    c.until(lambda f: f == CONNECTED)
+    assert c.until_json(lambda d: d["header"]["type"] == "QUOTE")["contract"]["root"] in ("AAPL", "MSFT")
     assert not [r for r in emu.requests()[3:]]  # the client resent nothing
 
 
@@ -391,7 +354,7 @@ def test_upstream_flap_resumes_without_resubscription(emu: ThetaDataEmulator, cl
 def test_second_connection_closes_the_older_with_1008(emu: ThetaDataEmulator, clients: List[Client]) -> None:
     old = _client(emu, clients)
     old.stream("STOCK", "QUOTE", root="AAPL")
-    old.until(lambda d: d["header"]["type"] == "QUOTE")
+    old.until_json(lambda d: d["header"]["type"] == "QUOTE")
     new = _client(emu, clients)
     close = old.closed()
     assert close is not None and close.code == 1008
@@ -408,14 +371,14 @@ def test_several_clients_when_not_exclusive(clients: List[Client]) -> None:
         a, b = _client(emu, clients), _client(emu, clients)
         for c in (a, b):
             c.stream("STOCK", "QUOTE", root="AAPL")
-            assert c.until(lambda d: d["header"]["type"] == "QUOTE")
+            assert c.until_json(lambda d: d["header"]["type"] == "QUOTE")
         assert emu.open_connections == 2
 
 
 def test_common_faults(emu: ThetaDataEmulator, clients: List[Client]) -> None:
     c = _client(emu, clients)
     emu.inject()
-    assert c.raw_until(lambda f: f == emu.GARBAGE)
+    assert c.until(lambda f: f == emu.GARBAGE)
     emu.close_with(1011, "bye")
     close = c.closed()
     assert close is not None and (close.code, close.reason) == (1011, "bye")
@@ -428,7 +391,7 @@ def test_common_faults(emu: ThetaDataEmulator, clients: List[Client]) -> None:
     assert emu.url == url
     c = _client(emu, clients)
     c.stream("STOCK", "QUOTE", root="AAPL")
-    c.until(lambda d: d["header"]["type"] == "QUOTE")
+    c.until_json(lambda d: d["header"]["type"] == "QUOTE")
     emu.stall()
     deadline = time.monotonic() + 5
     while c.frames(0.3) and time.monotonic() < deadline:
