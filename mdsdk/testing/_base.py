@@ -17,7 +17,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import Any, Callable, Deque, Generic, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Deque, Generic, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
@@ -47,7 +47,7 @@ class SessionBase(Generic[E]):
         self.last_recv = now
         self.last_send = now
         self._stalled = False
-        self._injected: Deque[str] = collections.deque()
+        self._injected: Deque[Union[str, Callable[[], Optional[str]]]] = collections.deque()
         self._farewell: Optional[Farewell] = None
 
     # -- requests from other threads (flags only; this session's thread acts)
@@ -60,8 +60,9 @@ class SessionBase(Generic[E]):
         """Go silent: read and ignore client frames, send nothing, never time out."""
         self._stalled = True
 
-    def inject(self, text: str) -> None:
-        """Send ``text`` as a raw frame at the next housekeeping."""
+    def inject(self, text: Union[str, Callable[[], Optional[str]]]) -> None:
+        """Send ``text`` as a raw frame at the next housekeeping; a callable makes the frame then, on this
+        session's thread (for frames numbered in the order they are sent), or returns None to send nothing."""
         self._injected.append(text)
 
     def request_close(self, code: int, reason: str = "", frames: Sequence[str] = ()) -> None:
@@ -119,7 +120,10 @@ class SessionBase(Generic[E]):
         if self._stalled:
             return True
         while self._injected:
-            self.send_text(self._injected.popleft())
+            item = self._injected.popleft()
+            text = item if isinstance(item, str) else item()
+            if text is not None:
+                self.send_text(text)
         return self.periodic(time.monotonic())
 
     def send_text(self, text: str) -> None:

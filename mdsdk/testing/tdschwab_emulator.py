@@ -243,12 +243,14 @@ class TDSchwabEmulator(EmulatorBase):
     def account_activity(self, message_type: str = "OrderEntryRequest", message_data: str = "") -> int:
         """Send an ACCT_ACTIVITY item (section 7.14) to every stream subscribed to it, as an order placed on the
         account would; returns how many streams got it."""
-        frames = [(session, session.account_item(message_type, message_data))
-                  for session in self.sessions() if isinstance(session, TDSchwabSession)]
-        for session, frame in frames:
-            if frame is not None:
-                session.inject(frame)
-        return sum(frame is not None for _, frame in frames)
+        sent = 0
+        for session in self.sessions():
+            sub = session.subs.get("ACCT_ACTIVITY") if isinstance(session, TDSchwabSession) else None
+            if sub is not None and sub.keys:
+                # Numbered on the session's own thread when sent, so its seq follows the SUBS answers before it.
+                session.inject(lambda s=session: s.account_item(message_type, message_data))  # type: ignore[misc]
+                sent += 1
+        return sent
 
     def session_authorized(self, session: Any, others: List[Any]) -> None:
         """One stream per user: with ``exclusive`` a new LOGIN ends the older stream (or, with ``takeover_kills
