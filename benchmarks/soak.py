@@ -2,10 +2,11 @@
 of them on a market clock 60 times real time), and a random fault on a random emulator every few seconds (drop,
 stall, garbage frame, restart). Reports per provider the events received, reconnects, gaps reported, bars
 backfilled, bars lost (holes in the complete one-minute bars: must be 0) and repeated, malformed frames, and for
-the process RSS, threads and open file descriptors once every feed streams and at the end (threads and
-files must not grow; after closing, none may remain).
+the client process RSS, threads and open file descriptors once every feed streams, at each quarter and at the
+end (threads and files must not grow; after closing, none may remain). The emulators run in a process of
+their own, so the figures are the client's alone (``--in-process`` puts them back beside the feeds).
 
-    python -m benchmarks.soak [--minutes N] [--quick] [--seed S]
+    python -m benchmarks.soak [--minutes N] [--quick] [--seed S] [--in-process] [--trace]
 
 ``--quick`` is one minute (what CI runs); the documented run is 30 minutes.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import inspect
+import multiprocessing
 import os
 import random
 import threading
@@ -27,6 +29,7 @@ import mdsdk
 from mdsdk.events import Bar, Status
 from mdsdk.feed import emulator_options
 from mdsdk.registry import get_spec, known_providers, load_object
+from mdsdk.testing import MarketClock
 from mdsdk.testing.universe import FUTURE_ROOTS, sample
 
 try:
@@ -42,9 +45,15 @@ FAST = mdsdk.ReconnectPolicy(initial=0.2, cap=2.0, jitter=0.2)
 QUICK_LIVENESS = {"keepalive_timeout": 2.0, "server_timeout": 3.0}
 
 
-def _symbols(name: str, emu: Any) -> List[str]:
+EMULATOR_ARGS = {"tick": 0.1, "speed": 60.0, "keepalive_timeout": 3.0}
+
+
+def _providers() -> List[str]:
+    return [name for name in known_providers() if get_spec(name).emulator]
+
+
+def _symbols(name: str, example: str) -> List[str]:
     """Fifty symbols the provider's emulator knows (futures for the futures-only ones)."""
-    example = emu.example_symbol
     if name == "crosstrade":
         return sorted(FUTURE_ROOTS)[:50]
     if name == "tradovate":
@@ -53,25 +62,89 @@ def _symbols(name: str, emu: Any) -> List[str]:
     return [example] + [s for s in sample(60) if s != example][:49]
 
 
-class Run:
-    """One provider's emulator and feed, with what the feed delivered."""
+class Emulators:
+    """Every provider's emulator, started in this process: what a client needs to reach each one (picklable,
+    so :func:`_host` can hand it to another process) and the faults."""
 
-    def __init__(self, name: str, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack) -> None:
+        self.emus: Dict[str, Any] = {}
+        self.info: Dict[str, Dict[str, Any]] = {}
+        for name in _providers():
+            spec = get_spec(name)
+            cls = load_object(spec.emulator or "")
+            emu = self.emus[name] = stack.enter_context(cls(**_accepted(cls, EMULATOR_ARGS)))
+            self.info[name] = {"options": dict(emulator_options(spec, emu)), "example": emu.example_symbol,
+                               "speed": emu.clock.speed, "origin": emu.clock.origin}
+
+    def fault(self, name: str, kind: str) -> None:
+        emu = self.emus[name]
+        if kind == "inject":
+            emu.inject()
+        else:
+            getattr(emu, kind)()
+
+
+def _host(conn: Any) -> None:
+    """The emulator process: start every emulator, send the client settings, then carry out faults (and
+    report this process's figures) until told to stop."""
+    with ExitStack() as stack:
+        emulators = Emulators(stack)
+        conn.send(emulators.info)
+        for msg in iter(conn.recv, ("stop",)):
+            if msg[0] == "fault":
+                emulators.fault(msg[1], msg[2])
+            else:
+                conn.send(_process())
+    conn.send("closed")
+
+
+class Hosted:
+    """The emulators in a child process: same surface as :class:`Emulators`. Forked, before the client has
+    any thread (spawn would leave multiprocessing's resource tracker and its pipe behind)."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_host, args=(child,), name="soak-emulators", daemon=True)
+        self.proc.start()
+        child.close()
+        stack.callback(self.close)
+        self.info: Dict[str, Dict[str, Any]] = self.conn.recv()
+
+    def fault(self, name: str, kind: str) -> None:
+        self.conn.send(("fault", name, kind))
+
+    def process(self) -> Dict[str, Any]:
+        self.conn.send(("process",))
+        return self.conn.recv()
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.conn.send(("stop",))
+            self.conn.recv()
+        self.proc.join(30)
+        self.proc.close()
+        self.conn.close()
+
+
+class Run:
+    """One provider's feed on its emulator, with what the feed delivered."""
+
+    def __init__(self, name: str, info: Dict[str, Any], stack: ExitStack) -> None:
         spec = get_spec(name)
-        cls = load_object(spec.emulator or "")
         self.name = name
-        self.emu = stack.enter_context(cls(**_accepted(cls, {"tick": 0.1, "speed": 60.0, "keepalive_timeout": 3.0})))
-        opts = dict(emulator_options(spec, self.emu))
+        opts = dict(info["options"])
         names = {o.name for o in spec.options}
         opts.update({k: v for k, v in QUICK_LIVENESS.items() if k in names})
         if "emulate" in names:
             opts["emulate"] = False
-        self.feed = stack.enter_context(mdsdk.connect(name, reconnect=FAST, clock=self.emu.clock, **opts))
+        clock = MarketClock(info["speed"], origin=info["origin"])
+        self.feed = stack.enter_context(mdsdk.connect(name, reconnect=FAST, clock=clock, **opts))
         self.events = 0
         self.bars: Dict[Tuple[str, str], List[int]] = {}
         self.gaps = 0
         self.feed.on("*", self._count)
-        self.symbols = _symbols(name, self.emu)
+        self.symbols = _symbols(name, info["example"])
         self.feed.subscribe(self.symbols, kinds=("quote",))
         if "bar" in spec.capabilities.kinds and name != "thetadata":
             self.feed.subscribe(self.symbols[:5], kinds=("bar",), interval="1m")
@@ -82,12 +155,6 @@ class Run:
             self.bars.setdefault((ev.symbol, ev.interval), []).append(ev.time)
         elif ev.__class__ is Status and ev.kind == "gap":
             self.gaps += 1
-
-    def fault(self, kind: str) -> None:
-        if kind == "inject":
-            self.emu.inject()
-        else:
-            getattr(self.emu, kind)()
 
     def report(self) -> Dict[str, Any]:
         stats = self.feed.stats()
@@ -122,27 +189,27 @@ def _process() -> Dict[str, Any]:
     return {"rss_mb": round(rss_mb(), 1), "threads": threading.active_count(), "fds": len(os.listdir("/proc/self/fd"))}
 
 
-def _heap_growth(before: Any) -> Dict[str, float]:
-    """Python heap growth (KiB) since ``before`` (a tracemalloc snapshot), split by who allocated it: the
-    emulators (any frame in mdsdk.testing or the websockets server) or the client (everything else)."""
+def _heap_growth(before: Any) -> Dict[str, Any]:
+    """Python heap growth (KiB) of this process since ``before`` (a tracemalloc snapshot), and the five
+    allocation sites that grew most."""
     gc.collect()
-    split = {"client_kib": 0.0, "emulators_kib": 0.0}
-    for stat in tracemalloc.take_snapshot().compare_to(before, "traceback"):
-        files = [f.filename for f in stat.traceback]
-        emulator = any("mdsdk/testing" in f or "websockets/sync/server" in f for f in files)
-        split["emulators_kib" if emulator else "client_kib"] += stat.size_diff / 1024
-    return {k: round(v, 1) for k, v in split.items()}
+    stats = tracemalloc.take_snapshot().compare_to(before, "lineno")
+    top = [f"{s.traceback[0].filename.rsplit('/', 2)[-1]}:{s.traceback[0].lineno} {s.size_diff / 1024:+.0f} KiB"
+           for s in stats[:5]]
+    return {"heap_kib": round(sum(s.size_diff for s in stats) / 1024, 1), "heap_top": top}
 
 
-def soak(minutes: float, seed: int, trace: bool = False) -> Tuple[List[Dict[str, Any]], Dict[str, Any],
-                                                                   Dict[str, Any], int]:
+def soak(minutes: float, seed: int, trace: bool = False, in_process: bool = False) -> Tuple[
+        List[Dict[str, Any]], Dict[str, Any], Dict[str, Any], int]:
     rng = random.Random(seed)
     faults = 0
     before = _process()
     with ExitStack() as stack:
-        runs = [Run(name, stack) for name in known_providers() if get_spec(name).emulator]
+        emulators = Emulators(stack) if in_process else Hosted(stack)
+        runs = [Run(name, info, stack) for name, info in emulators.info.items()]
         time.sleep(3.0)  # every feed streaming, bars forming
         start = _process()  # the steady state: what the faults must not grow
+        start["rss_mb_quarters"] = []
         if trace:
             tracemalloc.start(30)
             heap0 = tracemalloc.take_snapshot()
@@ -151,14 +218,16 @@ def soak(minutes: float, seed: int, trace: bool = False) -> Tuple[List[Dict[str,
         marks = [begin + minutes * 60 * q / 4 for q in (1, 2, 3)]
         while time.monotonic() < end_at - 8:  # the last seconds are quiet: backfills and reconnects settle
             time.sleep(rng.uniform(2.0, 5.0))
-            rng.choice(runs).fault(rng.choice(FAULTS))
+            emulators.fault(rng.choice(runs).name, rng.choice(FAULTS))
             faults += 1
             if marks and time.monotonic() >= marks[0]:
                 marks.pop(0)
-                start.setdefault("rss_mb_quarters", []).append(round(rss_mb(), 1))  # type: ignore[attr-defined]
+                start["rss_mb_quarters"].append(round(rss_mb(), 1))
         time.sleep(max(0.0, end_at - time.monotonic()))
         rows = [r.report() for r in runs]
         end = _process()
+        if not in_process:
+            end["emulator_process"] = emulators.process()  # type: ignore[union-attr]
         if trace:
             end.update(_heap_growth(heap0))
             tracemalloc.stop()
@@ -174,15 +243,16 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--quick", action="store_true", help="one minute (CI)")
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--trace", action="store_true", help="split the Python heap's growth into client and emulators "
+    ap.add_argument("--trace", action="store_true", help="the client's Python heap growth and where it grew "
                                                           "(tracemalloc: about twice as slow)")
+    ap.add_argument("--in-process", action="store_true", help="the emulators in the client's process")
     args = ap.parse_args()
     minutes = 1.0 if args.quick else args.minutes
-    rows, start, end, faults = soak(minutes, args.seed, args.trace)
+    rows, start, end, faults = soak(minutes, args.seed, args.trace, args.in_process)
     print(f"soak: {minutes:g} min, {faults} faults, every provider's emulator at once\n")
     print(table(rows, ["provider", "events", "reconnects", "gaps", "backfilled", "bars", "bars_lost",
                        "bars_repeated", "malformed", "dropped"]))
-    print(f"\nprocess at start: {start}\nprocess at end:   {end}")
+    print(f"\nclient process at start: {start}\nclient process at end:   {end}")
     write_results("soak", [dict(r, minutes=minutes, faults=faults) for r in rows] +
                   [{"process_start": start, "process_end": end, "minutes": minutes}])
     lost = sum(r["bars_lost"] + r["bars_repeated"] for r in rows)

@@ -163,11 +163,18 @@ class MarketClock:
     ``time_ns()``/``monotonic()`` pair a feed's ``clock=`` takes, so a client judging bar completeness and
     backfill ranges sees the same time as the server (deadlines stay on the real monotonic clock)."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, origin: Optional[Tuple[float, float]] = None) -> None:
         if not 0 < speed <= 10_000:
             raise ValueError(f"speed must be above 0 and at most 10000, not {speed!r}")
         self.speed = speed
-        self._real0 = self._market0 = time.time()
+        # ``origin`` lets a clock in another process (a client beside an emulator process) agree with this one.
+        self._real0, self._market0 = origin if origin is not None else (time.time(),) * 2
+
+    @property
+    def origin(self) -> Tuple[float, float]:
+        """The (real, market) epoch seconds this clock started from: ``MarketClock(speed, origin)`` in another
+        process tells the same time."""
+        return self._real0, self._market0
 
     def __call__(self) -> float:
         return self._market0 + (time.time() - self._real0) * self.speed
