@@ -6,6 +6,7 @@ slow-reader kill), and fixture-shaped data reaching user code."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterator, List
 
@@ -102,3 +103,20 @@ def test_each_variant_streams_its_own_provider_events(emu: TDSchwabEmulator) -> 
             feed.on(other, print)
         with pytest.raises(mdsdk.ConfigurationError, match="unknown kind"):
             feed.on("headlines", print)  # no provider's kind: a misspelling
+
+
+def test_fields_kinds_streams_only_what_the_kinds_need_and_widens_with_view(emu: TDSchwabEmulator) -> None:
+    symbol = emu.example_symbol
+    with _connect(emu, fields="kinds") as feed:
+        assert feed.get_quote(symbol, timeout=5)
+        trades: List[Any] = []
+        feed.on("trade", trades.append)
+        feed.subscribe(symbol, kinds=("trade",))  # its fields are not on the wire yet: VIEW must add them
+        assert wait_until(lambda: trades, 5), "no trade after the VIEW"
+        assert trades[0].symbol == symbol and trades[0].price > 0
+    commands = [c for frame in emu.received for c in json.loads(frame).get("requests", [])]
+    level_one = [c for c in commands if c["service"] in ("QUOTE", "LEVELONE_EQUITIES")]
+    assert [c["command"] for c in level_one][:2] == ["SUBS", "VIEW"]
+    first = set(level_one[0]["parameters"]["fields"].split(","))
+    wider = set(level_one[1]["parameters"]["fields"].split(","))
+    assert first < wider and len(wider) < 30  # quotes then trades: never the whole table of 50-odd fields

@@ -231,6 +231,18 @@ def as_bool(v: Any) -> bool:
     return bool(v)
 
 
+def one_of(*choices: str) -> Callable[[Any], str]:
+    """An option converter accepting only ``choices`` (as text); anything else is a ConfigurationError that
+    names the option and quotes its help."""
+    def convert(v: Any) -> str:
+        text = str(v).strip()
+        if text not in choices:
+            raise ValueError(v)
+        return text
+    convert.__name__ = "one of " + ", ".join(choices)
+    return convert
+
+
 @dataclass(frozen=True)
 class Option:
     """A keyword argument a provider accepts; ``secret`` options are redacted

@@ -43,6 +43,8 @@ class StreamerPeer(Harness):
         self.refuse: Set[str] = set()
         self.logged_in = False
         self.subs: Dict[str, Set[str]] = {}
+        self.fields: Dict[str, str] = {}  # service -> the field list it streams (SUBS/ADD with fields, VIEW)
+        self.refuse_view = False
         self.commands: List[Dict[str, Any]] = []
 
     def new_protocol(self) -> TDSchwabProtocol:
@@ -78,6 +80,13 @@ class StreamerPeer(Harness):
             return [self._answer(cmd, 0 if self.variant is TDA else 21, "QOS")]
         if service in self.refuse or self.variant.service(service) is None:
             return [self._answer(cmd, 11, "Service not available or temporary down.")]
+        if name == "VIEW":
+            if self.refuse_view:
+                return [self._answer(cmd, 25, "VIEW command failed")]
+            self.fields[service] = params["fields"]
+            return [self._answer(cmd, 0, "VIEW command succeeded")]
+        if "fields" in params:
+            self.fields[service] = params["fields"]
         keys = set(filter(None, params.get("keys", "").split(",")))
         have = self.subs.setdefault(service, set())
         self.subs[service] = keys if name == "SUBS" else have | keys if name == "ADD" else have - keys
@@ -246,6 +255,81 @@ def test_fields_are_sorted_and_include_zero_adds_extend_unsubs_send_keys_only(ma
     last = _cmds(pair.sent)[-1]
     assert (last["command"], last["parameters"]) == ("UNSUBS", {"keys": "AAPL"})
     assert peer.subs[_L1[peer.variant.name]] == {"MSFT"}
+
+
+@PEERS
+def test_what_is_asked_while_a_command_is_in_flight_goes_out_as_one_command_per_service(make: Any) -> None:
+    peer = make()
+    l1 = _L1[peer.variant.name]
+    p = peer.new_protocol()
+    p.endpoint(T0, 1)
+    p.connection_made(T0, 1)
+    pair = OneAtATime(peer)
+    pair.proto = p
+    for answer in peer.respond(p.outgoing()[0]):  # logged in: QOS or the park is now in flight
+        pair.receive(answer)
+    for symbol in ("AAPL", "MSFT", "SPY", "QQQ"):  # a loop of single subscribes
+        p.subscribe([Subscription("quote", symbol)], pair.now)
+    p.unsubscribe([Subscription("quote", "SPY")], pair.now)  # undone before it went out
+    p.subscribe([Subscription("quote", "IWM")], pair.now)
+    pair.pump()
+    sent = [(c["command"], c["parameters"]["keys"]) for c in _cmds(pair.sent) if c["service"] == l1]
+    assert sent == [("SUBS", "AAPL,MSFT,QQQ,IWM")]
+    assert peer.subs[l1] == {"AAPL", "MSFT", "QQQ", "IWM"}
+    assert [s.symbol for s in p.subscriptions] == ["AAPL", "MSFT", "QQQ", "IWM"]
+    assert not [r for r in pair.signals if isinstance(r, Reply) and r.error is not None]
+
+
+@PEERS
+def test_an_unsubscribe_undone_before_it_went_out_sends_nothing_and_keeps_the_key(make: Any) -> None:
+    peer = make()
+    l1 = _L1[peer.variant.name]
+    pair = _ready(peer)
+    pair.proto.subscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.pump()
+    pair.sent.clear()
+    pair.proto.subscribe([Subscription("quote", "/ESZ24")], pair.now)  # in flight while the rest is asked
+    pair.proto.unsubscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.proto.subscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.pump()
+    assert [c["service"] for c in _cmds(pair.sent)] == ["LEVELONE_FUTURES"]
+    assert peer.subs[l1] == {"AAPL"} and Subscription("quote", "AAPL") in pair.proto.subscriptions
+
+
+@PEERS
+def test_fields_kinds_asks_only_for_the_subscribed_kinds_and_view_follows_them(make: Any) -> None:
+    peer = make()
+    l1 = _L1[peer.variant.name]
+    p = TDSchwabProtocol(peer.variant, peer.token, url="ws://127.0.0.1:1/ws", identity=peer.ident, fields="kinds")
+    peer.new_protocol = lambda: p  # type: ignore[method-assign]
+    pair = _ready(peer)
+    fmap = peer.variant.service(l1).fields  # type: ignore[union-attr]
+
+    def names() -> Set[str]:
+        return {fmap[n][0] for n in peer.fields[l1].split(",") if n != "0"}
+
+    p.subscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.pump()
+    assert {"bid_price", "ask_price", "bid_size", "ask_size"} <= names()
+    assert not names() & {"last_price", "total_volume", "open_price", "description"}
+    p.subscribe([Subscription("trade", "AAPL")], pair.now)
+    pair.pump()
+    last = _cmds(pair.sent)[-1]
+    assert (last["command"], set(last["parameters"])) == ("VIEW", {"fields"})
+    assert {"bid_price", "last_price", "last_size", "total_volume"} <= names() and "open_price" not in names()
+    p.unsubscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.pump()
+    assert _cmds(pair.sent)[-1]["command"] == "VIEW" and "bid_price" not in names() and "last_price" in names()
+    peer.refuse_view = True  # a server without VIEW (schwabdev: "might not be functional")
+    p.subscribe([Subscription("summary", "AAPL")], pair.now)
+    pair.pump()
+    after = [(c["command"], c["parameters"].get("keys")) for c in _cmds(pair.sent)[-2:]]
+    assert after == [("VIEW", None), ("SUBS", "AAPL")]  # refused, then the whole service again with the fields
+    assert {"last_price", "open_price", "description"} <= names() and peer.subs[l1] == {"AAPL"}
+    p.subscribe([Subscription("quote", "AAPL")], pair.now)
+    pair.pump()
+    assert _cmds(pair.sent)[-1]["command"] == "SUBS" and "bid_price" in names()  # VIEW is not tried again
+    assert not [e for e in pair.events if isinstance(e, Status) and e.kind == "error"]
 
 
 # ---------------------------------------------------------------- codes

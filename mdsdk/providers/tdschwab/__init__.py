@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Callable, Optional, Tuple
 
 from ...errors import ConfigurationError
-from ..base import Config, Option, ProviderSpec, as_bool
+from ..base import Config, Option, ProviderSpec, as_bool, one_of
 from .auth import StoredToken, TokenFile, TokenKeeper
 from .codec import Codec, Decoded, Notify, Response, parse
 from .protocol import TDSchwabProtocol, capabilities_of
-from .requests import Identity
+from .requests import FIELD_MODES, QOS_LEVELS, Identity
 from .variants import SCHWAB, TDA, VARIANTS, Service, Variant
 
 __all__ = ["Codec", "Decoded", "Notify", "Response", "parse", "SCHWAB", "TDA", "VARIANTS", "Service",
@@ -61,7 +61,8 @@ def make_protocol(variant: Variant) -> Callable[[Config], TDSchwabProtocol]:
                                  server_timeout=config["server_timeout"],
                                  keepalive_interval=config["keepalive_interval"],
                                  handshake_timeout=config["handshake_timeout"],
-                                 command_timeout=config["command_timeout"], secrets=config.secrets)
+                                 command_timeout=config["command_timeout"], secrets=config.secrets,
+                                 fields=str(config["fields"]))
         if url and keeper is not None:  # a fixed socket; the OAuth token still serves history
             proto.oauth, proto.token_file = keeper, tfile
         proto.api_url = str(config.get("api_url") or API_URLS[variant.name])
@@ -83,7 +84,10 @@ def _options(variant: Variant) -> Tuple[Option, ...]:
         Option("url", None, help="a streamer WebSocket URL to use as-is (with token=) instead of the REST lookup"),
         Option("token", secret=True, help="the streamer LOGIN token for url= (TDA streamer token, Schwab access "
                                           "token)"),
-        Option("qos", "2", help="TDA QOS level 0 (fastest) .. 5; ignored on Schwab"),
+        Option("qos", "2", help="TDA QOS level 0 (fastest) .. 5; ignored on Schwab", kind=one_of(*QOS_LEVELS)),
+        Option("fields", "all", help="level-one fields to request: all (every field, as tda-api and schwab-py do) "
+                                     "or kinds (only what the subscribed kinds deliver; VIEW follows changes)",
+               kind=one_of(*FIELD_MODES)),
         Option("server_timeout", 60.0, help="seconds of streamer silence before the socket counts as dead",
                kind=float),
         Option("keepalive_interval", 30.0, help="seconds between keepalive commands", kind=float),

@@ -5,12 +5,18 @@ Rules (protocols/tda_schwab.md sections 3-5 and 9):
 * LOGIN first (request id ``"0"``; ids are strings from a per-socket counter). Nothing else goes out before its
   ack: a command that races ahead of it gets code 20. TDA then sends QOS (``qos``, default "2", the server's own).
 * ONE command in flight: the next goes out when the previous one's response arrived (parallel commands give
-  codes 22-25). Commands wait in a queue; a command unanswered for ``command_timeout`` means a stuck session
-  (reconnect).
-* Subscriptions: SUBS for a service that has no keys on the wire, ADD for more keys, UNSUBS (keys only) when the
-  last subscription of a key goes; fields are every known field, sorted, with 0. quote, trade and summary of a
-  symbol share its level-one key. A SUBS/ADD answered with a failure code (11, 19, 21, 22-25, ...) rejects the
-  subscriptions of that command only (SubscriptionError through the reply path); the others keep streaming.
+  codes 22-25); a command unanswered for ``command_timeout`` means a stuck session (reconnect).
+* Subscriptions are reconciled, not queued: each service has the keys (and fields) the subscriptions want and
+  the keys (and fields) already sent; when nothing is in flight, the next command is computed from the
+  difference of one changed service: UNSUBS (keys only) for keys nobody wants any more, then VIEW when the
+  field list changed, then SUBS (nothing sent yet) or ADD for new keys. So everything asked for while a command
+  was in flight goes out as one command per service, and a subscribe undone before it was sent sends nothing.
+  Fields: every known field, sorted, with 0 (``fields="all"``, as tda-api and schwab-py do), or with
+  ``fields="kinds"`` only those the subscribed kinds deliver; VIEW widens or narrows them as kinds come and go
+  (a server refusing VIEW gets the whole service as one SUBS instead, from then on). quote, trade and summary
+  of a symbol share its level-one key. A SUBS/ADD answered with a failure code (11, 19, 21, 22-25, ...)
+  rejects the subscriptions of that command only (SubscriptionError through the reply path); the others keep
+  streaming.
 * After every reconnect: LOGIN again, then every desired subscription as one SUBS per service, one at a time.
 * Codes: 3 on LOGIN -> AuthenticationError (Fatal unless a renewable token was good before: one fresh login);
   12 (another connection took the stream; its notify's service is "Invalid Service") -> TakeoverError, Fatal,
@@ -48,7 +54,8 @@ from ..credentials import LoginFlow, RenewFlow
 from .auth import StoredToken, TokenFile, TokenKeeper
 from .codec import Codec, Decoded, Notify, Response
 from .history import frequency_of, history_request, parse_history
-from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, QOS_LEVELS, Command, Identity, encode, fields_for,
+from .requests import (ACCOUNT_ACTIVITY, BOOK_FIELDS, FIELD_MODES, QOS_LEVELS, Command, Identity, encode,
+                       fields_for,
                        has_qos, login_request, parse_streamer_info, redacted_forms, service_of,
                        streamer_info_request, streamer_url)
 from .variants import Variant
@@ -118,9 +125,13 @@ class TDSchwabProtocol(ProtocolCore):
                  access_token: Optional[str] = None, oauth: Optional[TokenKeeper] = None,
                  token_file: Optional[TokenFile] = None, server_timeout: float = 60.0,
                  keepalive_interval: float = 30.0, handshake_timeout: float = 10.0,
-                 command_timeout: float = 30.0, secrets: Tuple[str, ...] = ()) -> None:
+                 command_timeout: float = 30.0, secrets: Tuple[str, ...] = (), fields: str = "all") -> None:
         if qos not in QOS_LEVELS:
             raise ValueError(f"qos must be one of {', '.join(QOS_LEVELS)}, not {qos!r}")
+        if fields not in FIELD_MODES:
+            raise ValueError(f"fields must be one of {', '.join(FIELD_MODES)}, not {fields!r}")
+        self.fields = fields
+        self._view = True  # until a server refuses VIEW
         ident = identity or Identity()
         if not ident.correl_id:
             ident = dataclasses.replace(ident, correl_id=str(uuid.uuid4()))
@@ -244,9 +255,12 @@ class TDSchwabProtocol(ProtocolCore):
     def _reset_socket(self) -> None:
         self.machine.reset()
         self._rid = 0
-        self._queue: Deque[Command] = collections.deque()
+        self._queue: Deque[Command] = collections.deque()  # QOS, the park, keepalives
         self._inflight: Optional[_InFlight] = None
-        self._wire: Dict[str, Dict[str, None]] = {}  # service -> keys subscribed (or on their way), in order
+        self._wire: Dict[str, Dict[str, None]] = {}  # service -> keys the subscriptions want, in order
+        self._sent: Dict[str, Dict[str, None]] = {}  # service -> keys the server has (or is being sent)
+        self._sent_fields: Dict[str, str] = {}       # service -> the field list the server has
+        self._dirty: Dict[str, None] = {}            # services whose wanted and sent state differ, in order
         self.parked = False
 
     def _connected(self, now: float, wall_ns: int) -> None:
@@ -283,12 +297,54 @@ class TDSchwabProtocol(ProtocolCore):
         self._pump(self._now)
 
     def _pump(self, now: float) -> None:
-        """Send the next queued command when none is in flight (one at a time: section 5.7)."""
-        if self._inflight is not None or not self._queue or not self.ready:
+        """Send the next command when none is in flight (one at a time: section 5.7): a queued one, else the
+        next step of a changed service."""
+        if self._inflight is not None or not self.ready:
             return
-        cmd = self._queue.popleft()
+        cmd = self._queue.popleft() if self._queue else self._reconciled()
+        if cmd is None:
+            return
         self._inflight = _InFlight(self._next_rid(), cmd, now)
         self._send_text(encode(self.variant, self.identity, cmd, self._inflight.rid), now)
+
+    def _reconciled(self) -> Optional[Command]:
+        """The next command bringing a changed service's server state to what its subscriptions want."""
+        while self._dirty:
+            service = next(iter(self._dirty))
+            cmd = self._step(service)
+            if cmd is not None:
+                return cmd
+            del self._dirty[service]
+        return None
+
+    def _step(self, service: str) -> Optional[Command]:
+        """One command for ``service``: UNSUBS first (it frees room under the symbol limit), then VIEW, then
+        SUBS/ADD; None when the server already has what is wanted."""
+        want, sent = self._wire.get(service, {}), self._sent.setdefault(service, {})
+        gone = [k for k in sent if k not in want]
+        if gone:
+            for key in gone:
+                del sent[key]
+            return Command(service, "UNSUBS", {"keys": ",".join(gone)}, "unsubs")
+        fields = self._fields_of(service)
+        if sent and fields != self._sent_fields.get(service):
+            self._sent_fields[service] = fields
+            if self._view:
+                return Command(service, "VIEW", {"fields": fields}, "view")
+            sent.clear()  # a server without VIEW: SUBS the whole set again with the new fields
+        new = [k for k in want if k not in sent]
+        if not new:
+            return None
+        command = "ADD" if sent else "SUBS"
+        sent.update(dict.fromkeys(new))
+        self._sent_fields[service] = fields
+        return Command(service, command, {"keys": ",".join(new), "fields": fields}, "subs")
+
+    def _fields_of(self, service: str) -> str:
+        kinds = None
+        if self.fields == "kinds":
+            kinds = {s.kind for s in self.desired if service_of(self.variant, s) == service}
+        return fields_for(self.variant, service, kinds)
 
     def _deadline(self) -> Optional[float]:
         flight = self._inflight
@@ -304,7 +360,7 @@ class TDSchwabProtocol(ProtocolCore):
         return Command(ACCOUNT_ACTIVITY, "SUBS", {"keys": self.identity.park_key, "fields": BOOK_FIELDS}, purpose)
 
     def _keepalive(self, now: float) -> None:
-        if self.ready and self.parked and self._inflight is None and not self._queue:
+        if self.ready and self.parked and self._inflight is None and not self._queue and not self._dirty:
             self._enqueue(self._park_command("keepalive"))
 
     # ------------------------------------------------------------ subscriptions
@@ -312,34 +368,23 @@ class TDSchwabProtocol(ProtocolCore):
         service_of(self.variant, sub)
 
     def _send_subscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
-        fresh: Dict[str, List[str]] = {}
         for sub in subs:
             service = service_of(self.variant, sub)
-            keys = self._wire.setdefault(service, {})
-            if sub.symbol in keys:
-                self._acked(sub)  # its key is already streaming for another kind
-            elif sub.symbol not in fresh.setdefault(service, []):
-                fresh[service].append(sub.symbol)
-        for service, new in fresh.items():
-            if not new:
-                continue
-            command = "ADD" if self._wire[service] else "SUBS"
-            self._wire[service].update(dict.fromkeys(new))
-            self._enqueue(Command(service, command, {"keys": ",".join(new),
-                                                     "fields": fields_for(self.variant, service)}, "subs"))
+            self._wire.setdefault(service, {})[sub.symbol] = None
+            self._dirty[service] = None
+            if sub.symbol in self._sent.get(service, ()):
+                self._acked(sub)  # its key is already streaming (or on its way) for another kind
+        self._pump(now)
 
     def _send_unsubscriptions(self, subs: List[Subscription], now: float, wall_ns: int) -> None:
+        # The park keeps the set on the wire non-empty, so an UNSUBS of a service's last key is safe.
         still = self._desired_keys()
-        gone: Dict[str, List[str]] = {}
         for sub in subs:
             service = service_of(self.variant, sub)
-            keys = self._wire.get(service, {})
-            if sub.symbol in keys and (service, sub.symbol) not in still:
-                del keys[sub.symbol]
-                gone.setdefault(service, []).append(sub.symbol)
-        for service, keys_gone in gone.items():
-            # The park keeps the set on the wire non-empty, so an UNSUBS of a service's last key is safe.
-            self._enqueue(Command(service, "UNSUBS", {"keys": ",".join(keys_gone)}, "unsubs"))
+            if (service, sub.symbol) not in still:
+                self._wire.get(service, {}).pop(sub.symbol, None)
+            self._dirty[service] = None  # its keys, or with fields="kinds" its fields, may have changed
+        self._pump(now)
 
     def _desired_keys(self) -> Set[Tuple[str, str]]:
         return {(service_of(self.variant, s), s.symbol) for s in self.desired}
@@ -391,6 +436,11 @@ class TDSchwabProtocol(ProtocolCore):
             return self._subs_answer(flight.cmd, ok, r, wall_ns)
         if flight.cmd.purpose == "park":
             self.parked = ok
+        if flight.cmd.purpose == "view" and not ok:
+            self._view = False  # the fields go out with a SUBS of the whole service instead
+            self._sent_fields.pop(flight.cmd.service, None)
+            self._dirty[flight.cmd.service] = None
+            return []
         if ok:
             return []
         return [self._status("error", f"the {self.display} streamer refused {flight.cmd.command} "
@@ -431,9 +481,9 @@ class TDSchwabProtocol(ProtocolCore):
             for sub in subs:
                 self._acked(sub)
             return []
-        keys = self._wire.get(cmd.service, {})
         for key in cmd.keys:
-            keys.pop(key, None)
+            self._wire.get(cmd.service, {}).pop(key, None)
+            self._sent.get(cmd.service, {}).pop(key, None)
         out: List[Event] = []
         for sub in subs:
             out += self._rejected(sub, subscription_error(self.display, sub, r.code, r.msg), wall_ns)

@@ -18,20 +18,21 @@ import datetime as _dt
 import json
 import re
 import urllib.parse
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from ...errors import AuthenticationError, ProviderError, UnsupportedError
 from ..base import HttpRequest, HttpResponse, Subscription
-from .variants import Variant
+from .variants import LEVEL_ONE, Variant, category
 
 __all__ = ["Identity", "Command", "symbol_form", "service_of", "fields_for", "encode", "login_request",
            "streamer_url", "has_qos", "redacted_forms", "streamer_info_request", "parse_streamer_info",
-           "ACCOUNT_ACTIVITY", "BOOK_FIELDS",
-           "QOS_LEVELS"]
+           "ACCOUNT_ACTIVITY", "BOOK_FIELDS", "FIELD_MODES", "QOS_LEVELS"]
 
 ACCOUNT_ACTIVITY = "ACCT_ACTIVITY"
 BOOK_FIELDS = "0,1,2,3"      # books and account activity: key, time/account, bids/type, asks/data (section 7)
 QOS_LEVELS = ("0", "1", "2", "3", "4", "5")  # express 500 ms ... delayed 5 s; "2" (1 s) is the server's default
+FIELD_MODES = ("all", "kinds")  # the ``fields`` option: every field, or those the subscribed kinds deliver
+_KIND_ALSO = {"trade": ("total_volume",)}  # Trade.day_volume comes from a summary-category field
 
 _OSI = re.compile(r"[A-Z0-9.]{1,6} *[0-9]{6}[CP][0-9]{8}\Z")          # Schwab: AAPL  251219C00200000
 _TDA_OPTION = re.compile(r"[A-Z0-9.]{1,10}_[0-9]{6}[CP][0-9.]+\Z")    # TDA: GOOG_052920C620
@@ -132,10 +133,18 @@ def service_of(variant: Variant, sub: Subscription) -> str:
     return wire
 
 
-def fields_for(variant: Variant, service: str) -> str:
-    """Every known field of ``service``, sorted, always with 0 (the key): what tda-api and schwab-py request."""
+def fields_for(variant: Variant, service: str, kinds: Optional[Iterable[str]] = None) -> str:
+    """The field list to request for ``service``, sorted, always with 0 (the key). Without ``kinds``: every
+    known field, what tda-api and schwab-py request. With ``kinds`` (of a level-one service): only the fields
+    of those kinds' events, their own values and their ``extra`` (:func:`.variants.category`), which is all
+    such a subscription ever delivers."""
     svc = variant.service(service)
-    numbers = sorted({0, *(int(n) for n in (svc.fields if svc is not None else ()))})
+    fields: Mapping[str, Tuple[str, str]] = svc.fields if svc is not None else {}
+    if kinds is not None and svc is not None and svc.kind == LEVEL_ONE:
+        wanted = set(kinds)
+        also = {name for kind in wanted for name in _KIND_ALSO.get(kind, ())}
+        fields = {n: spec for n, spec in fields.items() if category(spec[0]) in wanted or spec[0] in also}
+    numbers = sorted({0, *(int(n) for n in fields)})
     return ",".join(map(str, numbers)) if len(numbers) > 1 else BOOK_FIELDS
 
 
