@@ -236,6 +236,25 @@ def test_the_token_is_refreshed_before_it_expires_and_the_stream_never_drops(tmp
     assert p.auth.deadline is not None and p.auth.deadline > pair.now + 60  # the next one is scheduled
 
 
+@pytest.mark.parametrize("variant", [SCHWAB, TDA], ids=["schwab", "tda"])
+def test_an_access_token_of_unknown_age_is_refreshed_first_when_it_can_be(tmp_path: Any, variant: Variant) -> None:
+    path = _write(tmp_path / "token.json", _document())
+    spec = SCHWAB_SPEC if variant is SCHWAB else TDA_SPEC
+    peer = OAuthPeer(variant, lambda: _config(spec, access_token="acc-by-hand", token_path=path, app_key=APP_KEY,
+                                              app_secret=APP_SECRET))
+    peer.valid.add("acc-by-hand")
+    pair = _connected(peer)  # not the file's token: it may be 29 of its 30 minutes old, no expiry is known
+    p = pair.proto
+    assert p.ready and [c.method for c in peer.calls] == ["POST", "GET"] and peer.issued == 1
+    assert p.auth.current is not None and p.auth.current.expires_at == pair.now + 1800
+    assert p.auth.deadline is not None and p.auth.deadline < pair.now + 1800  # the next refresh is scheduled
+    fresh = _write(tmp_path / "again.json", _document())  # the first file now holds the refreshed token
+    same = _config(spec, access_token=ACCESS, token_path=fresh, app_key=APP_KEY, app_secret=APP_SECRET)
+    assert same.oauth is not None and same.oauth.token.expires_at == T0 + 1800  # the file's own: its expiry holds
+    alone = OAuthPeer(variant, lambda: _config(spec, access_token=ACCESS))  # nothing to refresh it with
+    assert _connected(alone).proto.ready and [c.method for c in alone.calls] == ["GET"] and alone.issued == 0
+
+
 # ---------------------------------------------------------------- a refused refresh
 @pytest.mark.parametrize("status", [400, 401])
 def test_a_refused_refresh_at_login_is_final_and_says_to_recreate_the_token(tmp_path: Any, status: int) -> None:

@@ -34,7 +34,8 @@ def _keeper(variant: Variant, config: Config) -> Tuple[Optional[TokenKeeper], Op
     stored = tfile.load() if tfile is not None else StoredToken()
     explicit = config.get("access_token")
     if explicit:
-        stored = StoredToken(str(explicit), stored.refresh_token, None, stored.creation_timestamp, stored.fields,
+        known = stored.expires_at if str(explicit) == stored.access_token else None  # else of unknown age
+        stored = StoredToken(str(explicit), stored.refresh_token, known, stored.creation_timestamp, stored.fields,
                              stored.wrapped)
     if config.get("refresh_token"):
         stored = StoredToken(stored.access_token, str(config["refresh_token"]), stored.expires_at,

@@ -227,9 +227,14 @@ class TokenKeeper:
         return self.token.expires_at if self.can_refresh else None
 
     def usable(self, wall_s: float) -> bool:
-        """True when the access token exists and is not about to expire."""
+        """True when the access token exists and is not about to expire. One of unknown age (an explicit
+        ``access_token``, a file without ``expires_at``) counts as usable only when it cannot be refreshed:
+        it may be 29 of its 30 minutes old, and refreshing it first gives the stream a known deadline for the
+        next refresh instead of a close mid-stream."""
         exp = self.token.expires_at
-        return bool(self.token.access_token) and (exp is None or exp - _EARLY > wall_s)
+        if exp is None:
+            return bool(self.token.access_token) and not self.can_refresh
+        return bool(self.token.access_token) and exp - _EARLY > wall_s
 
     def access_flow(self, wall_s: float, force: bool = False) -> Generator[HttpRequest, HttpResponse, str]:
         """A flow step yielding the refresh request when one is needed; returns the access token to use."""
