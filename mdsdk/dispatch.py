@@ -558,8 +558,10 @@ class Dispatcher:
 
     # -- lifecycle and figures
     def close(self, timeout: float = 2.0) -> None:
-        """Close every queue and join the callback thread (what is queued
-        for callbacks is delivered first, within ``timeout``)."""
+        """Close every queue and join the callback thread (within ``timeout``).
+        A backlog still queued for callbacks is not delivered: the callback
+        thread finishes the batch in hand and stops, so a slow callback cannot
+        hold ``close()`` up; ``stats()`` taken before closing shows the depth."""
         self._closed = True
         with self._lock:
             consumers, self._consumers = self._consumers, ()
