@@ -89,7 +89,7 @@ class _RestWorker:
             if req.delay > 0 and self._stopping.wait(min(req.delay, 3600.0)):
                 return
             try:
-                answer = self._perform(req)
+                answer = req.run() if req.run is not None else self._perform(req)
             except MdsdkError as exc:
                 answer = exc
             except Exception as exc:  # noqa: BLE001 - the flow must hear an answer, or it waits forever

@@ -7,6 +7,7 @@ slow-reader kill), and fixture-shaped data reaching user code."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any, Iterator, List
 
@@ -15,6 +16,7 @@ import pytest
 import mdsdk
 from mdsdk import AuthenticationError, QueuePolicy, ReconnectPolicy, Status
 from mdsdk.registry import emulator_options, get_spec
+from mdsdk.providers.tdschwab import TokenFile
 from mdsdk.testing import TDSchwabEmulator
 
 from .conftest import wait_until
@@ -120,3 +122,27 @@ def test_fields_kinds_streams_only_what_the_kinds_need_and_widens_with_view(emu:
     first = set(level_one[0]["parameters"]["fields"].split(","))
     wider = set(level_one[1]["parameters"]["fields"].split(","))
     assert first < wider and len(wider) < 30  # quotes then trades: never the whole table of 50-odd fields
+
+
+def test_a_refreshed_token_is_written_back_to_the_token_file_off_the_socket_thread(
+        emu: TDSchwabEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = emu.token_file()
+    doc["token"]["expires_at"] = int(time.time()) + 30  # inside the refresh margin: refreshed before login
+    path = tmp_path / "token.json"
+    path.write_text(json.dumps(doc))
+    writers: List[str] = []
+    real_save = TokenFile.save
+
+    def save(self: TokenFile, token: Any) -> None:  # the real write, noting which thread does it
+        writers.append(threading.current_thread().name)
+        real_save(self, token)
+    monkeypatch.setattr(TokenFile, "save", save)
+    with mdsdk.connect(emu.variant, api_url=emu.api_url, token_path=str(path), app_key=emu.app_key,
+                       app_secret=emu.app_secret, reconnect=FAST) as feed:
+        assert feed.get_quote(emu.example_symbol, timeout=5)
+        assert wait_until(lambda: writers, 5)
+    saved = json.loads(path.read_text())
+    assert saved["token"]["access_token"] != doc["token"]["access_token"]
+    assert saved["token"]["access_token"] in emu.issued_tokens and saved["token"]["refresh_token"]
+    assert saved["creation_timestamp"] == doc["creation_timestamp"]
+    assert writers == [f"mdsdk-{emu.variant}-rest"]  # the REST worker, never the socket thread

@@ -162,7 +162,9 @@ class Fatal(Signal):
 @dataclass(frozen=True)
 class HttpRequest:
     """A REST call described as data; the runtime's REST worker performs it
-    against the protocol's ``api_url``."""
+    against the protocol's ``api_url``. With ``run`` set it is a local step
+    instead (a token file write): the worker calls ``run()`` for the answer,
+    so blocking disk I/O stays off the socket thread and out of the protocol."""
 
     method: str
     path: str
@@ -171,6 +173,7 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before sending (penalty back-off)
     form: Optional[Mapping[str, str]] = None  # an application/x-www-form-urlencoded body (OAuth token endpoints)
+    run: Optional[Callable[[], "HttpResponse"]] = None
 
     def __repr__(self) -> str:  # bodies and headers carry credentials
         return f"HttpRequest({self.method} {self.path})"

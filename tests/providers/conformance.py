@@ -11,11 +11,11 @@ error, malformed frames, close, and resubscribe state after a reconnect.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Set
+from typing import Any, List, Set, Union
 
 import pytest
 
-from mdsdk.errors import ConnectionLost
+from mdsdk.errors import ConnectionLost, MdsdkError
 from mdsdk.events import Quote, Status
 from mdsdk.providers.base import HttpRequest, HttpResponse, ProviderProtocol, Ready, Subscription
 
@@ -67,6 +67,16 @@ class Harness:
         """The REST answer to one request the protocol asks for (default: 404)."""
         return HttpResponse(404, None, "no REST in this harness")
 
+    def answer_http(self, request: HttpRequest) -> Union[HttpResponse, MdsdkError]:
+        """What the runtime's REST worker would hand back: a local step (``request.run``, a token file write)
+        carried out, anything else answered by :meth:`respond_http`."""
+        if request.run is None:
+            return self.respond_http(request)
+        try:
+            return request.run()
+        except MdsdkError as exc:
+            return exc
+
 
 class Pair:
     """A protocol object wired to the harness's scripted server in memory."""
@@ -91,7 +101,7 @@ class Pair:
                 for answer in self.h.respond(frame):
                     self.receive(answer)
             for call_id, req in calls:
-                self.proto.http_response(call_id, self.h.respond_http(req), self.now, int(self.now * 1e9))
+                self.proto.http_response(call_id, self.h.answer_http(req), self.now, int(self.now * 1e9))
         raise AssertionError("the exchange did not settle in 100 rounds")
 
     def receive(self, frame: str) -> List[Any]:

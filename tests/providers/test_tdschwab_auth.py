@@ -126,7 +126,7 @@ def _answer_rest(pair: OneAtATime) -> None:
         if not calls:
             return
         for call_id, req in calls:
-            pair.proto.http_response(call_id, pair.h.respond_http(req), pair.now, int(pair.now * 1e9))
+            pair.proto.http_response(call_id, pair.h.answer_http(req), pair.now, int(pair.now * 1e9))
 
 
 def _config(spec: Any, environ: Optional[Dict[str, str]] = None, **kwargs: Any) -> TDSchwabProtocol:
@@ -327,7 +327,7 @@ def _history(p: TDSchwabProtocol, peer: OAuthPeer, request: History, rid: int = 
     for _ in range(5):
         calls = p.http_outgoing()
         for call_id, req in calls:
-            p.http_response(call_id, peer.respond_http(req), T0, int(T0 * 1e9))
+            p.http_response(call_id, peer.answer_http(req), T0, int(T0 * 1e9))
     (reply,) = [s for s in p.signals if isinstance(s, Reply) and s.request_id == rid]
     return reply
 
@@ -411,7 +411,7 @@ def test_a_cancelled_history_gets_no_reply() -> None:
     p.request(4, _day(1_700_000_000_000), T0, 1)
     p.cancel(4, T0, 1)
     for call_id, req in p.http_outgoing():
-        p.http_response(call_id, peer.respond_http(req), T0, 1)
+        p.http_response(call_id, peer.answer_http(req), T0, 1)
     assert not p.signals
 
 

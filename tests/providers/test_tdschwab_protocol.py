@@ -145,7 +145,7 @@ class OneAtATime(Pair):
     def pump(self) -> None:
         for _ in range(200):
             for call_id, req in self.proto.http_outgoing():
-                self.proto.http_response(call_id, self.h.respond_http(req), self.now, int(self.now * 1e9))
+                self.proto.http_response(call_id, self.h.answer_http(req), self.now, int(self.now * 1e9))
             out = self.proto.outgoing()
             if not out:
                 return

@@ -13,8 +13,9 @@ Access tokens live 30 minutes. :class:`TokenKeeper` refreshes them (Schwab: POST
 Basic app_key:app_secret; TDA: POST /v1/oauth2/token with ``client_id`` = app key + ``@AMER.OAUTHAP``) as pure
 REST flow steps; the spine's renewal deadline runs them ahead of expiry. A refused refresh (400/401, e.g.
 ``invalid_grant``) is final: :class:`~mdsdk.errors.AuthenticationError` saying the refresh token must be
-recreated, remembered so nothing asks again. File I/O lives in :class:`TokenFile` only, which the provider's
-factory creates and the protocol calls where REST answers arrive."""
+recreated, remembered so nothing asks again. File I/O lives in :class:`TokenFile` only: the provider's factory
+reads it, and the protocol hands each refreshed token to :meth:`TokenFile.save_request`, a step the runtime's I/O
+worker carries out."""
 
 from __future__ import annotations
 
@@ -134,6 +135,19 @@ class TokenFile:
             except OSError:
                 pass
             raise
+
+    def save_request(self, token: StoredToken) -> HttpRequest:
+        """:meth:`save` as a flow step the runtime's I/O worker carries out (``HttpRequest.run``), so neither
+        the socket thread nor the sans-I/O protocol waits on the disk; a failed write is a ConfigurationError
+        naming the file (never the token)."""
+        def run() -> HttpResponse:
+            try:
+                self.save(token)
+            except OSError as exc:
+                raise ConfigurationError(f"could not write the refreshed token to {self.path!r} "
+                                         f"({type(exc).__name__}: {exc.strerror or 'error'})") from None
+            return HttpResponse(200, None)
+        return HttpRequest("WRITE", self.path, run=run)
 
 
 def _basic(app_key: str, app_secret: str) -> str:

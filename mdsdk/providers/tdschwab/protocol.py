@@ -42,7 +42,7 @@ import collections
 import dataclasses
 import enum
 import uuid
-from typing import Any, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, Generator, List, Optional, Set, Tuple
 
 from ...errors import (AuthenticationError, ConnectionLost, MdsdkError, ProviderError, TakeoverError,
                        UnsupportedError)
@@ -111,7 +111,7 @@ class TDSchwabProtocol(ProtocolCore):
     token; Schwab: the OAuth access token) make a fixed endpoint; ``access_token`` without ``url`` fetches the
     streamer info over REST (TDA userprincipals, Schwab userPreference) and learns the identity from it;
     ``oauth`` (a :class:`~.auth.TokenKeeper`) does the same and also refreshes the access token ahead of its
-    expiry, handing every refreshed token to ``token_file`` (saved where REST answers arrive: :meth:`http_response`);
+    expiry, handing every refreshed token to ``token_file`` (written by the runtime's I/O worker: :meth:`_keep_token`);
     ``login``/``renew`` REST flows replace either. Price history goes over REST with the OAuth access token
     (:mod:`.history`). ``identity`` holds the per-user request fields; a Schwab
     correl id is generated once per object when none is given (it must not change within a session)."""
@@ -168,6 +168,7 @@ class TDSchwabProtocol(ProtocolCore):
             force = renewing or (self._logins > 0 and keeper.can_refresh)
             self._logins += 1
             access = yield from keeper.access_flow(wall_s, force=force)
+            self._keep_token()
             answer = yield streamer_info_request(variant, access)
             url, token, self.identity = parse_streamer_info(variant, answer, access, self.identity)
             return Endpoint(streamer_url(url), token, expires_at=keeper.expires_at, rest_token=access)
@@ -191,26 +192,23 @@ class TDSchwabProtocol(ProtocolCore):
         held = tuple(f for t in self.auth.held for f in redacted_forms(t)[1:])
         return super().secrets + held + (self.oauth.secrets if self.oauth is not None else ())
 
-    # ------------------------------------------------------------ REST answers, the token file, history
-    def http_response(self, call_id: int, response: Union[HttpResponse, MdsdkError], now: float,
-                      wall_ns: int) -> None:
-        super().http_response(call_id, response, now, wall_ns)
-        self._save_token()
-
-    def _save_token(self) -> None:
-        """Write a refreshed token back to the token file (the one disk write, outside the flows themselves). A
-        failed write costs the file, not the stream: a Status says so and the token stays in memory."""
+    # ------------------------------------------------------------ the token file, history
+    def _keep_token(self) -> None:
+        """Hand a refreshed token to the token file, as a flow of its own whose one step the runtime's I/O worker
+        carries out. A failed write costs the file, not the stream: a Status says so, the token stays in memory."""
         fresh = self.oauth.unsaved if self.oauth is not None else None
         if fresh is None or self.oauth is None:
             return
         self.oauth.unsaved = None
         if self.token_file is None:
             return
-        try:
-            self.token_file.save(fresh)
-        except OSError as exc:
-            self._report("error", f"could not write the refreshed token to {self.token_file.path!r} "
-                                  f"({type(exc).__name__}: {exc.strerror or 'error'}); the stream goes on")
+        tfile = self.token_file
+
+        def write() -> Generator[HttpRequest, HttpResponse, None]:
+            yield tfile.save_request(fresh)
+
+        self.rest.start(write(), lambda _: None,
+                        lambda exc: self._report("error", f"{self.redact(str(exc))}; the stream goes on"))
 
     def _start_history(self, request_id: int, request: History, now: float, wall_ns: int) -> None:
         try:
@@ -227,6 +225,7 @@ class TDSchwabProtocol(ProtocolCore):
         access: Optional[str] = None
         if self.oauth is not None:
             access = yield from self.oauth.access_flow(wall_s)
+            self._keep_token()
         else:
             ep = self.auth.current
             if ep is not None:
