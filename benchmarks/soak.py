@@ -143,6 +143,7 @@ class Run:
         self.events = 0
         self.bars: Dict[Tuple[str, str], List[int]] = {}
         self.gaps = 0
+        self.unfilled: List[str] = []  # what the feed said about backfills that did not come
         self.feed.on("*", self._count)
         self.symbols = _symbols(name, info["example"])
         self.feed.subscribe(self.symbols, kinds=("quote",))
@@ -155,18 +156,25 @@ class Run:
             self.bars.setdefault((ev.symbol, ev.interval), []).append(ev.time)
         elif ev.__class__ is Status and ev.kind == "gap":
             self.gaps += 1
+        elif ev.__class__ is Status and ev.kind == "error" and "backfill" in ev.detail:
+            self.unfilled.append(ev.detail)
 
     def report(self) -> Dict[str, Any]:
         stats = self.feed.stats()
         lost = repeated = 0
-        for starts in self.bars.values():
+        holes: List[str] = []
+        for (symbol, _), starts in self.bars.items():
             repeated += len(starts) - len(set(starts))
             ordered = sorted(set(starts))
-            lost += sum((b - a) // 60_000_000_000 - 1 for a, b in zip(ordered, ordered[1:]))
+            for a, b in zip(ordered, ordered[1:]):
+                if b - a > 60_000_000_000:
+                    lost += (b - a) // 60_000_000_000 - 1
+                    holes.append(f"{symbol} bars missing between {a // 10**9} and {b // 10**9} (epoch s)")
         proto = self.feed._connection.protocol
         return {"provider": self.name, "events": self.events, "reconnects": stats["reconnects"], "gaps": self.gaps,
                 "backfilled": getattr(getattr(proto, "bars", None), "backfilled", 0),
                 "bars": sum(len(v) for v in self.bars.values()), "bars_lost": lost, "bars_repeated": repeated,
+                "unfilled": len(self.unfilled), "unfilled_details": self.unfilled + holes,
                 "malformed": stats["malformed"], "dropped": stats["dropped"]}
 
 
@@ -251,7 +259,10 @@ def main() -> None:
     rows, start, end, faults = soak(minutes, args.seed, args.trace, args.in_process)
     print(f"soak: {minutes:g} min, {faults} faults, every provider's emulator at once\n")
     print(table(rows, ["provider", "events", "reconnects", "gaps", "backfilled", "bars", "bars_lost",
-                       "bars_repeated", "malformed", "dropped"]))
+                       "bars_repeated", "unfilled", "malformed", "dropped"]))
+    for r in rows:
+        for detail in r.pop("unfilled_details")[:3]:
+            print(f"  {r['provider']}: {detail}")
     print(f"\nclient process at start: {start}\nclient process at end:   {end}")
     write_results("soak", [dict(r, minutes=minutes, faults=faults) for r in rows] +
                   [{"process_start": start, "process_end": end, "minutes": minutes}])

@@ -59,16 +59,19 @@ class BarLedger:
         return bool(self._held)
 
     def release(self, key: Series, backfill: Sequence[Bar] = ()) -> List[Event]:
-        """The backfilled bars (complete ones, ascending) then the held live ones, each passing once."""
+        """The backfilled bars (complete ones) and the held live ones merged by bar start, each passing once. Held
+        bars can be older than backfilled ones (two outages close together: live bars came between them), so
+        neither group may simply go first; within a period the forming bars keep their place before its complete bar, as
+        live delivered them."""
         held = self._held.pop(key, [])
-        ordered = sorted((b for b in backfill if b.complete), key=lambda b: b.time)
-        return self._pass(ordered + held)
+        merged = [b for b in backfill if b.complete] + held
+        return self._pass(sorted(merged, key=lambda b: (b.time, b.complete)))
 
-    def release_all(self) -> List[Event]:
-        """Every held bar, in order (a backfill that cannot finish)."""
+    def release_all(self, backfills: Optional[Dict[Series, List[Bar]]] = None) -> List[Event]:
+        """Every held bar, in order, with whatever ``backfills`` did arrive (backfills that cannot finish)."""
         out: List[Event] = []
         for key in list(self._held):
-            out += self.release(key)
+            out += self.release(key, (backfills or {}).get(key, ()))
         return out
 
     def apply(self, events: List[Event]) -> List[Event]:
@@ -128,6 +131,7 @@ class Continuity:
         self.outage_from = 0  # ... when the socket went: where the outage starts
         self.backfilled = 0
         self._requests: Dict[int, Series] = {}
+        self._arrived: Dict[Series, List[Bar]] = {}  # backfilled bars of a series still waiting for another backfill
         self._next = -1
         self.deadline: Optional[float] = None
         self._start: Callable[[int, History], None] = start or (lambda rid, req: None)  # the history path
@@ -196,23 +200,26 @@ class Continuity:
         key = self._requests.pop(request_id)
         if not self._requests:
             self.deadline = None
-        bars = getattr(value, "bars", ()) if error is None else ()
-        out = self.ledger.release(key, bars)
+        arrived = self._arrived.setdefault(key, [])
+        arrived += getattr(value, "bars", ()) if error is None else ()
+        failed = [status("error", f"could not backfill the missing {key[0]} {key[1]} bars: {error}", wall_ns,
+                         symbol=key[0])] if error is not None else []
+        if key in self._requests.values():  # a second outage's backfill of this series is still out: keep holding
+            return failed
+        out = self.ledger.release(key, self._arrived.pop(key))
         self.backfilled += sum(1 for e in out if e.__class__ is Bar and e.complete)
-        if error is not None:
-            out.insert(0, status("error", f"could not backfill the missing {key[0]} {key[1]} bars: {error}",
-                                 wall_ns, symbol=key[0]))
-        return out
+        return failed + out
 
     def timer(self, now: float, status: Callable[..., Event], wall_ns: int) -> List[Event]:
         """Give up on backfills past their patience: the held bars go out, and a Status says so."""
         if self.deadline is None or now < self.deadline:
             return []
         keys, self._requests, self.deadline = sorted(set(self._requests.values())), {}, None
+        arrived, self._arrived = self._arrived, {}
         names = ", ".join(f"{s} {i}" for s, i in keys)
         late = status("error", f"the backfill of {names} did not answer in {self.patience:g} s; live bars go on "
                                "without it", wall_ns)
-        return [late] + self.ledger.release_all()
+        return [late] + self.ledger.release_all(arrived)
 
 
 NEXT, REPEAT = "next", "repeat"

@@ -40,7 +40,8 @@ def test_a_held_series_waits_for_its_backfill_then_goes_in_order() -> None:
     ledger.hold(("ES", "1m"))
     assert ledger.apply([bar(5, False), bar(5), bar(6, False)]) == []  # live bars wait
     out = ledger.release(("ES", "1m"), [bar(3), bar(2), bar(4), bar(1), bar(5)])
-    assert [(b.time // M, b.complete) for b in out] == [(2, True), (3, True), (4, True), (5, True), (6, False)]
+    assert [(b.time // M, b.complete) for b in out] == [(2, True), (3, True), (4, True), (5, False), (5, True),
+                                                        (6, False)]  # merged by bar start, as live would have
 
 
 def test_continuity_reports_the_outage_and_backfills_each_series() -> None:
@@ -61,6 +62,31 @@ def test_continuity_reports_the_outage_and_backfills_each_series() -> None:
     assert [b.time // M for b in out] == [11, 12] and c.backfilled == 2
     late = c.timer(1006.0, status, 1)  # NQ's backfill never answered: its held bars go, with a Status
     assert [s.kind for s in late if isinstance(s, Status)] == ["error"] and c.deadline is None
+
+
+def test_two_outages_close_together_lose_no_bar_between_or_after_them() -> None:
+    c = Continuity(patience=30.0)
+    c.ledger.watch([("ES", "1m")])
+    c.ledger.apply([bar(10)])
+    asked: List[Any] = []
+
+    def outage(drop_at: int, back_at: int, now: float) -> None:
+        c.last_rx_ns = drop_at * M
+        c.dropped()
+        c.reconnected(now, back_at * M + 5, Capabilities(history=True), lambda rid, req: asked.append((rid, req)),
+                      status)
+
+    outage(10, 14, 100.0)  # bars 11-13 missed: their backfill is slow to answer
+    assert c.ledger.apply([bar(14), bar(15), bar(16, False)]) == []  # live bars between the outages are held
+    outage(16, 20, 110.0)  # bars 16-19 missed while the first backfill is still out
+    assert [(r.start_ns // M, r.end_ns // M) for _, r in asked] == [(11, 14), (11, 20)]
+    first = c.answer(asked[0][0], type("R", (), {"bars": (bar(11), bar(12), bar(13))})(), None, status, 1)
+    assert first == []  # the series waits for the second backfill too: releasing now would skip 16-19 for good
+    assert c.ledger.apply([bar(20), bar(21, False)]) == []
+    second = c.answer(asked[1][0], type("R", (), {"bars": tuple(bar(t) for t in range(11, 20))})(), None, status, 1)
+    got = [(b.time // M, b.complete) for b in second]
+    assert got == [(t, True) for t in range(11, 16)] + [(16, False)] + [(t, True) for t in range(16, 21)] + [(21, False)]
+    assert c.backfilled == 10 and c.deadline is None
 
 
 def test_no_backfill_without_history_or_where_the_provider_resumes_bars() -> None:
