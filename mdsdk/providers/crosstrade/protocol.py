@@ -54,8 +54,7 @@ class _Call:
 class CrossTradeProtocol(ProtocolCore):
     """One CrossTrade socket at a time; see the module docstring for the rules."""
 
-    capabilities = Capabilities(kinds=("quote", "trade", "summary", "pnl"), history=True, rpc=True,
-                                rest=True)  # history goes over the REST API
+    capabilities = Capabilities(kinds=("quote", "trade", "summary", "pnl"), history=True, rpc=True)
 
     def __init__(self, url: str, token: str, *, provider: str = "crosstrade", pnl_interval: int = 1000,
                  heartbeat: int = 5000, keepalive_interval: float = 20.0, server_timeout: float = 30.0,
