@@ -337,7 +337,9 @@ class Capabilities:
     whether it serves ``history`` (and at which ``history_units``), whether
     the server acknowledges subscriptions (``acks``) and refuses a symbol it
     does not know (``rejects_unknown``: else ``get_quote`` on one times out,
-    naming it), offers ``rpc``, needs REST (``rest``), and restores missed
+    naming it), offers ``rpc``, logs in over REST and so can fetch a fresh token
+    after a refusal (``rest``: a fixed API key is not that, even where
+    history goes over REST), and restores missed
     bars on resubscribe by itself (``resumes_bars``)."""
 
     kinds: Tuple[str, ...] = ("quote", "trade")
