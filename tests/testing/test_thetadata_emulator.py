@@ -377,6 +377,7 @@ def test_several_clients_when_not_exclusive(clients: List[Client]) -> None:
 
 def test_common_faults(emu: ThetaDataEmulator, clients: List[Client]) -> None:
     c = _client(emu, clients)
+    assert c.recv(2.0) == CONNECTED  # the server's session is up: inject() only reaches open sessions
     emu.inject()
     assert c.until(lambda f: f == emu.GARBAGE)
     emu.close_with(1011, "bye")
