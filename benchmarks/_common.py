@@ -11,12 +11,29 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TypeVar
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+_P = TypeVar("_P", bound="ChildProcess")
 
 
-class EmulatorProcess:
+class ChildProcess:
+    """A server the benchmark started as a child process (``self.proc``): a context manager that stops it."""
+
+    proc: "subprocess.Popen[Any]"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def __enter__(self: _P) -> _P:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EmulatorProcess(ChildProcess):
     """``mdsdk emulate dxlink`` in a child process on 127.0.0.1 (no auth).
 
     ``command`` (run in ``cwd``) replaces that command line with another
@@ -54,16 +71,6 @@ class EmulatorProcess:
     def pace(self, rate: float, seconds: float, k: int = 1, symbols: Sequence[str] = ("SPY",)) -> None:
         """Quote events at a steady rate, each stamped with its send time."""
         self._post("/_emulator/pace", {"rate": rate, "seconds": seconds, "k": k, "symbols": list(symbols)})
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def __enter__(self) -> "EmulatorProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def rss_mb() -> float:

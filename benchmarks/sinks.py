@@ -38,15 +38,15 @@ from mdsdk.sinks import RedisStreamSink, RedisStreamSource
 from mdsdk.testing.universe import sample
 
 try:
-    from ._common import EmulatorProcess, table, write_results
+    from ._common import ChildProcess, EmulatorProcess, table, write_results
 except ImportError:  # run as a script
     import pathlib
     import sys
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from benchmarks._common import EmulatorProcess, table, write_results
+    from benchmarks._common import ChildProcess, EmulatorProcess, table, write_results
 
 
-class RedisServerProcess:
+class RedisServerProcess(ChildProcess):
     """redis-server on 127.0.0.1 at a free port, without persistence."""
 
     def __init__(self) -> None:
@@ -75,14 +75,7 @@ class RedisServerProcess:
 
     def close(self) -> None:
         self.client.close()
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def __enter__(self) -> "RedisServerProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close()
 
 
 def floor(srv: RedisServerProcess, n: int, symbols: List[str]) -> float:
