@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from operator import attrgetter
 from typing import Dict, List, Optional
 
+from .dispatch import classes_of
 from .errors import MdsdkError
 from .events import Event, Quote, Summary
 
 __all__ = ["LatestCache"]
 
 _ONLY_QUOTES = frozenset({Quote})
-_symbol = attrgetter("symbol")
 
 
 class LatestCache:
@@ -34,8 +33,8 @@ class LatestCache:
 
     def update(self, events: List[Event]) -> None:
         """Take the quotes and summaries out of one decoded batch."""
-        if _ONLY_QUOTES.issuperset(map(type, events)):  # the usual batch: one pass in C
-            self.quotes.update(zip(map(_symbol, events), events))  # type: ignore[arg-type]
+        if _ONLY_QUOTES.issuperset(classes_of(events)):  # the usual batch: the latest per symbol, then one merge
+            self.quotes.update({e.symbol: e for e in events})  # type: ignore[misc]
             seen = bool(events)
         else:
             quotes = self.quotes
