@@ -17,14 +17,15 @@ import logging
 import threading
 import time
 from itertools import chain
-from typing import (Any, Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple)
+from typing import (AbstractSet, Any, Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set,
+                    Tuple)
 
 from . import _html
 from .errors import ClosedError, ConfigurationError
 from .events import EVENT_KINDS, Event, Status
 from .policy import QueuePolicy
 
-__all__ = ["BatchQueue", "Dispatcher", "Handle", "EventStream", "Stats"]
+__all__ = ["Batch", "BatchQueue", "Dispatcher", "Handle", "EventStream", "Stats", "classes_of"]
 
 log = logging.getLogger("mdsdk.dispatch")
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
@@ -40,6 +41,27 @@ class Stats(Dict[str, Any]):
     def _repr_html_(self) -> str:
         """The figures as HTML tables (see :func:`mdsdk._html.stats_html`)."""
         return _html.stats_html(self)
+
+
+class Batch(List[Event]):
+    """One decoded burst on its way to the consumers: a list of events that
+    also holds the set of their classes, worked out once when the dispatcher
+    takes the burst. The cache, every consumer's filter and the callback
+    thread then judge the whole batch with one set operation, where each used
+    to make its own pass over the events (a third of a microsecond per
+    hundred events, three times over)."""
+
+    __slots__ = ("classes",)
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        super().__init__(events)
+        self.classes: FrozenSet[type] = frozenset(map(type, self))
+
+
+def classes_of(events: List[Event]) -> AbstractSet[type]:
+    """The classes of the events in ``events``: a :class:`Batch` knows them;
+    any other list (a slice a queue cut, a filtered list) takes one pass."""
+    return events.classes if events.__class__ is Batch else set(map(type, events))
 
 
 class BatchQueue:
@@ -275,7 +297,7 @@ class _Consumer:
 
     def offer(self, events: List[Event]) -> None:
         (kinds, taken), symbols = self._filter, self.symbols
-        if symbols is None and (kinds is None or taken.issuperset(map(type, events))):
+        if symbols is None and (kinds is None or taken.issuperset(classes_of(events))):
             self.queue.put(events)
             return
         picked = [e for e in events if (kinds is None or e.topic in kinds)
@@ -332,8 +354,7 @@ class EventStream:
         self._dispatcher = dispatcher
         self._consumer = consumer
         self.timeout = timeout
-        self._pending: Deque[Event] = collections.deque()
-        self._rest: Optional[Iterator[Event]] = None  # what is left of the batch being handed out
+        self._chain: Optional[Iterator[Event]] = None  # the iteration in progress
 
     def __enter__(self) -> "EventStream":
         return self
@@ -342,23 +363,24 @@ class EventStream:
         self.close()
 
     def __iter__(self) -> Iterator[Event]:
+        # Events come out of chain.from_iterable, in C: Python code runs once per batch, not once per event
+        # (a generator resumed per event cost a third of the iterator's time at 100 events per frame). The
+        # chain stays on the stream while it runs: a loop that breaks and a new loop over the same stream
+        # resume where the first one stopped, losing nothing.
+        if self._chain is None:
+            self._chain = chain.from_iterable(self._batches())
+        return self._chain
+
+    def _batches(self) -> Iterator[List[Event]]:
         queue = self._consumer.queue
-        pending = self._pending
-        while True:
-            rest = self._rest
-            if rest is not None:
-                # The batch being handed out stays on the stream while it is: a loop that breaks and a new
-                # loop over the same stream resume where the first one stopped, losing nothing.
-                yield from rest
-                self._rest = None
-            while pending:
-                yield pending.popleft()
-            batches = queue.get(self.timeout)
-            if batches is None:
-                return
-            self._rest = iter(batches.popleft())
-            for b in batches:
-                pending.extend(b)
+        try:
+            while True:
+                batches = queue.get(self.timeout)
+                if batches is None:
+                    return
+                yield from batches
+        finally:
+            self._chain = None  # ended (timeout, close): the next loop waits afresh
 
     def close(self) -> None:
         """Stop receiving; iteration ends after what is already queued."""
@@ -398,6 +420,7 @@ class Dispatcher:
     def publish(self, events: List[Event]) -> None:
         """Hand one decoded batch to every consumer (the consumers get it even
         if updating the cache fails; that failure then reaches the caller)."""
+        events = Batch(events)
         try:
             if self._on_batch is not None:
                 self._on_batch(events)
@@ -488,8 +511,7 @@ class Dispatcher:
     def _each(self, batch: List[Event]) -> None:
         plan = self._plan
         calls = plan.get(batch[0].__class__) if batch else None
-        if calls is not None and len(calls) == 1 and calls[0][2] is None and \
-                {batch[0].__class__}.issuperset(map(type, batch)):
+        if calls is not None and len(calls) == 1 and calls[0][2] is None and len(classes_of(batch)) == 1:
             return self._one_callback(plan, calls[0][0], calls[0][1], batch)
         self._mixed(plan, iter(batch))
 
