@@ -261,28 +261,39 @@ def decode_rate_tradovate(k: int, n: int) -> float:
 
 def measure(emu: EmulatorProcess, clients: Dict[str, Callable[[EmulatorProcess, int, int], Tuple[float, float]]],
             k: int, n_events: int, runs: int) -> List[Dict[str, Any]]:
-    """Every client in turn at K events per frame, median of ``runs``; each
-    row's ratio to (a) and (f) of this same run."""
-    rows: List[Dict[str, Any]] = []
-    floors: Dict[str, float] = {}
-    for name, fn in clients.items():
-        n = n_events if not name.startswith("a'") else max(k * 10, n_events // 4)
-        rates, cpus = [], []
-        for _ in range(runs):
+    """Every client once per round, ``runs`` rounds at K events per frame.
+
+    Rounds interleave the clients (floor, mdsdk, floor, mdsdk...) rather than
+    running each client ``runs`` times in a row: this shared machine's speed
+    drifts by a factor of up to two over a minute, and a floor measured a
+    minute before its client says more about the neighbours than about the
+    client. Each row's ratio to (a) and (f) is the median of the per-round
+    ratios (the floor's run in the same round); the rate and CPU columns are
+    medians over the rounds."""
+    rates: Dict[str, List[float]] = {name: [] for name in clients}
+    cpus: Dict[str, List[float]] = {name: [] for name in clients}
+    for _ in range(runs):
+        for name, fn in clients.items():
+            n = n_events if not name.startswith("a'") else max(k * 10, n_events // 4)
             dt, cpu = fn(emu, n, k)
-            rates.append(n / dt)
-            cpus.append(cpu / n * 1e6)
-        rate = statistics.median(rates)
-        letter = name.split()[0]
-        if letter in ("a", "f"):
-            floors[letter] = rate
-        row = {"bench": "throughput", "client": name, "k": k, "n": n, "events_per_s": rate,
-               "us_per_event": statistics.median(cpus),
-               "ratio_a": rate / floors["a"] if "a" in floors else None,
-               "ratio_f": rate / floors["f"] if "f" in floors else None}
+            rates[name].append(n / dt)
+            cpus[name].append(cpu / n * 1e6)
+    floors = {name.split()[0]: rates[name] for name in clients if name.split()[0] in ("a", "f")}
+    rows: List[Dict[str, Any]] = []
+    for name in clients:
+        rate = statistics.median(rates[name])
+        ratio = {f"ratio_{letter}": statistics.median(r / fr for r, fr in zip(rates[name], floor))
+                 for letter, floor in floors.items()}
+        row = {"bench": "throughput", "client": name, "k": k, "runs": runs,
+               "n": n_events if not name.startswith("a'") else max(k * 10, n_events // 4),
+               "events_per_s": rate, "us_per_event": statistics.median(cpus[name]),
+               "ratio_a": ratio.get("ratio_a"), "ratio_f": ratio.get("ratio_f"),
+               "ratios_f": [round(r / fr, 3) for r, fr in zip(rates[name], floors["f"])] if "f" in floors else None}
         rows.append(row)
         print(f"k={k:<4} {name:<26} {rate:>12,.0f} ev/s  {row['us_per_event']:.2f} cpu-us/ev  "
-              f"/a {row['ratio_a'] or 0:.2f}  /f {row['ratio_f'] or 0:.2f}", flush=True)
+              f"/a {row['ratio_a'] or 0:.2f}  /f {row['ratio_f'] or 0:.2f}"
+              + (f"  (rounds /f: {' '.join(f'{x:.2f}' for x in row['ratios_f'])})" if row["ratios_f"] else ""),
+              flush=True)
     return rows
 
 
