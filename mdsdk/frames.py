@@ -36,7 +36,7 @@ def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
     times = np.fromiter(map(attrgetter("time"), bars), dtype=np.int64, count=n)
     cols: Dict[str, np.ndarray] = {
         name: np.fromiter(map(attrgetter(name), bars), dtype=np.float64, count=n) for name in OHLCV}
-    extras = list(map(attrgetter("extra"), bars))
+    extras = [b.extra for b in bars]  # a dict per bar: the comprehension's slot read beats attrgetter here
     extra_keys = [k for k in extras[0] if k not in cols] if extras else []
     for key in extra_keys:
         if isinstance(extras[0][key], float):
