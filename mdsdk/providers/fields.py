@@ -283,21 +283,30 @@ def _ms_times(cols: List[Sequence[Any]], nanos: Optional[Sequence[Any]], n: int,
     cols = list(filter(any, cols))  # a column of zeros (eventTime on most feeds) holds no time
     if not cols:
         return [received_ns] * n
-    for c in cols:  # TypeError for str, None or lists; a float sum for 1.5 or a bare NaN: the careful path decides
+    first = cols[0]
+    # A column equal to the first (bid and ask times often are) adds nothing: it is neither checked nor compared.
+    others = [c for c in cols[1:] if c != first]
+    for c in [first, *others]:  # TypeError for str, None or lists; a float sum for 1.5 or a bare NaN: careful path
         if type(sum(c)) is not int:
             raise ValueError("not int times")
-    # Only row maxima need a range check: the maximum passes over a missing (<= 0) time beside a good one.
-    ms = _max_columns(cols)
-    lo, hi = min(ms), max(ms)
-    if lo < 0 or hi >= MAX_MS:
+    # The later time of each row, times NS_PER_MS, in one pass; the range check then reads the products: a row
+    # maximum passes over a missing (<= 0) time beside a good one, and only the maximum must be in range.
+    if not others:
+        ns = list(map(mul, first, repeat(NS_PER_MS)))
+    elif len(others) == 1:
+        ns = [(a if a > b else b) * NS_PER_MS for a, b in zip(first, others[0])]
+    else:
+        ns = list(map(mul, _max_columns(cols), repeat(NS_PER_MS)))
+    lo, hi = min(ns), max(ns)
+    if lo < 0 or hi >= _MAX_NS:
         raise ValueError("time out of range")
     if nanos is not None and any(nanos):
         if not {int}.issuperset(map(type, nanos)) or min(nanos) < 0 or max(nanos) >= NS_PER_MS:
             raise ValueError("timeNanoPart not an int in range")
-        return [t * NS_PER_MS + x if t else received_ns for t, x in zip(ms, nanos)]
-    if lo:  # every row has a time: one C pass
-        return list(map(mul, ms, repeat(NS_PER_MS)))
-    return [t * NS_PER_MS or received_ns for t in ms]
+        return [t + x if t else received_ns for t, x in zip(ns, nanos)]
+    if lo:  # every row has a time
+        return ns
+    return [t or received_ns for t in ns]
 
 
 def _max_columns(cols: List[Sequence[Any]]) -> Sequence[Any]:
