@@ -240,6 +240,28 @@ def test_column_and_row_paths_agree_on_odd_times(times: Any) -> None:
     assert [repr(e) for e in many] == [repr(e) for e in one] * 6
 
 
+@pytest.mark.parametrize("pairs", [
+    [(1_700_000_000_005, 1_700_000_000_001), (1_700_000_000_001, 1_700_000_000_009)],  # either side later
+    [(1_700_000_000_005, 1_700_000_000_005), (1_700_000_000_007, 1_700_000_000_007)],  # equal columns
+    [(0, 1_700_000_000_003), (1_700_000_000_004, 0), (0, 0)],                          # missing on a side, both
+    [(-5, 1_700_000_000_003), (1_700_000_000_004, 1_700_000_000_001)],                 # a negative beside a time
+    [(9_000_000_000_000, 1), (1_700_000_000_004, 1_700_000_000_001)],                  # past the int64 range
+])
+def test_bid_and_ask_times_agree_on_both_paths(pairs: List[Tuple[int, int]]) -> None:
+    """The column path takes the later of two time columns in one pass; the row path reads row by row. Both must
+    give each row the same time: the later usable one, else the receive time."""
+    layout = ["eventType", "eventSymbol", "bidTime", "askTime", "timeNanoPart", "bidPrice"]
+    dec = compile_decoder("Quote", layout, "dxlink")
+    assert dec is not None
+    rows = [["Quote", f"S{i}", bid, ask, 0, 1.0] for i, (bid, ask) in enumerate(pairs)] * 4
+    flat = [v for r in rows for v in r]
+    by_row = [ev.time for r in rows for ev in dec(r, RN)]
+    assert [ev.time for ev in dec(flat, RN)] == by_row  # twelve or more rows: the column path
+    for (bid, ask), t in zip(pairs, by_row):
+        usable = [ms for ms in (bid, ask) if 0 < ms < 9_000_000_000_000]  # a bad side leaves the other
+        assert t == (max(usable) * 10**6 if usable else RN)
+
+
 def test_plain_keeps_only_scalars_an_extra_may_hold() -> None:
     from mdsdk.providers.fields import MAX_TEXT
     col = ["a", "", 7, 1 << 63, -(1 << 63), 1.5, math.inf, -math.inf, True, None, [1], {"a": 1}, "x" * (MAX_TEXT + 5)]
