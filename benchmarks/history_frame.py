@@ -2,7 +2,8 @@
 (``mdsdk.frames.bars_to_frame``, from the Bar events a history answer holds),
 beside the floor of building the same frame directly with pandas from Python
 column lists (the best one can do once the values are in lists), and from a
-list of tuples.
+list of tuples. The paths take turns round by round; a ratio is the median
+of the per-round ratios to the floor.
 
     python -m benchmarks.history_frame [--quick] [--bars N]
 """
@@ -48,13 +49,21 @@ def floor_tuples(rows: List[tuple]) -> pd.DataFrame:
     return df
 
 
-def timed(fn: Any, runs: int) -> float:
-    out = []
+def once(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def rounds(paths: Dict[str, Any], runs: int) -> Dict[str, List[float]]:
+    """Each path timed once per round, the paths in turn within a round: on a
+    shared, noisy machine a floor timed a few seconds before its rival is not
+    a fair comparison, a round's neighbours are."""
+    out: Dict[str, List[float]] = {name: [] for name in paths}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+        for name, fn in paths.items():
+            out[name].append(once(fn))
+    return out
 
 
 def main() -> None:
@@ -72,17 +81,16 @@ def main() -> None:
     rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, b.extra["count"], b.extra["vwap"]) for b in bars]
     ours = bars_to_frame(bars)
     assert ours.equals(floor_columns(times, cols)[list(ours.columns)]), "frames differ"
-    floor = timed(lambda: floor_columns(times, cols), args.runs)
-    results = [
-        {"bench": "history_frame", "path": "floor: pandas from column lists", "bars": args.bars, "seconds": floor},
-        {"bench": "history_frame", "path": "pandas from a list of tuples", "bars": args.bars,
-         "seconds": timed(lambda: floor_tuples(rows), args.runs)},
-        {"bench": "history_frame", "path": "mdsdk bars_to_frame (from Bar events)", "bars": args.bars,
-         "seconds": timed(lambda: bars_to_frame(bars), args.runs)},
-    ]
-    for r in results:
-        r["ratio"] = r["seconds"] / floor
-    print(table(results, ["path", "bars", "seconds", "ratio"]))
+    floor = "floor: pandas from column lists"
+    secs = rounds({floor: lambda: floor_columns(times, cols),
+                   "pandas from a list of tuples": lambda: floor_tuples(rows),
+                   "mdsdk bars_to_frame (from Bar events)": lambda: bars_to_frame(bars)}, args.runs)
+    results = []
+    for path, ts in secs.items():
+        per_round = [t / f for t, f in zip(ts, secs[floor])]
+        results.append({"bench": "history_frame", "path": path, "bars": args.bars, "seconds": statistics.median(ts),
+                        "ratio": statistics.median(per_round), "rounds": " ".join(f"{r:.2f}" for r in per_round)})
+    print(table(results, ["path", "bars", "seconds", "ratio", "rounds"]))
     print(f"\nresults appended to {write_results('history_frame', results)}")
 
 
