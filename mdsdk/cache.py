@@ -10,9 +10,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from .dispatch import classes_of
 from .errors import MdsdkError
-from .events import Event, Quote, Summary
+from .events import Batch, Event, Quote, Summary, classes_of
 
 __all__ = ["LatestCache"]
 
@@ -34,7 +33,9 @@ class LatestCache:
     def update(self, events: List[Event]) -> None:
         """Take the quotes and summaries out of one decoded batch."""
         if _ONLY_QUOTES.issuperset(classes_of(events)):  # the usual batch: the latest per symbol, then one merge
-            self.quotes.update({e.symbol: e for e in events})  # type: ignore[misc]
+            # A Batch's latest-per-symbol dict is shared with the freshness stamps: one pass serves both.
+            latest = events.latest() if isinstance(events, Batch) else {e.symbol: e for e in events}
+            self.quotes.update(latest)  # type: ignore[arg-type]
             seen = bool(events)
         else:
             quotes = self.quotes

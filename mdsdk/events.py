@@ -23,7 +23,7 @@ import math
 import re
 import threading
 import types
-from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Type
+from typing import AbstractSet, Any, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type
 
 import msgspec
 
@@ -273,3 +273,33 @@ def to_json(ev: Event) -> str:
     if ev.__class__ is Status:
         return body
     return '{"kind":"' + ev.topic + '",' + body[1:]
+
+
+# ---------------------------------------------------------------- batches (the spine's unit of hand-over)
+class Batch(List[Event]):
+    """One decoded burst on its way from a protocol object to the consumers: a
+    list of events that also holds the set of their classes, worked out once,
+    and the last event of each symbol, worked out on first use. The freshness
+    stamps, the cache, every consumer's filter and the callback thread then
+    judge the whole batch with one set or dict operation, where each used to
+    make its own pass over the events. Nobody changes a Batch once made."""
+
+    __slots__ = ("classes", "_latest")
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        super().__init__(events)
+        self.classes: FrozenSet[type] = frozenset(map(type, self))
+        self._latest: Optional[Dict[str, Event]] = None
+
+    def latest(self) -> Dict[str, Event]:
+        """``{symbol: its last event in the batch}`` (a burst holds many events
+        of few symbols); raises TypeError when a symbol is unhashable."""
+        if self._latest is None:
+            self._latest = {e.symbol: e for e in self}
+        return self._latest
+
+
+def classes_of(events: List[Event]) -> AbstractSet[type]:
+    """The classes of the events in ``events``: a :class:`Batch` knows them;
+    any other list (a slice a queue cut, a filtered list) takes one pass."""
+    return events.classes if isinstance(events, Batch) else set(map(type, events))

@@ -26,7 +26,7 @@ from typing import (Any, Dict, Generic, Iterable, List, Mapping, Optional, Seque
 import msgspec
 
 from ..errors import AuthenticationError, ConnectionLost, MdsdkError, SubscriptionError, UnsupportedError, redact
-from ..events import BookSnapshot, Event, Status
+from ..events import Batch, BookSnapshot, Event, Status, classes_of
 from .base import (Capabilities, Endpoint, Fatal, History, HttpRequest, HttpResponse, ProviderProtocol,
                    Ready, Reconnect, Reply, Request, Rpc, Signal, Subscribe, Subscription, Ticks)
 from .convert import MAX_KEYS, remember
@@ -356,11 +356,12 @@ class ProtocolCore(ProviderProtocol):
         """The spine's checks on a frame's events: freshness stamps, bar continuity, book integrity (a bad book
         is dropped, reported and handed to :meth:`_book_broken`), each only while its subscriptions exist."""
         self.bars.last_rx_ns = wall_ns
+        events = Batch(events)  # made once here: the stamps below, the cache and the consumers share its sums
         if self.fresh.deadline is not None:
             self.fresh.stamp(events, now)
         if self.bars.ledger.watched:
             events = self.bars.apply(events, now, self._status, wall_ns)
-        if self._books and any(e.__class__ is BookSnapshot for e in events):
+        if self._books and BookSnapshot in classes_of(events):
             kept: List[Event] = []
             for ev in events:
                 why = book_problem(ev) if ev.__class__ is BookSnapshot else None

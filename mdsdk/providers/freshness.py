@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .. import _validate as check
 from ..errors import ConnectionLost
-from ..events import Event
+from ..events import Batch, Event
 from ..sessions import MarketCalendar
 
 __all__ = ["Staleness", "Freshness", "asset_class_of"]
@@ -92,9 +92,11 @@ class Freshness:
     def stamp(self, events: List[Event], now: float) -> None:
         """A frame's events arrived at ``now``."""
         try:
-            # The distinct symbols first (a set display reads the slot at C speed): a burst holds many events of
-            # few symbols, and the dict then takes one update per symbol instead of one per event.
-            self.last.update(dict.fromkeys({e.symbol for e in events}, now))
+            # The distinct symbols first: a burst holds many events of few symbols, and the dict then takes one
+            # update per symbol instead of one per event. A Batch's latest-per-symbol dict (which the cache
+            # reuses) has them; another list's set display reads the slot at C speed.
+            syms = events.latest() if isinstance(events, Batch) else {e.symbol for e in events}
+            self.last.update(dict.fromkeys(syms, now))
         except TypeError:  # a provider's bug (an unhashable symbol) is the runtime's to report, not ours to raise
             self.last.update((e.symbol, now) for e in events if e.symbol.__class__ is str)
 
