@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 from . import _validate as check
+from . import series
 from ._extras import need
 from .errors import ConfigurationError
 from .events import Bar
@@ -67,16 +68,16 @@ def fetch_history(request: History, fetch: Callable[[History], HistoryResult]) -
     bar: the bars concatenated, one per start (a later chunk's copy wins),
     ascending; truncated when any chunk was."""
     pieces = history_chunks(request.start_ns, request.end_ns, request.interval.seconds * 1_000_000_000)
-    bars: Dict[int, Bar] = {}
+    parts: List[Sequence[Bar]] = []
     truncated = False
     bar = progress_bar(len(pieces), f"{request.symbol} {request.interval}", unit="chunk")
     try:
         for lo, hi in pieces:
             result = fetch(dataclasses.replace(request, start_ns=lo, end_ns=hi))
             truncated = truncated or result.truncated
-            bars.update((b.time, b) for b in result.bars)
-            bar.set_postfix(bars=len(bars), refresh=False)
+            parts.append(result.bars)
+            bar.set_postfix(bars=sum(map(len, parts)), refresh=False)
             bar.update(1)
     finally:
         bar.close()
-    return HistoryResult(tuple(bars[t] for t in sorted(bars)), truncated)
+    return HistoryResult(series.merge(parts), truncated)

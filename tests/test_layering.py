@@ -10,7 +10,8 @@ from typing import Dict, List, Set
 PKG = pathlib.Path(__file__).resolve().parents[1] / "mdsdk"
 
 LAYERS: Dict[str, int] = {"values": 0, "protocol": 1, "io": 2, "runtime": 3, "facade": 4, "testing": 5}
-VALUES = {"errors", "events", "policy", "intervals", "sessions", "_version", "_validate", "_extras", "bars", "_html"}
+VALUES = {"errors", "events", "series", "policy", "intervals", "sessions", "_version", "_validate", "_extras", "bars",
+          "_html"}
 IO = {"transport", "http"}
 RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}

@@ -17,6 +17,7 @@ from mdsdk.errors import (AuthenticationError, ConfigurationError, ProviderError
 from mdsdk.events import Bar, Status
 from mdsdk.frames import bars_to_frame
 from mdsdk.intervals import parse_interval
+from mdsdk.series import BarSeries
 from mdsdk.providers.base import (Fatal, History, HistoryResult, HttpRequest, HttpResponse, Reconnect, Reply,
                                   resolve_options)
 from mdsdk.providers.tdschwab import SCHWAB_SPEC, TDA_SPEC, StoredToken, TDSchwabProtocol, TokenFile, TokenKeeper
@@ -450,6 +451,7 @@ def test_whole_minute_intervals_are_summed_from_the_broker_bars(interval: str, b
     result = parse_history(SCHWAB, History("AAPL", iv, start * 1_000_000, (start + 2 * step) * 1_000_000),
                            HttpResponse(200, {"candles": candles, "empty": False}), "schwab")
     first, second = result.bars
+    assert isinstance(result.bars, BarSeries) and result.bars.interval == str(iv)
     half = n // 2
     assert (first.time, second.time) == (start * 1_000_000, (start + step) * 1_000_000)
     assert (first.open, first.high, first.low, first.close, first.volume) == (

@@ -15,6 +15,7 @@ from mdsdk.errors import (AuthenticationError, ConfigurationError, ProviderError
                           UnsupportedError)
 from mdsdk.events import Bar, Quote, Trade
 from mdsdk.intervals import parse_interval
+from mdsdk.series import BarSeries
 from mdsdk.providers.base import (Fatal, History, HistoryResult, HttpRequest, HttpResponse, Reply, Subscription,
                                   TicksResult)
 from mdsdk.providers.thetadata import Codec, ThetaDataProtocol, eastern_ns, parse_symbol
@@ -294,6 +295,7 @@ def test_history_reads_columns_by_name_and_follows_pages() -> None:
     bars = rest.run(_history()).bars
     assert [(_utc(b.time).hour, b.open, b.close, b.volume) for b in bars] == [(13, 190.0, 190.5, 1000.0),
                                                                               (14, 190.5, 192.0, 800.0)]
+    assert isinstance(bars, BarSeries) and bars.columns["count"] == [10, 8]  # columns, as the frame reads them
     first, page = rest.asked
     assert first.path == "/v2/hist/stock/ohlc" and page.path == "/v2/page/17"
     assert dict(first.params or {}) == {"root": "AAPL", "ivl": 3600000, "rth": "false", "start_date": 20240521,

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Dict, Generator, Tuple
+from typing import Any, Generator, Optional, Tuple
 
 from ...errors import AuthenticationError, ProviderError, RateLimitedError, UnsupportedError
-from ...events import Bar
 from ...intervals import Interval
+from ...series import BarSeries
 from ..base import History, HistoryResult, HttpRequest, HttpResponse
 from ..convert import num
 
@@ -60,15 +60,16 @@ def bars_flow(request: History, token: str, provider: str, delay: float = 0.0
     if not isinstance(rows, list):
         raise ProviderError(f"CrossTrade bars of {request.symbol!r} came without a bars list: {resp.text[:200]!r}",
                             provider=provider, code=resp.status)
-    bars: Dict[int, Bar] = {}
-    for row in rows:
-        bar = _bar(row, request, provider)
-        if bar is not None and request.start_ns <= bar.time < request.end_ns:
-            bars[bar.time] = bar
-    return HistoryResult(tuple(bars[t] for t in sorted(bars)))
+    kept = []
+    for item in rows:
+        row = _row(item)
+        if row is not None and request.start_ns <= row[0] < request.end_ns:
+            kept.append(row)
+    return HistoryResult(BarSeries.from_rows(request.symbol, provider, str(request.interval), kept))
 
 
-def _bar(row: Any, request: History, provider: str) -> "Bar | None":
+def _row(row: Any) -> Optional[Tuple[int, float, float, float, float, float]]:
+    """One bar as ``(time, open, high, low, close, volume)``; None when it is not one."""
     if not isinstance(row, dict):
         return None
     epoch = row.get("epoch")
@@ -84,7 +85,7 @@ def _bar(row: Any, request: History, provider: str) -> "Bar | None":
     o, h, lo, c, v = (num.one(row.get(k)) for k in ("open", "high", "low", "close", "volume"))
     if any(math.isnan(x) for x in (o, h, lo, c)):
         return None
-    return Bar(request.symbol, t, provider, str(request.interval), o, h, lo, c, v, True)
+    return t, o, h, lo, c, v
 
 
 def _failure(resp: HttpResponse, symbol: str, provider: str) -> Exception:

@@ -17,10 +17,8 @@ import math
 import urllib.parse
 from typing import Any, Dict, List, Mapping, Tuple
 
-import msgspec
-
 from ...errors import AuthenticationError, ProviderError, RateLimitedError, UnsupportedError
-from ...events import Bar
+from ...series import BarSeries
 from ...intervals import Interval
 from ..base import History, HistoryResult, HttpRequest, HttpResponse
 from .variants import Variant
@@ -72,15 +70,15 @@ def _number(v: Any) -> float:
     return float(v)
 
 
-def _bar(candle: Any, request: History, provider: str) -> Bar:
-    """One candle as a finished Bar; ValueError/TypeError/KeyError when it is not a candle."""
+def _row(candle: Any) -> Tuple[int, float, float, float, float, float]:
+    """One candle as a bar row ``(time, open, high, low, close, volume)``; ValueError/TypeError/KeyError when it
+    is not a candle."""
     stamp = candle["datetime"]
-    if isinstance(stamp, bool) or not isinstance(stamp, int):
+    if stamp.__class__ is not int:  # bool is no epoch, nor is a float
         raise ValueError("datetime is not epoch milliseconds")
     volume = candle.get("volume")
-    return Bar(request.symbol, stamp * _NS_PER_MS, provider, interval=str(request.interval),
-               open=_number(candle["open"]), high=_number(candle["high"]), low=_number(candle["low"]),
-               close=_number(candle["close"]), volume=math.nan if volume is None else _number(volume))
+    return (stamp * _NS_PER_MS, _number(candle["open"]), _number(candle["high"]), _number(candle["low"]),
+            _number(candle["close"]), math.nan if volume is None else _number(volume))
 
 
 def server_words(response: HttpResponse) -> str:
@@ -121,30 +119,32 @@ def parse_history(variant: Variant, request: History, response: HttpResponse, pr
     if not isinstance(candles, list):
         raise ProviderError(f"the {variant.name} price history of {request.symbol!r} had no candles list",
                             provider=variant.name, code=response.status, server_message=response.text[:200])
-    bars: Dict[int, Bar] = {}
+    rows: List[Tuple[int, float, float, float, float, float]] = []
+    lo, hi = request.start_ns, request.end_ns
     for candle in candles:
         try:
-            bar = _bar(candle, request, provider)
+            row = _row(candle)
         except (KeyError, TypeError, ValueError):
             continue
-        if request.start_ns <= bar.time < request.end_ns:
-            bars[bar.time] = bar
-    ordered = [bars[t] for t in sorted(bars)]
+        if lo <= row[0] < hi:
+            rows.append(row)
+    series = BarSeries.from_rows(request.symbol, provider, str(request.interval), rows)
     if (request.interval.count, request.interval.unit) not in INTERVALS:
-        ordered = _buckets(ordered, request.interval.seconds * 1_000_000_000)
-    return HistoryResult(tuple(ordered))
+        series = BarSeries.from_rows(request.symbol, provider, str(request.interval),
+                                     _buckets(series, request.interval.seconds * 1_000_000_000))
+    return HistoryResult(series)
 
 
-def _buckets(bars: List[Bar], step_ns: int) -> List[Bar]:
-    """Ascending broker bars summed into bars of ``step_ns`` aligned to the epoch: first open, highest high,
+def _buckets(series: BarSeries, step_ns: int) -> List[List[Any]]:
+    """Ascending broker bars summed into bar rows of ``step_ns`` aligned to the epoch: first open, highest high,
     lowest low, last close, summed volume."""
-    out: List[Bar] = []
-    for bar in bars:
-        start = bar.time - bar.time % step_ns
-        last = out[-1] if out else None
-        if last is None or last.time != start:
-            out.append(msgspec.structs.replace(bar, time=start))
-            continue
-        out[-1] = msgspec.structs.replace(last, high=max(last.high, bar.high), low=min(last.low, bar.low),
-                                          close=bar.close, volume=last.volume + bar.volume)
+    out: List[List[Any]] = []
+    c = series.columns
+    for t, o, h, lo, close, v in zip(series.times, c["open"], c["high"], c["low"], c["close"], c["volume"]):
+        start = t - t % step_ns
+        if out and out[-1][0] == start:
+            last = out[-1]
+            last[2], last[3], last[4], last[5] = max(last[2], h), min(last[3], lo), close, last[5] + v
+        else:
+            out.append([start, o, h, lo, close, v])
     return out

@@ -19,8 +19,9 @@ from typing import Any, Dict, Generator, List, Mapping, Optional, Sequence, Tupl
 from urllib.parse import urlsplit
 
 from ...errors import ProviderError, RateLimitedError, UnsupportedError
-from ...events import Bar, Event, Quote, Trade
+from ...events import Event, Quote, Trade
 from ...intervals import Interval
+from ...series import BarSeries
 from ..base import History, HistoryResult, HttpRequest, HttpResponse, Ticks, TicksResult
 from ..convert import num
 from .codec import eastern_ns, new_york
@@ -72,12 +73,10 @@ def history_flow(request: History, provider: str) -> Generator[HttpRequest, Http
     daily = path.endswith("/eod")
     first, last = _date(request.start_ns), _date(max(request.start_ns, request.end_ns - 1))
     pages = yield from _pull(path, params, first, last, request.symbol)
-    bars: Dict[int, Bar] = {}
+    kept: List[Tuple[Any, ...]] = []
     for fmt, rows in pages:
-        for bar in _bars(fmt, rows, request, provider, daily):
-            if request.start_ns <= bar.time < request.end_ns:
-                bars[bar.time] = bar
-    return HistoryResult(tuple(bars[t] for t in sorted(bars)))
+        kept += [r for r in _bars(fmt, rows, request, provider, daily) if request.start_ns <= r[0] < request.end_ns]
+    return HistoryResult(BarSeries.from_rows(request.symbol, provider, str(request.interval), kept, ("count",)))
 
 
 def _pull(path: str, params: Mapping[str, Any], first: int, last: int, symbol: str) -> Flow:
@@ -134,14 +133,16 @@ def _page(resp: HttpResponse, symbol: str) -> Tuple[Sequence[Any], List[Any], Op
     return fmt, rows, url.path + (f"?{url.query}" if url.query else "")
 
 
-def _bars(fmt: Sequence[Any], rows: List[Any], request: History, provider: str, daily: bool) -> List[Bar]:
-    """The bars of one page's rows; a row that is not one (wrong length, text for numbers) is skipped."""
+def _bars(fmt: Sequence[Any], rows: List[Any], request: History, provider: str, daily: bool
+          ) -> List[Tuple[Any, ...]]:
+    """The bar rows ``(time, open, high, low, close, volume, count)`` of one page (count None when the page has
+    none); a row that is not a bar (wrong length, text for numbers) is skipped."""
     col = {name: i for i, name in enumerate(fmt) if isinstance(name, str)}
     need = ("open", "high", "low", "close", "date") + (() if daily else ("ms_of_day",))
     if any(n not in col for n in need):
         raise ProviderError(f"the Theta Terminal's history of {request.symbol!r} lacks columns "
                             f"{[n for n in need if n not in col]} (format {list(fmt)[:20]})", provider=provider)
-    out, label = [], str(request.interval)
+    out = []
     for row in rows:
         try:
             o, h, lo, c = (float(row[col[n]]) for n in ("open", "high", "low", "close"))
@@ -149,10 +150,10 @@ def _bars(fmt: Sequence[Any], rows: List[Any], request: History, provider: str, 
                 continue  # an interval without trades
             t = eastern_ns(int(row[col["date"]]), 0 if daily else int(row[col["ms_of_day"]]))
             volume = float(row[col["volume"]]) if "volume" in col else math.nan
-            extra = {"count": int(row[col["count"]])} if "count" in col else {}
+            count = int(row[col["count"]]) if "count" in col else None
         except (TypeError, ValueError, IndexError, OverflowError):
             continue
-        out.append(Bar(request.symbol, t, provider, label, o, h, lo, c, volume, True, extra=extra))
+        out.append((t, o, h, lo, c, volume, count))
     return out
 
 
