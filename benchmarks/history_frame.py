@@ -1,6 +1,8 @@
 """History DataFrame: 500,000 bars -> the ``feed.history`` DataFrame
-(``mdsdk.frames.bars_to_frame``, from the Bar events a history answer holds),
-beside the floor of building the same frame with pandas from Python column
+(``mdsdk.frames.bars_to_frame``) from what a history answer holds: the
+column lists of a :class:`~mdsdk.series.BarSeries` (Schwab/TDA, ThetaData,
+CrossTrade and DXLink answers) or Bar events (Tradovate's chart answers,
+bars a user gathered), beside the floor of building the same frame with pandas from Python column
 lists, each read into a numpy array first (``np.fromiter``, the fastest
 way we know once the values are in lists), pandas given the lists themselves (its own
 conversion, about twice the floor), and from a list of tuples. The paths
@@ -13,6 +15,8 @@ the floor.
 from __future__ import annotations
 
 import argparse
+import gc
+import random
 import statistics
 import time
 from typing import Any, Dict, List
@@ -22,6 +26,7 @@ import pandas as pd
 
 from mdsdk.events import Bar
 from mdsdk.frames import bars_to_frame
+from mdsdk.series import BarSeries
 
 try:
     from ._common import table, write_results
@@ -62,6 +67,9 @@ def floor_tuples(rows: List[tuple]) -> pd.DataFrame:
 
 
 def once(fn: Any) -> float:
+    # The garbage a path leaves (pandas from 500k tuples leaves much) is collected here, untimed: otherwise the
+    # collection the next path happens to trigger is charged to it (timeit disables the collector for the same reason).
+    gc.collect()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -70,11 +78,17 @@ def once(fn: Any) -> float:
 def rounds(paths: Dict[str, Any], runs: int) -> Dict[str, List[float]]:
     """Each path timed once per round, the paths in turn within a round: on a
     shared, noisy machine a floor timed a few seconds before its rival is not
-    a fair comparison, a round's neighbours are."""
+    a fair comparison, a round's neighbours are. The order within a round is
+    shuffled."""
     out: Dict[str, List[float]] = {name: [] for name in paths}
-    for _ in range(runs):
-        for name, fn in paths.items():
-            out[name].append(once(fn))
+    names = list(paths)
+    for r in range(runs):
+        # A new order each round (seeded, so runs repeat): a path that follows a memory-hungry one (pandas from
+        # 500k tuples) pays for the pages that one gave back, 10-25 %; with a fixed order, or a rotation of it,
+        # the same path would always follow it.
+        random.Random(r).shuffle(names)
+        for name in names:
+            out[name].append(once(paths[name]))
     return out
 
 
@@ -91,13 +105,16 @@ def main() -> None:
     cols = {k: [getattr(b, k) for b in bars] for k in ("open", "high", "low", "close", "volume")}
     cols.update({k: [b.extra[k] for b in bars] for k in ("count", "vwap")})
     rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, b.extra["count"], b.extra["vwap"]) for b in bars]
+    series = BarSeries.from_rows("SPY", "bench", "1m", rows, ("count", "vwap"))  # as a decoder hands them over
     ours = bars_to_frame(bars)
     assert ours.equals(floor_columns(times, cols)[list(ours.columns)]), "frames differ"
+    assert bars_to_frame(series).equals(ours), "frames differ"
     floor = "floor: pandas from column lists"
     secs = rounds({floor: lambda: floor_columns(times, cols),
+                   "mdsdk from an answer's columns (BarSeries)": lambda: bars_to_frame(series),
+                   "mdsdk from Bar events": lambda: bars_to_frame(bars),
                    "pandas given the column lists": lambda: pandas_lists(times, cols),
-                   "pandas from a list of tuples": lambda: floor_tuples(rows),
-                   "mdsdk bars_to_frame (from Bar events)": lambda: bars_to_frame(bars)}, args.runs)
+                   "pandas from a list of tuples": lambda: floor_tuples(rows)}, args.runs)
     results = []
     for path, ts in secs.items():
         per_round = [t / f for t, f in zip(ts, secs[floor])]

@@ -13,6 +13,7 @@ import pytest
 from mdsdk.errors import ConnectionLost, LocalProtocolError
 from mdsdk.events import Bar, Profile, Quote, Status, Summary, Trade
 from mdsdk.intervals import parse_interval
+from mdsdk.series import BarSeries
 from mdsdk.providers.base import Fatal, History, Reply, Subscription
 from mdsdk.providers.dxlink.codec import candle_key, candle_symbol, guess_layout
 from mdsdk.providers.dxlink.protocol import BARS, HIST, LIVE, DXLinkProtocol
@@ -313,6 +314,7 @@ def test_history_snapshot_with_tx_pending_snip_and_range_filter() -> None:
     [done] = [s for s in pair.signals if isinstance(s, Reply)]
     assert done.request_id == 1 and not done.value.truncated
     assert [b.open for b in done.value.bars] == [10, 11, 12]  # end is exclusive
+    assert isinstance(done.value.bars, BarSeries) and done.value.bars.times == [t * 1_000_000 for t in t[:3]]
     removed = [json.loads(f) for f in pair.proto.outgoing()]
     assert removed[0]["remove"] == [{"type": "Candle", "symbol": "AAPL{=5m}", "fromTime": start}]
 

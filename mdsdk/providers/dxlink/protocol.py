@@ -311,14 +311,7 @@ class DXLinkProtocol(ProtocolCore):
         if HIST in self._opened:
             self._send_history(series, "remove", now)
         if deliver:
-            span_ms = req.interval.seconds * 1000
-            now_ms = wall_ns // 1_000_000
-            bars = tuple(
-                r.bar(req.symbol, str(req.interval), self.provider,
-                      complete=not now_ms or r.time_ms + span_ms <= now_ms)
-                for r in series.sorted_rows()
-                if r.time and req.start_ns <= r.time_ms * 1_000_000 < req.end_ns)
-            self._reply(rid, HistoryResult(bars, series.truncated))
+            self._reply(rid, HistoryResult(series.answer(req, self.provider, wall_ns // 1_000_000), series.truncated))
         self._next_history(key, now)
 
     # ------------------------------------------------------------ receiving
