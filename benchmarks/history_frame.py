@@ -1,8 +1,7 @@
 """History DataFrame: 500,000 bars -> the ``feed.history`` DataFrame
 (``mdsdk.frames.bars_to_frame``) from what a history answer holds: the
-column lists of a :class:`~mdsdk.series.BarSeries` (Schwab/TDA, ThetaData,
-CrossTrade and DXLink answers) or Bar events (Tradovate's chart answers,
-bars a user gathered), beside the floor of building the same frame with pandas from Python column
+column lists of a :class:`~mdsdk.series.BarSeries` (every provider's
+answer) or Bar events (bars a user gathered, a recording), beside the floor of building the same frame with pandas from Python column
 lists, each read into a numpy array first (``np.fromiter``, the fastest
 way we know once the values are in lists), pandas given the lists themselves (its own
 conversion, about twice the floor), and from a list of tuples. The paths

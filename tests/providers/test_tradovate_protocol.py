@@ -13,8 +13,9 @@ import pytest
 from mdsdk.errors import AuthenticationError, ConnectionLost, SubscriptionError, UnsupportedError
 from mdsdk.events import Bar, BookSnapshot, Quote, Summary, Trade
 from mdsdk.intervals import parse_interval
+from mdsdk.series import BarSeries
 from mdsdk.providers.base import Fatal, History, Reply, Subscribe, Subscription
-from mdsdk.providers.tradovate.codec import (chart_description, encode_request, iso_to_ns, ns_to_iso,
+from mdsdk.providers.tradovate.codec import (bar_from_packet, chart_description, encode_request, iso_to_ns, ns_to_iso,
                                              parse_frame, ticks_from_packet)
 from mdsdk.providers.core import MAX_KEYS
 from mdsdk.providers.tradovate.protocol import TradovateProtocol
@@ -281,6 +282,11 @@ def test_history_pages_with_closest_timestamp_until_start() -> None:
     [done] = [s for s in pair.signals if isinstance(s, Reply)]
     assert [b.open for b in done.value.bars] == [0, 1, 2, 3, 4, 5] and not done.value.truncated
     assert all(b.interval == "1h" and b.symbol == "EEE" and b.complete for b in done.value.bars)
+    # decoded in one pass into columns, the answer holds the very bars the live path makes one by one
+    assert isinstance(done.value.bars, BarSeries)
+    assert list(done.value.bars) == [bar_from_packet(raw, "EEE", "1h", "tradovate", None, True) for raw in
+                                     sorted(page1 + page2, key=lambda r: r["timestamp"])]
+    assert done.value.bars[0].volume == 15.0 and done.value.bars[0].extra["up_ticks"] == 3.0
 
 
 def test_ticks_relative_encoding_out_of_order() -> None:

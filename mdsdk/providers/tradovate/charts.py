@@ -17,7 +17,7 @@ from ...errors import MdsdkError, ProviderError, RateLimitedError
 from ...events import Bar, Event
 from ...intervals import Interval
 from ..base import History, HistoryResult, Subscription
-from .codec import bar_from_packet, chart_description, ns_to_iso, ticks_from_packet
+from .codec import bar_from_packet, bar_series, bar_start, chart_description, ns_to_iso, ticks_from_packet
 
 __all__ = ["Chart", "Charts", "LIVE_BARS"]
 
@@ -149,9 +149,9 @@ class Charts:
             self.page(chart)
             return
         del self.history[rid]
-        bars = tuple(bar_from_packet(chart.bars[t][0], req.symbol, str(req.interval), self.provider,
-                                     chart.bars[t][1], complete=t + span <= wall_ns)
-                     for t in sorted(chart.bars) if req.start_ns <= t < req.end_ns)
+        starts = [t for t in sorted(chart.bars) if req.start_ns <= t < req.end_ns]
+        bars = bar_series([chart.bars[t] for t in starts], req.symbol, str(req.interval), self.provider,
+                          [t + span <= wall_ns for t in starts])
         self._reply(rid, HistoryResult(bars, truncated=more))
 
     def failed(self, chart: Chart, code: Any, text: str) -> None:
@@ -200,7 +200,7 @@ class Charts:
             return self._ticks(chart, packet) if chart.eoh else []
         if chart.mode == "history":
             for raw in packet.get("bars") or ():
-                start = bar_from_packet(raw, "", "", "", None, True).time
+                start = bar_start(raw)
                 if start:  # a bar without a readable timestamp has no place in the series
                     chart.bars[start] = (raw, packet.get("td"))
             return []
