@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from itertools import islice
 from operator import itemgetter, lt
-from typing import Any, Dict, Iterator, List, Mapping, Sequence, Union, overload
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Union, overload
 
 from .events import EMPTY, Bar
 
-__all__ = ["BarSeries", "merge", "PRICE_COLUMNS"]
+__all__ = ["BarSeries", "merge", "extra_names", "PRICE_COLUMNS"]
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -109,9 +109,15 @@ class BarSeries(Sequence[Bar]):
     def of(cls, bars: Sequence[Bar]) -> "BarSeries":
         """``bars`` (Bar events of one symbol and interval) as a series, put in order as :meth:`ordered` does."""
         first = bars[0] if len(bars) else Bar("", 0, "")
-        keys = list(dict.fromkeys(k for b in bars for k in b.extra if k not in PRICE_COLUMNS))
+        keys = extra_names(b.extra for b in bars)
         rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, *[b.extra.get(k) for k in keys]) for b in bars]
         return cls.from_rows(first.symbol, first.provider, first.interval, rows, keys, [b.complete for b in bars])
+
+
+def extra_names(extras: Iterable[Mapping[str, Any]]) -> List[str]:
+    """The extra column names of bars with these ``extra`` mappings: every key once, in first-seen order, but
+    none named as a price column (a server's field "Open" snake-cases to one; the bar's own price wins)."""
+    return [k for k in dict.fromkeys(k for e in extras for k in e) if k not in PRICE_COLUMNS]
 
 
 def merge(parts: Sequence[Sequence[Bar]]) -> Sequence[Bar]:

@@ -11,7 +11,7 @@ import pytest
 
 from mdsdk.events import Bar
 from mdsdk.frames import bars_to_frame
-from mdsdk.series import BarSeries, merge
+from mdsdk.series import BarSeries, extra_names, merge
 
 T0 = 1_700_000_000 * 10**9
 MIN = 60 * 10**9
@@ -97,3 +97,10 @@ def test_merge_joins_answers_a_later_one_winning() -> None:
     assert isinstance(plain, tuple) and plain == tuple(want)
     assert merge([first, tuple(want[25:])]) == want  # bars beside a series are read into it
     assert merge([]) == () and merge([BarSeries.of(())]) == ()
+
+
+def test_extra_names_are_each_key_once_and_never_a_price_column() -> None:
+    assert extra_names([{"vwap": 1.0, "open": 2.0}, {"count": 3, "vwap": 1.5}, {}]) == ["vwap", "count"]
+    clash = Bar("ES", T0, "p", "1m", 1.0, 2.0, 0.5, 1.5, 9.0, extra={"open": 7.0, "count": 1})
+    s = BarSeries.of([clash])
+    assert s[0].open == 1.0 and s.extras == ["count"]

@@ -319,6 +319,26 @@ def test_history_snapshot_with_tx_pending_snip_and_range_filter() -> None:
     assert removed[0]["remove"] == [{"type": "Candle", "symbol": "AAPL{=5m}", "fromTime": start}]
 
 
+def test_history_keeps_extras_as_columns_and_a_price_named_extra_cannot_shadow_a_price() -> None:
+    # A server whose Candle layout also names "Open" (snake-cased: "open") and a VWAP: the answer still comes,
+    # with the bar's own open and the vwap as an extra column.
+    pair = Pair(DXLinkPeer())
+    pair.connect()
+    start = 1_700_000_000_000
+    pair.proto.request(3, History("MSFT", parse_interval("5m"), start * 10**6, (start + 600_000) * 10**6), T0)
+    pair.proto.outgoing()
+    pair.receive(_j({"type": "FEED_CONFIG", "channel": HIST, "dataFormat": "COMPACT", "aggregationPeriod": 0,
+                     "eventFields": {"Candle": ["eventType", "eventSymbol", "eventFlags", "index", "time", "open",
+                                                "high", "low", "close", "volume", "vwap", "Open"]}}))
+    rows = [_row("MSFT{=5m}", 4 | 1, start + 300_000, 11) + [11.2, 999.0],
+            _row("MSFT{=5m}", 8, start, 10) + [10.2, 999.0]]
+    pair.receive(_j({"type": "FEED_DATA", "channel": HIST, "data": ["Candle", rows[0] + rows[1]]}))
+    [done] = [s for s in pair.signals if isinstance(s, Reply)]
+    assert done.error is None and isinstance(done.value.bars, BarSeries)
+    assert [(b.open, b.extra["vwap"]) for b in done.value.bars] == [(10, 10.2), (11, 11.2)]
+    assert "open" not in done.value.bars.extras
+
+
 def test_history_empty_snapshot_and_placeholder() -> None:
     pair = Pair(DXLinkPeer())
     pair.connect()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...series import BarSeries
+from ...series import BarSeries, extra_names
 from ..base import History
 from .codec import REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP, TX_PENDING, CandleRow
 
@@ -57,7 +57,7 @@ class Series:
         """The buffered candles that start in the request's range, as its answer's columns (a bar is complete
         once its span has passed ``now_ms``; with no clock, every bar is)."""
         rows = [r for r in self.sorted_rows() if r.time and req.start_ns <= r.time_ms * 1_000_000 < req.end_ns]
-        keys = list(dict.fromkeys(k for r in rows for k in r.extra))
+        keys = extra_names(r.extra for r in rows)
         span_ms = req.interval.seconds * 1000
         return BarSeries.from_rows(
             req.symbol, provider, str(req.interval),

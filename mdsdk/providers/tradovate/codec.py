@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ...errors import UnsupportedError
 from ...events import Bar, BookSnapshot, Trade
 from ...intervals import Interval
-from ...series import BarSeries
+from ...series import BarSeries, extra_names
 from ..core import loads
 from ..fields import MAX_MS, NS_PER_MS, Field, Table, integer, num, snake, strict_num
 
@@ -163,7 +163,7 @@ def bar_series(items: Sequence[Tuple[Dict[str, Any], Any]], symbol: str, interva
     """History ``bars[]`` items, each with its packet's ``td`` (ascending, one per start), as a history answer's
     columns: the items decoded in one pass, the same bars :func:`bar_from_packet` makes one by one."""
     bars = _BAR.decode_dicts([raw for raw, _ in items], 0, symbol=symbol)
-    keys = list(dict.fromkeys(k for b in bars for k in b.extra))
+    keys = extra_names(b.extra for b in bars)
     nan = math.nan
     rows = [(b.time, b.open, b.high, b.low, b.close,
              _volume(b.extra.get("up_volume", nan), b.extra.get("down_volume", nan)),
