@@ -71,8 +71,8 @@ def _number(v: Any) -> float:
 
 
 def _row(candle: Any) -> Tuple[int, float, float, float, float, float]:
-    """One candle as a bar row ``(time, open, high, low, close, volume)``; ValueError/TypeError/KeyError when it
-    is not a candle."""
+    """One candle as a bar row ``(time, open, high, low, close, volume)``; ValueError/TypeError/KeyError (or
+    OverflowError) when it is not a candle."""
     stamp = candle["datetime"]
     if stamp.__class__ is not int:  # bool is no epoch, nor is a float
         raise ValueError("datetime is not epoch milliseconds")
@@ -124,7 +124,7 @@ def parse_history(variant: Variant, request: History, response: HttpResponse, pr
     for candle in candles:
         try:
             row = _row(candle)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: an int no float holds
             continue
         if lo <= row[0] < hi:
             rows.append(row)

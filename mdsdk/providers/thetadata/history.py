@@ -151,7 +151,7 @@ def _bars(fmt: Sequence[Any], rows: List[Any], request: History, provider: str, 
             t = eastern_ns(int(row[col["date"]]), 0 if daily else int(row[col["ms_of_day"]]))
             volume = float(row[col["volume"]]) if "volume" in col else math.nan
             count = int(row[col["count"]]) if "count" in col else None
-        except (TypeError, ValueError, IndexError, OverflowError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):  # KeyError: a row that is an object
             continue
         out.append((t, o, h, lo, c, volume, count))
     return out
