@@ -374,3 +374,22 @@ def test_tick_reports_read_by_name_with_the_day_window() -> None:
     params = dict(rest.asked[0].params or {})
     assert rest.asked[0].path == "/v2/hist/stock/trade"
     assert (params["start_date"], params["start_time"], params["end_time"]) == (20240521, 34_200_000, 34_259_999)
+
+
+def test_ticks_across_new_york_midnight_ask_each_day_for_its_part_only() -> None:
+    # Found when the suite ran at 00:01 New York time: "the last five minutes" then spanned two days, and the
+    # request asked for every tick of both whole days.
+    from mdsdk.providers.base import Ticks
+    fmt = ["ms_of_day", "sequence", "size", "condition", "price", "exchange", "date"]
+    start = int(dt.datetime(2024, 5, 22, 3, 58, tzinfo=dt.timezone.utc).timestamp() * 1e9)  # 23:58 in New York
+    rest = Rest(_page([[86_290_000, 1, 100, 0, 190.5, 57, 20240521]], fmt=fmt),
+                _page([[60_000, 2, 5, 0, 190.75, 57, 20240522]], fmt=fmt))
+    result = rest.run(Ticks("AAPL", "trade", start, start + 5 * 60 * 10**9))
+    assert [(t.price, t.extra["sequence"]) for t in result.events] == [(190.5, 1), (190.75, 2)]
+    asked = [dict(r.params or {}) for r in rest.asked]
+    assert [(p["start_date"], p["end_date"], p.get("start_time"), p.get("end_time")) for p in asked] == [
+        (20240521, 20240521, 86_280_000, None), (20240522, 20240522, None, 179_999)]
+    three = Rest(_page([], fmt=fmt), _page([], fmt=fmt), _page([], fmt=fmt))
+    three.run(Ticks("AAPL", "quote", start, start + 2 * 86_400 * 10**9))
+    assert [(dict(r.params or {})["start_date"], dict(r.params or {})["end_date"]) for r in three.asked] == [
+        (20240521, 20240521), (20240522, 20240522), (20240523, 20240523)]

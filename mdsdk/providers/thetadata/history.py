@@ -190,16 +190,28 @@ def ticks_flow(request: Ticks, provider: str) -> Generator[HttpRequest, HttpResp
     params: Dict[str, Any] = {"root": contract.root, "rth": "false"}
     if contract.sec_type == "OPTION":
         params.update(exp=contract.expiration, strike=contract.strike, right=contract.right)
-    first, last = _date(request.start_ns), _date(max(request.start_ns, request.end_ns - 1))
-    if first == last:  # one day: the Terminal cuts the window itself (start_time/end_time, ms of the day)
-        params.update(start_time=_ms_of_day(request.start_ns), end_time=_ms_of_day(max(request.start_ns,
-                                                                                        request.end_ns - 1)))
-    pages = yield from _pull(path, params, first, last, request.symbol)
+    pages: List[Tuple[Sequence[Any], List[Any]]] = []
+    for first, last, cut in _day_windows(request.start_ns, max(request.start_ns, request.end_ns - 1)):
+        pages += yield from _pull(path, dict(params, **cut), first, last, request.symbol)
     events: List[Event] = []
     for fmt, rows in pages:
         events += [e for e in _ticks(fmt, rows, request, provider) if request.start_ns <= e.time < request.end_ns]
     events.sort(key=lambda e: e.time)
     return TicksResult(tuple(events))
+
+
+def _day_windows(start_ns: int, last_ns: int) -> List[Tuple[int, int, Dict[str, int]]]:
+    """``(first date, last date, start_time/end_time)`` requests covering ``[start_ns, last_ns]``: the Terminal
+    applies start_time and end_time (ms of the New York day) to every day of a request, so a window that crosses
+    midnight is its first day from the start, the whole days between, and its last day up to the end, rather
+    than every tick of two whole days (a five-minute window at midnight asked for two days of ticks)."""
+    first, last = _date(start_ns), _date(last_ns)
+    if first == last:
+        return [(first, first, {"start_time": _ms_of_day(start_ns), "end_time": _ms_of_day(last_ns)})]
+    windows = [(first, first, {"start_time": _ms_of_day(start_ns)})]
+    if _shift(first, 1) < last:
+        windows.append((_shift(first, 1), _shift(last, -1), {}))
+    return windows + [(last, last, {"end_time": _ms_of_day(last_ns)})]
 
 
 def _ticks(fmt: Sequence[Any], rows: List[Any], request: Ticks, provider: str) -> List[Event]:
