@@ -299,7 +299,7 @@ def test_history_reads_columns_by_name_and_follows_pages() -> None:
     first, page = rest.asked
     assert first.path == "/v2/hist/stock/ohlc" and page.path == "/v2/page/17"
     assert dict(first.params or {}) == {"root": "AAPL", "ivl": 3600000, "rth": "false", "start_date": 20240521,
-                                        "end_date": 20240521}
+                                        "end_date": 20240521, "start_time": 32_400_000, "end_time": 71_999_999}
     check_events(bars)
     assert all(b.interval == "1h" and b.complete for b in bars)
 
@@ -309,11 +309,17 @@ def test_history_codes() -> None:
     rest = Rest(HttpResponse(474, None, "DISCONNECTED"), HttpResponse(571, None, "starting"),
                 _page([[34_200_000, 1, 2, 0.5, 1.5, 10, 1, 20240521]]))
     assert len(rest.run(_history()).bars) == 1 and [r.delay > 0 for r in rest.asked] == [False, True, True]
-    split = Rest(HttpResponse(570, None, "too large"), _page([[34_200_000, 1, 2, 0.5, 1.5, 10, 1, 20240520]]),
-                 _page([[34_200_000, 3, 4, 2.5, 3.5, 10, 1, 20240522]]))
-    bars = split.run(_history(start="2024-05-20T00:00:00Z", end="2024-05-23T00:00:00Z")).bars
-    assert [(r.params or {}).get("start_date") for r in split.asked] == [20240519, 20240519, 20240521]
-    assert [b.open for b in bars] == [1.0, 3.0]
+    # New York days 05-20 to 05-23: the first and last asked apart, the two between together, then split in
+    # halves when the Terminal finds them too much (570)
+    split = Rest(_page([[34_200_000, 1, 2, 0.5, 1.5, 10, 1, 20240520]]), HttpResponse(570, None, "too large"),
+                 _page([[34_200_000, 3, 4, 2.5, 3.5, 10, 1, 20240521]]),
+                 _page([[34_200_000, 5, 6, 4.5, 5.5, 10, 1, 20240522]]), _page([]))
+    bars = split.run(_history(start="2024-05-20T04:00:00Z", end="2024-05-24T04:00:00Z")).bars
+    assert [((r.params or {}).get("start_date"), (r.params or {}).get("end_date")) for r in split.asked] == [
+        (20240520, 20240520), (20240521, 20240522), (20240521, 20240521), (20240522, 20240522),
+        (20240523, 20240523)]
+    assert [(r.params or {}).get("start_time") for r in split.asked][:2] == [0, None]
+    assert [b.open for b in bars] == [1.0, 3.0, 5.0]
     expired = Rest(_page([], "http://127.0.0.1:25510/v2/page/3"), HttpResponse(477, None, "NO_PAGE_FOUND"),
                    _page([[34_200_000, 1, 2, 0.5, 1.5, 10, 1, 20240521]]))
     assert len(expired.run(_history()).bars) == 1 and expired.asked[2].path == "/v2/hist/stock/ohlc"

@@ -1,7 +1,9 @@
 """Theta Terminal price history over its REST API (protocols/thetadata.md section 5), as a REST flow.
 
 * Intraday intervals (1s up to a day) read ``/v2/hist/{stock,index,option}/ohlc`` with ``ivl`` in ms and
-  ``rth=false`` (the whole day the Terminal has, as the other providers' bars); ``1d`` reads the ``eod`` report.
+  ``rth=false`` (the whole day the Terminal has, as the other providers' bars), cut to the range with
+  ``start_time``/``end_time`` (ms of the New York day, which the Terminal applies to every day of a request: a
+  range's first day, the whole days between and its last day are asked apart); ``1d`` reads the ``eod`` report.
 * Columns are read by name from ``header.format`` (never by position); bars are stamped at their open, New York
   time; an interval without trades (all prices 0) is no bar. Bars outside ``[start, end)`` are dropped.
 * Pages: ``next_page`` is followed at once to the end (its value is the string ``"null"`` when there is none).
@@ -55,7 +57,8 @@ def endpoint_of(contract: Contract, interval: Interval) -> Tuple[str, Dict[str, 
 
 def _date(ns: int) -> int:
     """The New York date (YYYYMMDD) of epoch ``ns``."""
-    day = _dt.datetime.fromtimestamp(ns / 1e9, tz=new_york()).date()
+    # whole seconds: ns / 1e9 rounds 23:59:59.999999999 up into the next day
+    day = _dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=new_york()).date()
     return day.year * 10000 + day.month * 100 + day.day
 
 
@@ -71,8 +74,12 @@ def history_flow(request: History, provider: str) -> Generator[HttpRequest, Http
     contract = parse_symbol(request.symbol)
     path, params = endpoint_of(contract, request.interval)
     daily = path.endswith("/eod")
-    first, last = _date(request.start_ns), _date(max(request.start_ns, request.end_ns - 1))
-    pages = yield from _pull(path, params, first, last, request.symbol)
+    last_ns = max(request.start_ns, request.end_ns - 1)
+    pages: List[Tuple[Sequence[Any], List[Any]]] = []
+    if daily:
+        pages = yield from _pull(path, params, _date(request.start_ns), _date(last_ns), request.symbol)
+    for first, last, cut in () if daily else _day_windows(request.start_ns, last_ns):
+        pages += yield from _pull(path, dict(params, **cut), first, last, request.symbol)
     kept: List[Tuple[Any, ...]] = []
     for fmt, rows in pages:
         kept += [r for r in _bars(fmt, rows, request, provider, daily) if request.start_ns <= r[0] < request.end_ns]
