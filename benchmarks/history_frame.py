@@ -1,12 +1,13 @@
 """History DataFrame: 500,000 bars -> the ``feed.history`` DataFrame
 (``mdsdk.frames.bars_to_frame``) from what a history answer holds: the
 column lists of a :class:`~mdsdk.series.BarSeries` (every provider's
-answer) or Bar events (bars a user gathered, a recording), beside the floor of building the same frame with pandas from Python column
-lists, each read into a numpy array first (``np.fromiter``, the fastest
-way we know once the values are in lists), pandas given the lists themselves (its own
-conversion, about twice the floor), and from a list of tuples. The paths
-take turns round by round; a ratio is the median of the per-round ratios to
-the floor.
+answer) or Bar events (bars a user gathered, a recording). Beside them: the
+floor, building the same frame with pandas from Python column lists, each
+read into a numpy array first (``np.fromiter``, the fastest way we know once
+the values are in lists); pandas given the lists themselves (its own
+conversion, about three times the floor); and pandas from a list of tuples.
+The paths take turns round by round, in a shuffled order; a ratio is the
+median of the per-round ratios to the floor.
 
     python -m benchmarks.history_frame [--quick] [--bars N]
 """
