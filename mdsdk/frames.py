@@ -54,16 +54,20 @@ def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
 
 
 def series_to_frame(series: BarSeries) -> pd.DataFrame:
-    """A :class:`~mdsdk.series.BarSeries` -> the history DataFrame, straight from its column lists."""
+    """A :class:`~mdsdk.series.BarSeries` -> the history DataFrame, straight from its column lists. An extra some
+    bars lack is an object column whichever bar lacks it (as :func:`bars_to_frame` makes it)."""
     n = len(series)
     times = np.fromiter(series.times, dtype=np.int64, count=n)
-    try:  # prices, volumes and float extras (the usual answer): one C pass over each list
-        floats = {name: np.fromiter(values, dtype=np.float64, count=n) for name, values in series.columns.items()
-                  if name in OHLCV or (n and values[0].__class__ is float)}
-    except (TypeError, ValueError):  # a None or a str in a float extra
-        floats = {name: np.fromiter(series.columns[name], dtype=np.float64, count=n) for name in OHLCV}
-    cols = {name: floats[name] if name in floats else _extra_column(values)
-            for name, values in series.columns.items()}
+    cols: Dict[str, np.ndarray] = {}
+    for name, values in series.columns.items():
+        # np.fromiter would read a None as nan without a word: only complete float columns go that way
+        if name in OHLCV or (n and name not in series.sparse and values[0].__class__ is float):
+            try:  # prices, volumes and float extras (the usual answer): one C pass over the list
+                cols[name] = np.fromiter(values, dtype=np.float64, count=n)
+                continue
+            except (TypeError, ValueError):  # a str in a float extra
+                pass
+        cols[name] = _extra_column(values)
     return from_columns(times, cols)
 
 

@@ -33,7 +33,7 @@ class BarSeries(Sequence[Bar]):
     Indexing or iterating makes ``Bar`` events; equality is element-wise
     with any sequence of bars. Build one with :meth:`from_rows`."""
 
-    __slots__ = ("symbol", "provider", "interval", "times", "columns", "complete")
+    __slots__ = ("symbol", "provider", "interval", "times", "columns", "complete", "sparse")
 
     def __init__(self, symbol: str, provider: str, interval: str, times: List[int],
                  columns: Mapping[str, List[Any]], complete: List[bool]) -> None:
@@ -42,7 +42,16 @@ class BarSeries(Sequence[Bar]):
             raise ValueError(f"a BarSeries needs {PRICE_COLUMNS} and equally long columns (missing {missing})")
         self.symbol, self.provider, self.interval = symbol, provider, interval
         self.times = times
-        self.columns: Dict[str, List[Any]] = dict(columns)
+        self.columns: Dict[str, List[Any]] = {}
+        sparse = []
+        for name, values in columns.items():
+            gaps = 0 if name in PRICE_COLUMNS else values.count(None)
+            if gaps < len(values) or name in PRICE_COLUMNS:  # an extra no bar has is no column
+                self.columns[name] = values
+            if 0 < gaps < len(values):
+                sparse.append(name)
+        self.sparse = frozenset(sparse)
+        """The extra columns some bars lack (a ``None`` among their values)."""
         self.complete = complete
 
     @property
@@ -103,7 +112,7 @@ class BarSeries(Sequence[Bar]):
             raise ValueError(f"every row needs {len(names) + 1} values: time, {', '.join(names)}")
         cols = [list(map(itemgetter(k), rows)) for k in range(len(names) + 1)]
         flags = [complete] * len(rows) if isinstance(complete, bool) else list(complete)
-        return cls(symbol, provider, interval, cols[0], _present(dict(zip(names, cols[1:]))), flags).ordered()
+        return cls(symbol, provider, interval, cols[0], dict(zip(names, cols[1:])), flags).ordered()
 
     @classmethod
     def of(cls, bars: Sequence[Bar]) -> "BarSeries":
@@ -141,11 +150,6 @@ def merge(parts: Sequence[Sequence[Bar]]) -> Sequence[Bar]:
             col += s.columns.get(k) or [None] * len(s)
     head = series[0]
     return BarSeries(head.symbol, head.provider, head.interval, times, cols, flags).ordered()
-
-
-def _present(columns: Dict[str, List[Any]]) -> Dict[str, List[Any]]:
-    # An extra that no bar has would be a column of None; bars without the key make no column either.
-    return {k: v for k, v in columns.items() if k in PRICE_COLUMNS or v.count(None) < len(v)}
 
 
 def _take(series: BarSeries, rows: List[int]) -> BarSeries:

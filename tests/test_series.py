@@ -7,6 +7,7 @@ import math
 import random
 from typing import Any, List
 
+import numpy as np
 import pytest
 
 from mdsdk.events import Bar
@@ -104,3 +105,20 @@ def test_extra_names_are_each_key_once_and_never_a_price_column() -> None:
     clash = Bar("ES", T0, "p", "1m", 1.0, 2.0, 0.5, 1.5, 9.0, extra={"open": 7.0, "count": 1})
     s = BarSeries.of([clash])
     assert s[0].open == 1.0 and s.extras == ["count"]
+
+
+def test_an_extra_some_bars_lack_is_an_object_column_whatever_the_order() -> None:
+    def row(t: int, *extra: Any) -> Any:
+        return (T0 + t * MIN, 1.0, 2.0, 0.5, 1.5, 10.0, *extra)
+    first_has = bars_to_frame(BarSeries.from_rows("ES", "p", "1m", [row(0, 1.5), row(1, None)], ("vwap",)))
+    last_has = bars_to_frame(BarSeries.from_rows("ES", "p", "1m", [row(0, None), row(1, 1.5)], ("vwap",)))
+    assert first_has["vwap"].dtype == last_has["vwap"].dtype == object
+    assert first_has["vwap"].iloc[0] == 1.5 and last_has["vwap"].isna().iloc[0] and last_has["vwap"].iloc[1] == 1.5
+    # a text value in one extra leaves its float neighbour float
+    mixed = BarSeries.from_rows("ES", "p", "1m", [row(0, 1.5, 2.0), row(1, 2.5, "n/a")], ("vwap", "oi"))
+    df = bars_to_frame(mixed)
+    assert df["vwap"].dtype == np.float64 and df["oi"].dtype == object and mixed.sparse == frozenset()
+    # ints stay int64; a slice without a bar that has an extra has no such column
+    ints = BarSeries.from_rows("ES", "p", "1m", [row(0, 3), row(1, None), row(2, 4)], ("count",))
+    assert ints.sparse == {"count"} and bars_to_frame(ints[::2])["count"].dtype == np.int64
+    assert ints[1:2].extras == [] and ints[:0].extras == [] and "count" not in bars_to_frame(ints[:0])

@@ -115,9 +115,9 @@ Request = Union[Subscribe, History, Rpc, Ticks]
 
 @dataclass(frozen=True)
 class HistoryResult:
-    """The answer to a :class:`History` request: bars ascending by start, one per start; a REST decoder's
-    answer is a :class:`~mdsdk.series.BarSeries` (its columns go to the DataFrame as they are), a streamed one
-    a tuple of the Bar events."""
+    """The answer to a :class:`History` request: bars ascending by start, one per start. Every provider answers
+    with a :class:`~mdsdk.series.BarSeries`, whose columns go to the DataFrame as they are; any other sequence of
+    Bar events serves too."""
 
     bars: Sequence[Bar]
     truncated: bool = False

@@ -399,3 +399,17 @@ def test_ticks_across_new_york_midnight_ask_each_day_for_its_part_only() -> None
     three.run(Ticks("AAPL", "quote", start, start + 2 * 86_400 * 10**9))
     assert [(dict(r.params or {})["start_date"], dict(r.params or {})["end_date"]) for r in three.asked] == [
         (20240521, 20240521), (20240522, 20240522), (20240523, 20240523)]
+
+
+def test_history_windows_keep_whole_bars_and_survive_the_repeated_hour() -> None:
+    # 5-minute bars from 13:32 to 13:48 New York time: the cut widens to the bars that hold them
+    rest = Rest(_page([]))
+    rest.run(_history("AAPL", "5m", "2024-05-21T17:32:00Z", "2024-05-21T17:48:00Z"))
+    params = dict(rest.asked[0].params or {})
+    assert (params["start_time"], params["end_time"]) == (48_600_000, 49_799_999)  # 13:30 to 13:49:59.999
+    # the night clocks fall back: 01:30 EDT to 01:15 EST reads backwards on the wall clock, so the whole day is
+    # asked for and cut here
+    dst = Rest(_page([]))
+    dst.run(_history("AAPL", "1m", "2024-11-03T05:30:00Z", "2024-11-03T06:15:00Z"))
+    params = dict(dst.asked[0].params or {})
+    assert params["start_date"] == params["end_date"] == 20241103 and "start_time" not in params

@@ -78,7 +78,7 @@ def history_flow(request: History, provider: str) -> Generator[HttpRequest, Http
     pages: List[Tuple[Sequence[Any], List[Any]]] = []
     if daily:
         pages = yield from _pull(path, params, _date(request.start_ns), _date(last_ns), request.symbol)
-    for first, last, cut in () if daily else _day_windows(request.start_ns, last_ns):
+    for first, last, cut in () if daily else _day_windows(request.start_ns, last_ns, request.interval.seconds * 1000):
         pages += yield from _pull(path, dict(params, **cut), first, last, request.symbol)
     kept: List[Tuple[Any, ...]] = []
     for fmt, rows in pages:
@@ -207,18 +207,23 @@ def ticks_flow(request: Ticks, provider: str) -> Generator[HttpRequest, HttpResp
     return TicksResult(tuple(events))
 
 
-def _day_windows(start_ns: int, last_ns: int) -> List[Tuple[int, int, Dict[str, int]]]:
+def _day_windows(start_ns: int, last_ns: int, step_ms: int = 1) -> List[Tuple[int, int, Dict[str, int]]]:
     """``(first date, last date, start_time/end_time)`` requests covering ``[start_ns, last_ns]``: the Terminal
     applies start_time and end_time (ms of the New York day) to every day of a request, so a window that crosses
     midnight is its first day from the start, the whole days between, and its last day up to the end, rather
-    than every tick of two whole days (a five-minute window at midnight asked for two days of ticks)."""
+    than every tick of two whole days (a five-minute window at midnight asked for two days of ticks). For bars
+    of ``step_ms`` the cuts widen to whole bars of the day's grid, so no bar comes back cut short."""
     first, last = _date(start_ns), _date(last_ns)
+    begin = _ms_of_day(start_ns) // step_ms * step_ms
+    finish = min(_DAY * 1000 - 1, (_ms_of_day(last_ns) // step_ms + 1) * step_ms - 1)
     if first == last:
-        return [(first, first, {"start_time": _ms_of_day(start_ns), "end_time": _ms_of_day(last_ns)})]
-    windows = [(first, first, {"start_time": _ms_of_day(start_ns)})]
+        # On the night clocks fall back, New York's wall clock repeats an hour and the end can read earlier than
+        # the start: then the whole day, cut here afterwards.
+        return [(first, first, {"start_time": begin, "end_time": finish} if begin <= finish else {})]
+    windows = [(first, first, {"start_time": begin})]
     if _shift(first, 1) < last:
         windows.append((_shift(first, 1), _shift(last, -1), {}))
-    return windows + [(last, last, {"end_time": _ms_of_day(last_ns)})]
+    return windows + [(last, last, {"end_time": finish})]
 
 
 def _ticks(fmt: Sequence[Any], rows: List[Any], request: Ticks, provider: str) -> List[Event]:
