@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from itertools import islice
 from operator import itemgetter, lt
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Union, overload
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, overload
 
 from .events import EMPTY, Bar
 
@@ -46,9 +46,10 @@ class BarSeries(Sequence[Bar]):
         sparse = []
         for name, values in columns.items():
             gaps = 0 if name in PRICE_COLUMNS else values.count(None)
-            if gaps < len(values) or name in PRICE_COLUMNS:  # an extra no bar has is no column
-                self.columns[name] = values
-            if 0 < gaps < len(values):
+            if gaps == len(values) and name not in PRICE_COLUMNS:
+                continue  # an extra no bar has is no column
+            self.columns[name] = values
+            if gaps:
                 sparse.append(name)
         self.sparse = frozenset(sparse)
         """The extra columns some bars lack (a ``None`` among their values)."""
@@ -115,12 +116,18 @@ class BarSeries(Sequence[Bar]):
         return cls(symbol, provider, interval, cols[0], dict(zip(names, cols[1:])), flags).ordered()
 
     @classmethod
-    def of(cls, bars: Sequence[Bar]) -> "BarSeries":
-        """``bars`` (Bar events of one symbol and interval) as a series, put in order as :meth:`ordered` does."""
+    def of(cls, bars: Sequence[Any], symbol: Optional[str] = None, provider: Optional[str] = None,
+           interval: Optional[str] = None, complete: Optional[Sequence[bool]] = None) -> "BarSeries":
+        """``bars`` as a series, put in order as :meth:`ordered` does: Bar events of one symbol and interval, or
+        any objects with a Bar's ``time``, prices, ``volume`` and ``extra`` (a decoder's own rows), for which
+        ``symbol``, ``provider``, ``interval`` and the ``complete`` flags are given."""
         first = bars[0] if len(bars) else Bar("", 0, "")
         keys = extra_names(b.extra for b in bars)
-        rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, *[b.extra.get(k) for k in keys]) for b in bars]
-        return cls.from_rows(first.symbol, first.provider, first.interval, rows, keys, [b.complete for b in bars])
+        rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, *map(b.extra.get, keys)) for b in bars]
+        return cls.from_rows(first.symbol if symbol is None else symbol,
+                             first.provider if provider is None else provider,
+                             first.interval if interval is None else interval, rows, keys,
+                             [b.complete for b in bars] if complete is None else complete)
 
 
 def extra_names(extras: Iterable[Mapping[str, Any]]) -> List[str]:

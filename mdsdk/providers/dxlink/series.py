@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...series import BarSeries, extra_names
+from ...series import BarSeries
 from ..base import History
 from .codec import REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END, SNAPSHOT_SNIP, TX_PENDING, CandleRow
 
@@ -57,12 +57,9 @@ class Series:
         """The buffered candles that start in the request's range, as its answer's columns (a bar is complete
         once its span has passed ``now_ms``; with no clock, every bar is)."""
         rows = [r for r in self.sorted_rows() if r.time and req.start_ns <= r.time_ms * 1_000_000 < req.end_ns]
-        keys = extra_names(r.extra for r in rows)
         span_ms = req.interval.seconds * 1000
-        return BarSeries.from_rows(
-            req.symbol, provider, str(req.interval),
-            [(r.time, r.open, r.high, r.low, r.close, r.volume, *map(r.extra.get, keys)) for r in rows], keys,
-            [not now_ms or r.time_ms + span_ms <= now_ms for r in rows])
+        return BarSeries.of(rows, req.symbol, provider, str(req.interval),
+                            [not now_ms or r.time_ms + span_ms <= now_ms for r in rows])
 
     def live_row(self, row: CandleRow, provider: str, out: List[Any]) -> None:
         """Take one live-channel candle row: a snapshot row is buffered until the

@@ -75,10 +75,11 @@ def history_flow(request: History, provider: str) -> Generator[HttpRequest, Http
     path, params = endpoint_of(contract, request.interval)
     daily = path.endswith("/eod")
     last_ns = max(request.start_ns, request.end_ns - 1)
+    # The eod report has one row per day: asked as one range; bars are cut day by day as ticks are.
+    windows = ([(_date(request.start_ns), _date(last_ns), {})] if daily
+               else _day_windows(request.start_ns, last_ns, request.interval.seconds * 1000))
     pages: List[Tuple[Sequence[Any], List[Any]]] = []
-    if daily:
-        pages = yield from _pull(path, params, _date(request.start_ns), _date(last_ns), request.symbol)
-    for first, last, cut in () if daily else _day_windows(request.start_ns, last_ns, request.interval.seconds * 1000):
+    for first, last, cut in windows:
         pages += yield from _pull(path, dict(params, **cut), first, last, request.symbol)
     kept: List[Tuple[Any, ...]] = []
     for fmt, rows in pages:
