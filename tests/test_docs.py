@@ -31,6 +31,8 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _ENV = re.compile(r"\bMDSDK_[A-Z0-9_]*")
+# The switches of the optional compiled decoder, and where each is read.
+_BUILD_AND_RUN = {"MDSDK_NO_EXTENSIONS": ROOT / "setup.py", "MDSDK_PURE_PYTHON": ROOT / "mdsdk/providers/fields.py"}
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -126,6 +128,9 @@ def test_environment_variables_are_options(path: Path) -> None:
     on_page = path.stem if path.parent == DOCS / "providers" else None
     for var in set(_ENV.findall(path.read_text(encoding="utf-8"))):
         if var.endswith("_"):  # a pattern such as MDSDK_<PROVIDER>_<OPTION> or MDSDK_SCHWAB_*
+            continue
+        if var in _BUILD_AND_RUN:  # not a provider's: the code that reads it must exist
+            assert var in _BUILD_AND_RUN[var].read_text(encoding="utf-8"), f"{name}: nothing reads {var}"
             continue
         owners = [p for p in PROVIDERS if var.startswith(f"MDSDK_{p.upper().replace('-', '_')}_")]
         assert owners, f"{name}: {var} names no registered provider"

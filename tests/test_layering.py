@@ -16,7 +16,7 @@ IO = {"transport", "http"}
 RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
 # what every provider package may build on
-SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields", "ledger", "freshness")
+SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields", "ledger", "freshness", "_accel")
 THIRD_PARTY_OWNERS = {"websocket": {"transport"}, "requests": {"http"}, "tenacity": {"http"},
                       "pandas": {"frames"}, "numpy": {"frames"}, "websockets": {"testing"}}
 

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import os
 from itertools import chain, compress, islice, repeat
 from operator import itemgetter, mul
 from types import MemberDescriptorType
@@ -334,6 +335,20 @@ def _filter(cols: Dict[str, Any], keep: List[bool]) -> int:
 
 
 # ---------------------------------------------------------------- decoders
+def _compiled() -> Optional[Callable[..., Optional[List[Any]]]]:
+    """The compiled clean-row path (``_accel.c``: every row of a plain layout in one C loop, None back for a frame
+    with anything unclean in it), or None when it was not built or ``MDSDK_PURE_PYTHON`` is set."""
+    if os.environ.get("MDSDK_PURE_PYTHON"):
+        return None
+    try:
+        from ._accel import plain_rows
+    except ImportError:
+        return None
+    return plain_rows
+
+
+_plain_rows = _compiled()
+
 # Below this many rows a frame is read row by row: the column path's fixed
 # cost per field outweighs its lower cost per value.
 _SMALL = 5
@@ -345,7 +360,8 @@ class RowDecoder(Generic[T]):
     without a symbol field gives "" for the caller to set (see :class:`DictDecoder`); ``rest=False`` drops unnamed
     fields and ``if_absent``."""
 
-    __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail", "_plain")
+    __slots__ = ("table", "layout", "provider", "stride", "_plan", "_builder", "_args", "_kwonly", "_tail", "_plain",
+                 "_compiled")
 
     def __init__(self, table: Table[T], layout: Sequence[str], provider: str, rest: bool = True) -> None:
         if not layout:
@@ -367,20 +383,29 @@ class RowDecoder(Generic[T]):
         index = {name: i for i, name in enumerate(names + [name for name, _ in consts])}
         self._args = itemgetter(*(index[name] for name in builder.order))
         self._kwonly = [(setter, index[name], default) for name, setter, default in builder.kwonly]
-        self._plain = self._plain_values()
+        self._plain = self._compiled = None
+        numbers = self._plain_numbers()
+        if numbers:
+            get = itemgetter(*numbers)
+            self._plain = get if len(numbers) > 1 else lambda row: (get(row),)
+            plan = self._plan
+            if _plain_rows is not None:
+                self._compiled = functools.partial(_plain_rows, self.stride, plan.symbol, tuple(plan.times),
+                                                   -1 if plan.nanos is None else plan.nanos, numbers, table.cls,
+                                                   provider, MAX_MS)
 
-    def _plain_values(self) -> Optional[Callable[[Sequence[Any]], Any]]:
+    def _plain_numbers(self) -> Tuple[int, ...]:
         """For a layout whose row is a symbol, ms times and plain numbers filling every positional attribute after
-        ``provider`` (a typical Quote or Trade): a getter of those numbers in the class's order, so that a clean row
-        becomes an event in a few C calls (:meth:`_plain_row`). None for any other layout."""
+        ``provider`` (a typical Quote or Trade): where those numbers sit in a row, in the class's order, so that a
+        clean row becomes an event in a few C calls (:meth:`_plain_row`, or the compiled loop for every row at
+        once). Empty for any other layout."""
         plan, order = self._plan, self._builder.order
         numbers = {ours: i for ours, i, conv in plan.fields if conv is num}
         tail = order[3:]
         if (plan.extra_keys or plan.symbol is None or plan.time_convert is not ms_ns or order[:3] != ["symbol", "time",
                 "provider"] or not tail or sorted(tail) != sorted(numbers) or len(plan.fields) != len(tail)):
-            return None
-        get = itemgetter(*(numbers[name] for name in tail))
-        return get if len(tail) > 1 else lambda row: (get(row),)
+            return ()
+        return tuple(numbers[name] for name in tail)
 
     def _plain_row(self, row: Sequence[Any], received_ns: int) -> Optional[T]:
         """One clean row as an event, or None when anything in it needs the careful path (which then decides)."""
@@ -413,6 +438,10 @@ class RowDecoder(Generic[T]):
         n, odd = divmod(len(rows), stride)
         if odd:
             raise ValueError(f"{len(rows)} values is not a multiple of the {stride} fields")
+        if self._compiled is not None:
+            out = self._compiled(rows, received_ns)
+            if out is not None:
+                return out
         if n < _SMALL:
             return self._rows(rows, n, received_ns)
         cols, keep = self._plan.columns(rows.__getitem__, n, received_ns)
