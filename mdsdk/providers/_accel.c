@@ -14,7 +14,7 @@
  * Anything else (a bool, None, a bad symbol, a time out of range...) makes it
  * return None before any event escapes. The Python decoder then reads the
  * whole frame and judges it. So this path changes speed, never results, and
- * tests/test_accel.py checks that on mutated frames.
+ * tests/providers/test_accel.py checks that on mutated frames.
  *
  * It works on Python objects only. It never touches raw bytes, reads the list
  * with bounds checked once per call, and holds its own reference to every
@@ -26,10 +26,10 @@
 #include <math.h>
 
 #define NS_PER_MS 1000000LL
-#define MAX_FIELDS 64
+#define MAX_FIELDS 64  /* fields.py passes no more (_ACCEL_MAX_FIELDS) */
 
-/* The value at values[o + i] as a float object (new reference), or NULL with
- * no exception set when it is not a clean finite number. */
+/* v as a float object (new reference), or NULL with no exception set when
+ * it is not a clean finite number. */
 static PyObject *
 clean_float(PyObject *v)
 {
@@ -215,11 +215,17 @@ plain_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "values must be a list");
         return NULL;
     }
-    stride = PyLong_AsSsize_t(args[0]);
-    symbol = PyLong_AsSsize_t(args[1]);
-    nanos = PyLong_AsSsize_t(args[3]);
-    max_ms = PyLong_AsLongLong(args[7]);
-    if (PyErr_Occurred()) {
+    /* One at a time: a conversion must not run with the last one's exception pending. */
+    if ((stride = PyLong_AsSsize_t(args[0])) == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if ((symbol = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if ((nanos = PyLong_AsSsize_t(args[3])) == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if ((max_ms = PyLong_AsLongLong(args[7])) == -1 && PyErr_Occurred()) {
         return NULL;
     }
     if (stride <= 0 || symbol < 0 || symbol >= stride || nanos < -1 || nanos >= stride
@@ -275,5 +281,11 @@ static struct PyModuleDef accel_module = {
 PyMODINIT_FUNC
 PyInit__accel(void)
 {
-    return PyModule_Create(&accel_module);
+    PyObject *m = PyModule_Create(&accel_module);
+    /* fields.py uses the module only when this matches: a stale build is left unused, not called wrongly. */
+    if (m != NULL && PyModule_AddIntConstant(m, "API", 1) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

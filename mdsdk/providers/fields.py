@@ -341,13 +341,14 @@ def _compiled() -> Optional[Callable[..., Optional[List[Any]]]]:
     if os.environ.get("MDSDK_PURE_PYTHON"):
         return None
     try:
-        from ._accel import plain_rows
+        from . import _accel
     except ImportError:
         return None
-    return plain_rows
+    return _accel.plain_rows if getattr(_accel, "API", None) == 1 else None  # a stale build is left unused
 
 
 _plain_rows = _compiled()
+_ACCEL_MAX_FIELDS = 64  # the compiled loop's bound on time and number fields (MAX_FIELDS)
 
 # Below this many rows a frame is read row by row: the column path's fixed
 # cost per field outweighs its lower cost per value.
@@ -389,7 +390,7 @@ class RowDecoder(Generic[T]):
             get = itemgetter(*numbers)
             self._plain = get if len(numbers) > 1 else lambda row: (get(row),)
             plan = self._plan
-            if _plain_rows is not None:
+            if _plain_rows is not None and max(len(numbers), len(plan.times)) <= _ACCEL_MAX_FIELDS:
                 self._compiled = functools.partial(_plain_rows, self.stride, plan.symbol, tuple(plan.times),
                                                    -1 if plan.nanos is None else plan.nanos, numbers, table.cls,
                                                    provider, MAX_MS)

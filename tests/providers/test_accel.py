@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mdsdk.events import Quote, Trade
 from mdsdk.providers import fields
 from mdsdk.providers.dxlink.codec import KNOWN_LAYOUTS, TABLES
-from mdsdk.providers.fields import MAX_MS, RowDecoder
+from mdsdk.providers.fields import MAX_MS, Field, RowDecoder, Table
 
 from .test_fields import _compact_frames
 
@@ -85,40 +85,68 @@ def test_a_row_without_any_time_gets_the_receive_time() -> None:
 # Every kind of value a row can hold: clean ones, and the ones the compiled path must hand back to Python.
 ODD = st.one_of(
     st.none(), st.booleans(), st.just(""), st.just("NaN"), st.just("Infinity"), st.just("-Infinity"),
-    st.just("1.5"), st.just("abc"), st.just("\x00"), st.lists(st.integers(), max_size=2),
+    st.just("1.5"), st.just(" 1_0 "), st.just("abc"), st.just("\x00"), st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
     st.integers(min_value=-2**70, max_value=2**70), st.integers(min_value=0, max_value=MAX_MS + 5),
-    st.just(MAX_MS - 1), st.just(MAX_MS), st.just(-1), st.just(10**400 // 10**380),
+    st.just(MAX_MS - 1), st.just(MAX_MS), st.just(-1), st.just(10**400), st.just(-0.0),
     st.floats(allow_nan=True, allow_infinity=True), st.just(1e308 * 10), st.text(max_size=3))
-CLEAN = [st.just("Quote"), st.sampled_from(["SPY", "AAPL", "ES"]), st.integers(0, MAX_MS - 1),
-         st.integers(0, MAX_MS - 1), st.integers(0, 999_999), st.floats(allow_infinity=False),
-         st.floats(allow_infinity=False), st.integers(-10**6, 10**6), st.floats(allow_infinity=False)]
+_MS = st.integers(0, MAX_MS - 1)
+_NUMBER = st.one_of(st.floats(allow_infinity=False), st.integers(-10**6, 10**6))
+CLEAN = {"eventType": st.just("Quote"), "eventSymbol": st.sampled_from(["SPY", "AAPL", "ES"]), "bidTime": _MS,
+         "askTime": _MS, "eventTime": st.one_of(st.just(0), _MS), "timeNanoPart": st.integers(0, 999_999),
+         "bidPrice": _NUMBER, "askPrice": _NUMBER, "bidSize": _NUMBER, "askSize": _NUMBER}
+# The lean layout mdsdk asks for; the spec example's (symbol first, no times); times on their own.
+LAYOUTS = [QUOTE, ["eventSymbol", "eventType", "bidPrice", "askPrice", "bidSize", "askSize"],
+           ["eventSymbol", "eventTime", "timeNanoPart", "askSize", "bidSize", "askPrice", "bidPrice"]]
 
 
 @st.composite
-def _frames(draw: st.DrawFn) -> List[Any]:
-    n = draw(st.integers(1, 12))
+def _frames(draw: st.DrawFn, layout: Sequence[str]) -> List[Any]:
     values: List[Any] = []
-    for _ in range(n):
-        row = [draw(s) for s in CLEAN]
-        for i in draw(st.lists(st.integers(0, len(QUOTE) - 1), max_size=2)):  # most rows stay clean
+    for _ in range(draw(st.integers(1, 12))):
+        row = [draw(CLEAN[name]) for name in layout]
+        for i in draw(st.lists(st.integers(0, len(layout) - 1), max_size=2)):  # most rows stay clean
             row[i] = draw(ODD)
         values += row
     return values
 
 
-@compiled
-@settings(max_examples=600, deadline=None, derandomize=True, database=None)
-@given(values=_frames())
-def test_any_frame_decodes_the_same_either_way(values: List[Any]) -> None:
-    fast, slow = _pair("Quote", QUOTE)
+def _either_way(fast: Any, slow: Any, values: List[Any]) -> None:
     try:
-        expected = slow(values, RN)
+        expected = slow(values)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # the Python decoder's own contract
         with pytest.raises(type(exc)):
-            fast(values, RN)
+            fast(values)
         return
-    _same(fast(values, RN), expected)
+    _same(fast(values), expected)
+
+
+@compiled
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["lean", "spec", "times-only"])
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_any_frame_decodes_the_same_either_way(layout: List[str], data: st.DataObject) -> None:
+    fast, slow = _pair("Quote", layout)
+    assert fast._compiled is not None
+    values = data.draw(_frames(layout), label="values")
+    _either_way(lambda v: fast(v, RN), lambda v: slow(v, RN), values)
+
+
+@compiled
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_dict_frames_decode_the_same_either_way(data: st.DataObject) -> None:
+    """A dict table (TDA/Schwab style, numeric keys) goes through the same loop: rows gathered from dicts."""
+    table = Table(Quote, (Field("bid", "1"), Field("ask", "2"), Field("bid_size", "4"), Field("ask_size", "5")),
+                  symbol="key", time=("35", "36"), rest=None)
+    fast, slow = table.dicts("schwab"), table.dicts("schwab")
+    slow._rows._compiled = None
+    assert fast._rows._compiled is not None
+    layout = ["eventSymbol", "bidTime", "askTime", "bidPrice", "askPrice", "bidSize", "askSize"]
+    rows = data.draw(_frames(layout), label="values")
+    keys = ["key", "35", "36", "1", "2", "4", "5"]
+    objs = [dict(zip(keys, rows[i:i + len(keys)])) for i in range(0, len(rows), len(keys))]
+    _either_way(lambda o: fast.decode_dicts(o, RN), lambda o: slow.decode_dicts(o, RN), objs)
 
 
 @compiled
