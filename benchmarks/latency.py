@@ -1,13 +1,17 @@
 """Latency: the DXLink emulator (own process) sends Quote events at a steady
 rate (10k events/s for 10 s by default), each stamped with its send time in
 bidTime + timeNanoPart; we report p50/p99/max from send to (a) the raw floor's
-loop, (b) an mdsdk ``on_quote`` callback, (c) the ``feed.events()`` iterator.
+loop (websocket-client ``recv`` + ``json.loads``, the issue's floor), (f) the
+physical floor (the throughput benchmark's: blocking 256 KiB reads into one
+buffer, a minimal deframer, orjson, one thread), (b) an mdsdk ``on_quote``
+callback, (c) the ``feed.events()`` iterator.
 
 The clients take turns: the run is cut into ``--rounds`` rounds and each
 client listens for its share of every round, so a burst of load on the
 shared machine lands on neighbours, not on one client's whole run. A
-client's p50 ratio is the median of its per-round ratios to the floor's
-p50 in the same round; p50, p99 and max are over all its events.
+client's p50 ratio is the median of its per-round ratios to a floor's
+p50 in the same round (``p50_ratio`` to (a), ``p50_ratio_f`` to (f)); p50,
+p99 and max are over all its events.
 
     python -m benchmarks.latency [--quick] [--rate R] [--seconds S] [--rounds N]
 """
@@ -28,13 +32,13 @@ from mdsdk.testing.universe import sample
 
 try:
     from ._common import EmulatorProcess, percentile, table, write_results
-    from .throughput import QUOTE_FIELDS
+    from .throughput import _LOADS, QUOTE_FIELDS, FloorReader, _handshake
 except ImportError:  # run as a script
     import pathlib
     import sys
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
     from benchmarks._common import EmulatorProcess, percentile, table, write_results
-    from benchmarks.throughput import QUOTE_FIELDS
+    from benchmarks.throughput import _LOADS, QUOTE_FIELDS, FloorReader, _handshake
 
 SYMBOLS = sample(10)  # real names: the emulator sends nothing for unknown ones
 _I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
@@ -70,6 +74,37 @@ def raw_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
         values = msg["data"][1]
         for o in range(0, len(values), stride):
             lat.append((now - (values[o + bt] * 1_000_000 + values[o + nano])) / 1000)
+    pacer.join()
+    ws.close()
+    return lat
+
+
+def physical_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
+    """Latencies in µs seen by (f): each blocking read's frames parsed at once, on one thread."""
+    ws = _handshake(emu.url, SYMBOLS)
+    reader = FloorReader(ws.sock)
+    stride, bt, nano = len(QUOTE_FIELDS), _I["bidTime"], _I["timeNanoPart"]
+    total = int(rate * seconds)
+    lat: List[float] = []
+    seen = 0
+    pacer = None
+    while len(lat) < total:
+        payloads = reader.payloads()
+        now = time.time_ns()
+        for payload in payloads:
+            msg = _LOADS(payload)
+            if msg.get("type") != "FEED_DATA":
+                continue
+            values = msg["data"][1]
+            if pacer is None:  # the subscription snapshot, then the paced stream
+                seen += len(values) // stride
+                if seen >= len(SYMBOLS):
+                    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+                    pacer.start()
+                continue
+            for o in range(0, len(values), stride):
+                lat.append((now - (values[o + bt] * 1_000_000 + values[o + nano])) / 1000)
+    assert pacer is not None
     pacer.join()
     ws.close()
     return lat
@@ -117,6 +152,7 @@ def main() -> None:
     share = args.seconds / args.rounds
     with EmulatorProcess() as emu:
         runs = {"a raw floor": lambda: raw_floor(emu, args.rate, share),
+                "f physical floor": lambda: physical_floor(emu, args.rate, share),
                 "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, share, "callbacks"),
                 "c mdsdk events()": lambda: mdsdk_client(emu, args.rate, share, "iterator")}
         lats: Dict[str, List[float]] = {name: [] for name in runs}
@@ -128,14 +164,17 @@ def main() -> None:
                 p50s[name].append(percentile(lat, 50))
             print(f"round {r + 1}: " + "  ".join(f"{n} p50 {v[-1]:.0f} µs" for n, v in p50s.items()), flush=True)
     rows: List[Dict[str, Any]] = []
-    floor = p50s["a raw floor"]
+    floor, floor_f = p50s["a raw floor"], p50s["f physical floor"]
     for name, lat in lats.items():
         ratios = [p / f for p, f in zip(p50s[name], floor)]
+        ratios_f = [p / f for p, f in zip(p50s[name], floor_f)]
         rows.append({"bench": "latency", "client": name, "rate": args.rate, "events": len(lat),
                      "p50_us": percentile(lat, 50), "p99_us": percentile(lat, 99), "max_us": max(lat),
-                     "p50_ratio": statistics.median(ratios), "rounds": " ".join(f"{x:.2f}" for x in ratios)})
+                     "p50_ratio": statistics.median(ratios), "p50_ratio_f": statistics.median(ratios_f),
+                     "rounds": " ".join(f"{x:.2f}" for x in ratios)})
     print()
-    print(table(rows, ["client", "rate", "events", "p50_us", "p99_us", "max_us", "p50_ratio", "rounds"]))
+    print(table(rows, ["client", "rate", "events", "p50_us", "p99_us", "max_us", "p50_ratio", "p50_ratio_f",
+                       "rounds"]))
     print(f"\nresults appended to {write_results('latency', rows)}")
 
 

@@ -539,7 +539,6 @@ class Connection:
         the first read's events go out before the socket is asked again."""
         transport, rec = self._transport, self._record
         assert transport is not None
-        sock = transport.fileno()
         size = frames = 0
         for _ in range(_BURST_FRAMES):  # reads, not only frames: a ping flood or a trickling giant frame yields none
             try:
@@ -559,7 +558,7 @@ class Connection:
                 size += sum(map(len, texts))
             if frames >= _BURST_FRAMES or size >= _BURST_BYTES:
                 return
-            if not transport.pending() and not select.select((sock,), (), (), 0)[0]:
+            if not transport.more():
                 return
 
     def _decode(self, texts: List[str]) -> None:

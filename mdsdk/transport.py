@@ -14,6 +14,8 @@ are decoded once, leniently; the protocol's JSON parser rejects bad text.
 from __future__ import annotations
 
 import collections
+import os
+import select
 import socket
 import ssl
 from typing import Deque, Dict, Iterable, List, Optional
@@ -50,6 +52,7 @@ class WebSocketTransport:
         # Reads land in one reused buffer: recv(256 KiB) allocated a fresh 256 KiB object per call, which
         # costs ten times the read itself (14 µs against 1.4 for a few small frames), on every wake-up.
         self._scratch = memoryview(bytearray(_READ_SIZE))
+        self._plain_fd = -1  # a plain TCP socket's descriptor, read directly (see _read); -1 for TLS
         self._messages: Deque[str] = collections.deque()
         self._fragments: List[bytes] = []
         self._lost: Optional[ConnectionLost] = None
@@ -81,6 +84,8 @@ class WebSocketTransport:
                 f"{self.url!r} is not a WebSocket URL ({exc}); pass url='wss://host/path'")) from exc
         ws.settimeout(self.timeout)
         self._ws = ws
+        if type(ws.sock) is socket.socket and ws.sock.gettimeout() is not None:  # not a subclass: TLS
+            self._plain_fd = ws.sock.fileno()
 
     def _msg(self, text: str) -> str:
         return redact(text, self._secrets)
@@ -97,6 +102,21 @@ class WebSocketTransport:
             return True
         sock = self._ws.sock if self._ws else None
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def more(self) -> bool:
+        """Whether :meth:`recv_many` has messages without waiting. A plain
+        socket is read at once (its reads never wait: one syscall, where
+        asking ``select`` first made two); TLS, whose reads may wait, is
+        asked for buffered bytes, then ``select`` with no timeout."""
+        if self.pending():
+            return True
+        if self._plain_fd >= 0:
+            try:
+                self._read()
+            except ConnectionLost as exc:  # kept for recv_many, which raises it after the messages before it
+                self._lost = exc
+            return bool(self._messages) or self._lost is not None
+        return bool(select.select((self.fileno(),), (), (), 0)[0])
 
     def recv(self) -> Optional[str]:
         """Return the next message; when none is buffered, read what the
@@ -135,7 +155,9 @@ class WebSocketTransport:
         if ws is None or ws.sock is None:
             raise ConnectionLost("the connection is not open")
         try:
-            n = ws.sock.recv_into(self._scratch)
+            # A socket with a timeout polls before every recv: a second syscall, and a second hand-over of
+            # the GIL, on every wake-up. Its descriptor is non-blocking, so readv() alone says "nothing yet".
+            n = os.readv(self._plain_fd, (self._scratch,)) if self._plain_fd >= 0 else ws.sock.recv_into(self._scratch)
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             return
         except OSError as exc:
@@ -244,6 +266,7 @@ class WebSocketTransport:
     def close(self) -> None:
         """Close politely if possible, and always release the socket."""
         ws, self._ws = self._ws, None
+        self._plain_fd = -1
         if ws is None:
             return
         try:
