@@ -107,6 +107,46 @@ def test_abrupt_drop_is_connection_lost_after_buffered_messages() -> None:
         server.close()
 
 
+def test_more_reads_a_plain_socket_without_waiting_and_keeps_the_close_for_last() -> None:
+    sent = threading.Event()
+    go_on = threading.Event()
+
+    def play(s: Script, ws: ServerConnection) -> None:
+        for i in range(3):
+            ws.send(f"a{i}")
+        sent.set()
+        go_on.wait(5)
+        ws.send("b")
+        time.sleep(0.1)
+        ws.close_socket()
+
+    server = Script(play)
+    try:
+        t = WebSocketTransport(server.url, timeout=30)
+        t.open()
+        assert sent.wait(5)
+        got: List[str] = []
+        deadline = time.monotonic() + 5
+        while len(got) < 3 and time.monotonic() < deadline:  # more() reads by itself: no select needed
+            if t.more():
+                got += t.recv_many()
+        assert got == ["a0", "a1", "a2"]
+        t0 = time.monotonic()
+        assert t.more() is False  # nothing there: says so rather than waiting out the 30 s read timeout
+        assert time.monotonic() - t0 < 10.0
+        go_on.set()
+        while not t.more() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert t.recv_many() == ["b"]  # the message before the drop first
+        while not t.more() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(ConnectionLost):
+            t.recv_many()
+        t.close()
+    finally:
+        server.close()
+
+
 def test_sending_and_connect_errors() -> None:
     server = Script()
     try:
