@@ -13,7 +13,7 @@ LAYERS: Dict[str, int] = {"values": 0, "protocol": 1, "io": 2, "runtime": 3, "fa
 VALUES = {"errors", "events", "series", "policy", "intervals", "sessions", "_version", "_validate", "_extras", "bars",
           "_html"}
 IO = {"transport", "http"}
-RUNTIME = {"connection", "replies", "dispatch", "cache", "registry"}
+RUNTIME = {"connection", "replies", "dispatch", "queues", "cache", "registry"}
 FACADE = {"feed", "frames", "replay", "cli", "__init__", "__main__"}
 # what every provider package may build on
 SHARED_PROTOCOL = ("base", "core", "credentials", "convert", "fields", "ledger", "freshness", "_accel")
@@ -133,7 +133,7 @@ def test_every_package_directory_is_a_real_package() -> None:
     assert not missing, f"directories without __init__.py: {missing}"
 
 
-PROVIDER_NEUTRAL = ("feed", "connection", "replies", "dispatch", "cache", "frames", "cli", "replay")
+PROVIDER_NEUTRAL = ("feed", "connection", "replies", "dispatch", "queues", "cache", "frames", "cli", "replay")
 
 
 def _provider_names() -> List[str]:

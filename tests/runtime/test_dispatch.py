@@ -7,6 +7,7 @@ feeds it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, List, Tuple
 
 import pytest
@@ -147,3 +148,40 @@ def test_a_loop_that_breaks_and_a_new_loop_over_the_same_stream_lose_nothing() -
         assert seen == ["S0", "S1", "S2", "S3", "S4", "T"]
     finally:
         d.close()
+
+
+def _consume(q: Any, timeout: Any, out: List[Any]) -> threading.Thread:
+    t = threading.Thread(target=lambda: out.append(q.get(timeout)), daemon=True)
+    t.start()
+    return t
+
+
+def test_a_leftover_wake_up_does_not_end_a_wait_early() -> None:
+    # A consumer that timed out just as a producer woke it leaves the wake-up behind; the next wait must
+    # look, find nothing, and sleep on (an iterator that took it for a timeout would end too soon).
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#3")
+    with q._lock:
+        q._signal()  # the leftover wake-up
+    out: List[Any] = []
+    consumer = _consume(q, 30.0, out)
+    assert wait_until(lambda: (q._sleepers == 1 and q._wake.locked()) or bool(out))  # the wake-up was taken
+    assert not out  # and it went back to sleep rather than return
+    q.put(_quotes(["A"]))
+    consumer.join(10)
+    assert not consumer.is_alive() and out[0] is not None and [e.symbol for b in out[0] for e in b] == ["A"]
+
+
+def test_close_wakes_every_consumer_of_a_queue_and_a_take_leaves_the_rest_to_the_next() -> None:
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#4")
+    out: List[Any] = []
+    threads = [_consume(q, None, out) for _ in range(2)]
+    assert wait_until(lambda: q._sleepers == 2)
+    q.put(_quotes(["A"]))  # one of them takes it, the other sleeps on
+    assert wait_until(lambda: len(out) == 1 and q._sleepers == 1)
+    q.close()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(o is None for o in out) == [False, True]
