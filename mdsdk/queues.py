@@ -89,11 +89,9 @@ class BatchQueue:
         while True:
             self._sleep(deadline)
             if self._count or self._urgent or self.closed:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
                 return
-        if self.closed and self._sleepers:
-            self._signal()  # another consumer of this queue sleeps: it must see the close too
+            if deadline is not None and not time.monotonic() < deadline:  # (a nan timeout ends at once)
+                return
 
     def _sleep(self, deadline: Optional[float]) -> None:
         """Wait for a wake-up or the deadline (called and returning with the lock held).
@@ -220,39 +218,47 @@ class BatchQueue:
         with self._lock:
             if not self._count and not self._urgent and not self.closed:
                 self._wait(timeout)
-            if self._urgent:
-                urgent, self._urgent = self._urgent, collections.deque()
-                return urgent
-            if not self._count:
-                return None
-            if self._count <= max_events:
-                batches, self._batches = self._batches, collections.deque()
-                self._stamps.clear()
-                taken = self._count
-            else:
-                # Whole batches only (the first even when it alone is larger): cutting one copied it and lost
-                # its Batch class set, about a tenth of the consumer's cost at a hundred events per frame.
-                batches = collections.deque()
-                taken = 0
-                while taken < max_events and self._batches:
-                    b = self._batches.popleft()
-                    self._stamps.popleft()
-                    batches.append(b)
-                    taken += len(b)
-            self.delivered += taken
-            self._count -= taken
-            if self._count and self._sleepers:
-                self._signal()  # what this take left is for another consumer of the queue
-            if self.policy.mode == "block":
-                self._not_full.notify_all()  # only that mode makes a producer wait for room
-            return batches
+            try:
+                return self._take(max_events)
+            finally:
+                # One permit stands for any number of puts: whoever used it passes it on while work (or
+                # the close) is left for another consumer of this queue.
+                if self._sleepers and (self._count or self._urgent or self.closed):
+                    self._signal()
+
+    def _take(self, max_events: int) -> Optional[Deque[List[Event]]]:
+        """The urgent batches, else queued batches up to ``max_events`` events, else None (lock held)."""
+        if self._urgent:
+            urgent, self._urgent = self._urgent, collections.deque()
+            return urgent
+        if not self._count:
+            return None
+        if self._count <= max_events:
+            batches, self._batches = self._batches, collections.deque()
+            self._stamps.clear()
+            taken = self._count
+        else:
+            # Whole batches only (the first even when it alone is larger): cutting one copied it and lost
+            # its Batch class set, about a tenth of the consumer's cost at a hundred events per frame.
+            batches = collections.deque()
+            taken = 0
+            while taken < max_events and self._batches:
+                b = self._batches.popleft()
+                self._stamps.popleft()
+                batches.append(b)
+                taken += len(b)
+        self.delivered += taken
+        self._count -= taken
+        if self.policy.mode == "block":
+            self._not_full.notify_all()  # only that mode makes a producer wait for room
+        return batches
 
     def close(self) -> None:
         """Stop accepting; wake the consumer and any blocked producer."""
         with self._lock:
             self.closed = True
             if self._sleepers:
-                self._signal()  # each consumer woken passes the wake-up on (get)
+                self._signal()  # each consumer woken passes it on (get)
             self._not_full.notify_all()
 
     def stats(self) -> Dict[str, object]:

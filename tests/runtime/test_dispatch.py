@@ -172,16 +172,31 @@ def test_a_leftover_wake_up_does_not_end_a_wait_early() -> None:
     assert not consumer.is_alive() and out[0] is not None and [e.symbol for b in out[0] for e in b] == ["A"]
 
 
-def test_close_wakes_every_consumer_of_a_queue_and_a_take_leaves_the_rest_to_the_next() -> None:
-    from mdsdk.queues import BatchQueue
-    q = BatchQueue(QueuePolicy(), "events#4")
+def _both_return(q: Any, act: Any, **get: Any) -> List[Any]:
+    """Two consumers asleep on ``q``; ``act()``; both must return (a swallowed wake-up leaves one asleep)."""
     out: List[Any] = []
-    threads = [_consume(q, None, out) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: out.append(q.get(30.0, **get)), daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
     assert wait_until(lambda: q._sleepers == 2)
-    q.put(_quotes(["A"]))  # one of them takes it, the other sleeps on
-    assert wait_until(lambda: len(out) == 1 and q._sleepers == 1)
-    q.close()
+    act()
     for t in threads:
         t.join(10)
-    assert not any(t.is_alive() for t in threads)
-    assert sorted(o is None for o in out) == [False, True]
+    assert not any(t.is_alive() for t in threads), "a consumer slept on with work (or the close) waiting"
+    return out
+
+
+def test_close_wakes_every_consumer_of_a_queue() -> None:
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#4")
+    assert _both_return(q, q.close) == [None, None]
+
+
+def test_what_one_consumer_leaves_wakes_the_next() -> None:
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#5")
+    out = _both_return(q, lambda: (q.put(_quotes(["A"])), q.put(_quotes(["B"]))), max_events=1)
+    assert sorted(e.symbol for got in out for b in got for e in b) == ["A", "B"]
+    q = BatchQueue(QueuePolicy(), "events#6")  # an urgent batch first, the queued one for the other
+    out = _both_return(q, lambda: (q.put(_quotes(["A"])), q.put_front(_quotes(["U"]))))
+    assert sorted(e.symbol for got in out for b in got for e in b) == ["A", "U"]
