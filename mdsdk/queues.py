@@ -73,15 +73,15 @@ class BatchQueue:
             self._count += n
             if self._count > self.high_water:
                 self.high_water = self._count
-            if self._sleepers:
-                self._signal()
+            self._signal()
 
     def _signal(self) -> None:
-        """Wake a sleeping consumer (called with the lock held)."""
-        try:
-            self._wake.release()
-        except RuntimeError:
-            pass  # a wake-up is already pending
+        """Wake a sleeping consumer, if any (called with the lock held)."""
+        if self._sleepers:
+            try:
+                self._wake.release()
+            except RuntimeError:
+                pass  # a wake-up is already pending
 
     def _wait(self, timeout: Optional[float]) -> None:
         """Sleep until something is queued, the queue closes or ``timeout`` passes (lock held)."""
@@ -135,8 +135,7 @@ class BatchQueue:
             if self.closed:
                 return
             self._urgent.append(batch)
-            if self._sleepers:
-                self._signal()
+            self._signal()
 
     def _overflow(self, batch: List[Event]) -> List[Event]:
         mode = self.policy.mode
@@ -223,7 +222,7 @@ class BatchQueue:
             finally:
                 # One permit stands for any number of puts: whoever used it passes it on while work (or
                 # the close) is left for another consumer of this queue.
-                if self._sleepers and (self._count or self._urgent or self.closed):
+                if self._count or self._urgent or self.closed:
                     self._signal()
 
     def _take(self, max_events: int) -> Optional[Deque[List[Event]]]:
@@ -257,8 +256,7 @@ class BatchQueue:
         """Stop accepting; wake the consumer and any blocked producer."""
         with self._lock:
             self.closed = True
-            if self._sleepers:
-                self._signal()  # each consumer woken passes it on (get)
+            self._signal()  # each consumer woken passes it on (get)
             self._not_full.notify_all()
 
     def stats(self) -> Dict[str, object]:

@@ -161,8 +161,7 @@ def test_a_leftover_wake_up_does_not_end_a_wait_early() -> None:
     # look, find nothing, and sleep on (an iterator that took it for a timeout would end too soon).
     from mdsdk.queues import BatchQueue
     q = BatchQueue(QueuePolicy(), "events#3")
-    with q._lock:
-        q._signal()  # the leftover wake-up
+    q._wake.release()  # the leftover wake-up
     out: List[Any] = []
     consumer = _consume(q, 30.0, out)
     assert wait_until(lambda: (q._sleepers == 1 and q._wake.locked()) or bool(out))  # the wake-up was taken
