@@ -32,9 +32,11 @@ class LatestCache:
 
     def update(self, events: List[Event]) -> None:
         """Take the quotes and summaries out of one decoded batch."""
-        if _ONLY_QUOTES.issuperset(classes_of(events)):  # the usual batch: the latest per symbol, then one merge
-            # A Batch's latest-per-symbol dict is shared with the freshness stamps: one pass serves both.
-            latest = events.latest() if isinstance(events, Batch) else {e.symbol: e for e in events}
+        batch = events.__class__ is Batch  # (what publish() hands over) its classes without a call
+        if _ONLY_QUOTES.issuperset(events.classes if batch else classes_of(events)):  # type: ignore[attr-defined]
+            # The usual batch: the latest per symbol, then one merge. A Batch's latest-per-symbol dict is shared
+            # with the freshness stamps: one pass serves both.
+            latest = events.latest() if batch else {e.symbol: e for e in events}  # type: ignore[attr-defined]
             self.quotes.update(latest)  # type: ignore[arg-type]
             seen = bool(events)
         else:

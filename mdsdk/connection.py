@@ -49,16 +49,14 @@ _TIMER_PAUSE = 0.05  # seconds before a timer that raised runs again
 
 
 class Clock:
-    """The two clocks the runtime reads: monotonic seconds for deadlines and
-    epoch nanoseconds for stamps. Tests pass one that jumps."""
+    """The two clocks the runtime reads: ``monotonic()``, seconds on a clock
+    that never steps, for deadlines, and ``time_ns()``, wall-clock epoch
+    nanoseconds, for stamps. Tests pass a subclass that jumps. The defaults
+    are the ``time`` functions themselves: the socket thread reads both on
+    every wake-up, and a Python method around each cost a call apiece there."""
 
-    def monotonic(self) -> float:
-        """Seconds on a clock that never steps."""
-        return time.monotonic()
-
-    def time_ns(self) -> int:
-        """Wall-clock epoch nanoseconds."""
-        return time.time_ns()
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
+    time_ns: Callable[[], int] = staticmethod(time.time_ns)
 
 
 class _Stop(Exception):
@@ -334,15 +332,16 @@ class Connection:
             timeout = min(timeout, max(0.0, self._retry_at - now))
         elif transport.pending():
             timeout = 0.0
-        readers = [self._wake_r] if transport is None else [self._wake_r, transport.fileno()]
-        ready, _, _ = select.select(readers, [], [], timeout)
+        fd = -1 if transport is None else transport.fileno()
+        ready, _, _ = select.select([self._wake_r] if fd < 0 else [self._wake_r, fd], [], [], timeout)
         if self._wake_r in ready:
             self._drain_wake()
             if self._stopping.is_set():
                 raise _Stop()
             self._run_commands()
-        transport = self._transport  # commands may have closed it
-        if transport is not None and (transport.fileno() in ready or transport.pending()):
+            if self._transport is not transport:  # commands closed it
+                transport, fd = self._transport, -1
+        if transport is not None and (fd in ready or transport.pending()):
             self._read_burst()
         deadline = self._deadline()
         if deadline is not None and self._now() >= deadline:
@@ -574,7 +573,10 @@ class Connection:
         if proto.signals:
             self._signals(events)
         elif events:
-            self._deliver(events)
+            try:  # _deliver, spelled out: this is the path of every frame
+                self._sink(events)
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                self._internal("delivering events", exc)
         for fault in faults:  # after the burst's events: those frames came first or beside it
             self._internal("decoding a frame", fault)
 

@@ -76,7 +76,8 @@ class _Consumer:
 
     def offer(self, events: List[Event]) -> None:
         (kinds, taken), symbols = self._filter, self.symbols
-        if symbols is None and (kinds is None or taken.issuperset(classes_of(events))):
+        if symbols is None and (kinds is None or taken.issuperset(
+                events.classes if events.__class__ is Batch else classes_of(events))):
             self.queue.put(events)
             return
         picked = [e for e in events if (kinds is None or e.topic in kinds)
@@ -205,7 +206,13 @@ class Dispatcher:
             if self._on_batch is not None:
                 self._on_batch(events)
         finally:
-            self._offer(events)
+            for consumer in self._consumers:
+                consumer.offer(events)
+                q = consumer.queue
+                if q.dropped or q.conflated:
+                    news = q.overflow_news()
+                    if news is not None:
+                        self._report_overflow(q, *news)
             if events and events[-1].__class__ is Status and events[-1].extra.get("fatal"):
                 self._end_streams()
 
@@ -218,15 +225,6 @@ class Dispatcher:
                 consumer.queue.close()
         if self._on_stop is not None:
             self._on_stop()
-
-    def _offer(self, events: List[Event]) -> None:
-        for consumer in self._consumers:
-            consumer.offer(events)
-            q = consumer.queue
-            if q.dropped or q.conflated:
-                news = q.overflow_news()
-                if news is not None:
-                    self._report_overflow(q, *news)
 
     def _report_overflow(self, q: BatchQueue, dropped: int, conflated: int) -> None:
         behind = f"; it fell {q.behind:.1f} s behind (max_lag {q.policy.max_lag:g} s)" if q.behind else ""

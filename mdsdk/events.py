@@ -20,6 +20,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import operator
 import re
 import threading
 import types
@@ -276,6 +277,9 @@ def to_json(ev: Event) -> str:
 
 
 # ---------------------------------------------------------------- batches (the spine's unit of hand-over)
+_SYMBOL = operator.attrgetter("symbol")
+
+
 class Batch(List[Event]):
     """One decoded burst on its way from a protocol object to the consumers: a
     list of events that also holds the set of their classes, worked out once,
@@ -295,7 +299,7 @@ class Batch(List[Event]):
         """``{symbol: its last event in the batch}`` (a burst holds many events
         of few symbols); raises TypeError when a symbol is unhashable."""
         if self._latest is None:
-            self._latest = {e.symbol: e for e in self}
+            self._latest = dict(zip(map(_SYMBOL, self), self))  # in C: a comprehension is one more call
         return self._latest
 
 

@@ -431,11 +431,17 @@ class RowDecoder(Generic[T]):
         """One object per row of ``values`` (a list or tuple whose length is a
         multiple of ``stride``, which must be this layout's); rows without a
         non-empty str symbol are skipped."""
+        if stride != self.stride:
+            raise ValueError(f"stride {stride} does not match the {self.stride}-field layout")
+        return self(values, received_ns)
+
+    def __call__(self, values: Sequence[Any], received_ns: int) -> List[T]:
+        """:meth:`decode_rows` with this layout's stride (the body lives here:
+        a decoder is called once per frame, and a second call cost there)."""
         if values.__class__ is not list and values.__class__ is not tuple:
             raise TypeError(f"values must be a list, not {type(values).__name__}")
         rows = values if values.__class__ is list else list(values)
-        if stride != self.stride:
-            raise ValueError(f"stride {stride} does not match the {self.stride}-field layout")
+        stride = self.stride
         n, odd = divmod(len(rows), stride)
         if odd:
             raise ValueError(f"{len(rows)} values is not a multiple of the {stride} fields")
@@ -451,9 +457,6 @@ class RowDecoder(Generic[T]):
         cols["provider"] = repeat(self.provider)
         cols.setdefault("symbol", repeat(""))
         return self._builder.build(n, cols)
-
-    def __call__(self, values: Sequence[Any], received_ns: int) -> List[T]:
-        return self.decode_rows(values, self.stride, received_ns)
 
     def _rows(self, values: List[Any], n: int, received_ns: int) -> List[T]:
         plan, stride, cls, args, tail = self._plan, self.stride, self.table.cls, self._args, self._tail

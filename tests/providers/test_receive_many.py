@@ -98,10 +98,18 @@ class _Buggy(DXLinkProtocol):
             raise RuntimeError("a bug")
         return super()._receive(text, now, wall_ns)
 
-    def _compact(self, ch: int, etype: str, values: List[Any], received_ns: int, now: float) -> List[Event]:
-        if len(values) > 3 * len(QUOTE):  # only a joined run is this long here
+
+
+class _BuggyRuns:
+    """A decoder that fails on a joined run (only a run is this long here) and decodes one frame's rows."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.stride = real, real.stride
+
+    def __call__(self, values: List[Any], received_ns: int) -> List[Event]:
+        if len(values) > 3 * len(QUOTE):
             raise RuntimeError("a bug in joint decoding")
-        return super()._compact(ch, etype, values, received_ns, now)
+        return self.real(values, received_ns)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("texts", [
@@ -111,7 +119,10 @@ class _Buggy(DXLinkProtocol):
 def test_a_bug_costs_one_frame_of_a_burst(texts: List[str]) -> None:
     p = dxlink()
     buggy = _Buggy("tok")
+    p.receive_many([_data(["SPY"])], T0 + 1, WALL + 1)  # its first frame makes the Quote decoder
     buggy.__dict__.update(p.__dict__)  # the handshaken state, under the buggy class
+    assert buggy._decoders  # the bug below must be on the path
+    buggy._decoders = {key: _BuggyRuns(dec) for key, dec in p._decoders.items()}
     events = buggy.receive_many(texts, T0 + 1, WALL + 1)
     symbols = [e.symbol for e in events if not isinstance(e, Status)]
     booms = sum("BOOM" in t for t in texts)
