@@ -1,11 +1,11 @@
 """The socket thread: one thread owns one provider connection.
 
 Model: paho-mqtt's loop. The thread opens the socket, drives the protocol object, sends keepalives and
-reconnects with backoff. Other threads hand it commands through a queue and wake it through a socketpair; it
-waits in ``select`` with a timeout equal to the protocol's next deadline (or the end of a reconnect backoff), so
-there is no extra ping thread and commands run during a backoff too, never lost. REST calls the protocol asks
-for run on one REST worker thread (started only for providers that use REST) and come back to the socket thread
-as commands: a REST call never runs here.
+reconnects with backoff. Other threads hand it commands through a queue and wake it through a bell
+(``queues.Bell``); it waits in ``select`` with a timeout equal to the protocol's next deadline (or the end of a
+reconnect backoff), so there is no extra ping thread and commands run during a backoff too, never lost. REST
+calls the protocol asks for run on one REST worker thread (started only for providers that use REST) and come
+back to the socket thread as commands: a REST call never runs here.
 
 Deadlines use the monotonic clock; the wall clock only stamps events. Both come from ``clock``, the seam tests
 use to move time.
@@ -21,7 +21,6 @@ import json
 import logging
 import queue
 import select
-import socket
 import threading
 import time
 import traceback
@@ -34,6 +33,7 @@ from .events import Event, Status
 from .policy import ReconnectPolicy, Timeouts
 from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol, Ready, Reconnect, Reply,
                              Request)
+from .queues import Bell
 from .replies import PendingReplies
 
 __all__ = ["Connection", "Command", "Clock"]
@@ -126,8 +126,7 @@ class Connection:
         self.clock = clock or Clock()
         self.pending = PendingReplies()
         self._commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
+        self._bell = Bell()
         self._stopping = threading.Event()
         self._started: "Future[None]" = Future()
         self._thread = threading.Thread(target=self._run, name=f"mdsdk-{provider}", daemon=True)
@@ -196,10 +195,7 @@ class Connection:
             self.call(lambda p, now, wall: p.cancel(rid, now, wall))
 
     def _wake(self) -> None:
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass  # closing, or the buffer is full: either way the loop will wake
+        self._bell.ring()
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Stop the threads, close the socket, and wait (``timeouts.close``)."""
@@ -216,8 +212,7 @@ class Connection:
             self._rest.close(limit)
         self.pending.fail_all(ClosedError("the feed was closed while waiting for an answer"))
         if not self._thread.is_alive():
-            for s in (self._wake_r, self._wake_w):
-                s.close()
+            self._bell.close()
 
     @property
     def alive(self) -> bool:
@@ -332,10 +327,10 @@ class Connection:
             timeout = min(timeout, max(0.0, self._retry_at - now))
         elif transport.pending():
             timeout = 0.0
-        fd = -1 if transport is None else transport.fileno()
-        ready, _, _ = select.select([self._wake_r] if fd < 0 else [self._wake_r, fd], [], [], timeout)
-        if self._wake_r in ready:
-            self._drain_wake()
+        fd, bell = -1 if transport is None else transport.fileno(), self._bell.fileno()
+        ready, _, _ = select.select([bell] if fd < 0 else [bell, fd], [], [], timeout)
+        if bell in ready:
+            self._bell.drain()
             if self._stopping.is_set():
                 raise _Stop()
             self._run_commands()
@@ -365,13 +360,6 @@ class Connection:
         if not deadline == deadline:  # nan would make select() raise
             deadline = self._now() + 1.0
         return max(deadline, self._timer_floor)
-
-    def _drain_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
 
     def _run_commands(self) -> None:
         while True:

@@ -8,6 +8,7 @@ feeds it."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, List, Tuple
 
 import pytest
@@ -157,18 +158,40 @@ def _consume(q: Any, timeout: Any, out: List[Any]) -> threading.Thread:
 
 
 def test_a_leftover_wake_up_does_not_end_a_wait_early() -> None:
-    # A consumer that timed out just as a producer woke it leaves the wake-up behind; the next wait must
-    # look, find nothing, and sleep on (an iterator that took it for a timeout would end too soon).
+    # A consumer that timed out just as a producer rang leaves the ring behind; the next wait must drain
+    # it and sleep on (an iterator that took it for a timeout would end too soon).
+    import select
+
     from mdsdk.queues import BatchQueue
     q = BatchQueue(QueuePolicy(), "events#3")
-    q._wake.release()  # the leftover wake-up
+    q._bell.ring()  # the leftover wake-up
+    assert select.select([q._bell.fileno()], [], [], 0)[0]
     out: List[Any] = []
     consumer = _consume(q, 30.0, out)
-    assert wait_until(lambda: (q._sleepers == 1 and q._wake.locked()) or bool(out))  # the wake-up was taken
-    assert not out  # and it went back to sleep rather than return
+    assert wait_until(lambda: q._sleepers == 1 or bool(out))
+    assert not select.select([q._bell.fileno()], [], [], 0)[0]  # the ring was taken back
+    time.sleep(0.05)
+    assert not out  # and the consumer sleeps on rather than return
     q.put(_quotes(["A"]))
     consumer.join(10)
     assert not consumer.is_alive() and out[0] is not None and [e.symbol for b in out[0] for e in b] == ["A"]
+
+
+def test_a_closed_queue_frees_its_bell_once_no_consumer_sleeps_on_it() -> None:
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#7")
+    out: List[Any] = []
+    consumer = _consume(q, 30.0, out)
+    assert wait_until(lambda: q._sleepers == 1)
+    q.close()
+    consumer.join(10)
+    assert not consumer.is_alive() and out == [None]
+    assert q._bell.fileno() == -1  # the last sleeper out closed it
+    q.put(_quotes(["A"]))  # and nothing rings a freed descriptor
+    assert q.get(0) is None
+    idle = BatchQueue(QueuePolicy(), "events#8")
+    idle.close()
+    assert idle._bell.fileno() == -1
 
 
 def _both_return(q: Any, act: Any, **get: Any) -> List[Any]:
@@ -199,3 +222,30 @@ def test_what_one_consumer_leaves_wakes_the_next() -> None:
     q = BatchQueue(QueuePolicy(), "events#6")  # an urgent batch first, the queued one for the other
     out = _both_return(q, lambda: (q.put(_quotes(["A"])), q.put_front(_quotes(["U"]))))
     assert sorted(e.symbol for got in out for b in got for e in b) == ["A", "U"]
+
+
+@pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "socketpair"])
+def test_a_bell_stays_rung_until_drained_and_is_inert_once_closed(eventfd: bool) -> None:
+    import os
+    import select
+
+    from mdsdk.queues import Bell
+    if eventfd and not hasattr(os, "eventfd"):
+        pytest.skip("this OS has no eventfd; the socket pair serves it")
+    bell = Bell(eventfd=eventfd)
+
+    def rung() -> bool:
+        return bool(select.select([bell.fileno()], [], [], 0)[0])
+
+    assert not rung()
+    for _ in range(100_000 if not eventfd else 3):  # a socket pair's buffer fills; ringing on must not raise
+        bell.ring()
+    assert rung() and rung()  # level-triggered: every sleeper that looks sees it
+    bell.drain()
+    assert not rung()
+    bell.wait(0.01)  # sleeps its timeout out when nobody rings
+    bell.close()
+    assert bell.fileno() == -1
+    bell.ring()
+    bell.drain()
+    bell.close()
