@@ -215,6 +215,7 @@ class Dispatcher:
                         self._report_overflow(q, *news)
             if events and events[-1].__class__ is Status and events[-1].extra.get("fatal"):
                 self._end_streams()
+            events.forget_latest()
 
     def _end_streams(self) -> None:
         """The feed stopped: iterators end after what they hold (callbacks keep

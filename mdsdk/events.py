@@ -280,6 +280,9 @@ def to_json(ev: Event) -> str:
 _SYMBOL = operator.attrgetter("symbol")
 
 
+_CLASS_SETS: Dict[FrozenSet[type], FrozenSet[type]] = {}
+
+
 class Batch(List[Event]):
     """One decoded burst on its way from a protocol object to the consumers: a
     list of events that also holds the set of their classes, worked out once,
@@ -292,7 +295,10 @@ class Batch(List[Event]):
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
         super().__init__(events)
-        self.classes: FrozenSet[type] = frozenset(map(type, self))
+        classes = frozenset(map(type, self))
+        # Batches wait in queues by the hundred thousand behind a slow consumer, mostly with one event each:
+        # they share one set per combination of classes (there are few) rather than hold 200 bytes apiece.
+        self.classes: FrozenSet[type] = _CLASS_SETS.setdefault(classes, classes) if len(_CLASS_SETS) < 64 else classes
         self._latest: Optional[Dict[str, Event]] = None
 
     def latest(self) -> Dict[str, Event]:
@@ -301,6 +307,11 @@ class Batch(List[Event]):
         if self._latest is None:
             self._latest = dict(zip(map(_SYMBOL, self), self))  # in C: a comprehension is one more call
         return self._latest
+
+    def forget_latest(self) -> None:
+        """Drop the :meth:`latest` dict once the batch is published: only the socket thread's passes use it,
+        and a batch queued behind a slow consumer should not carry it (about 230 bytes each)."""
+        self._latest = None
 
 
 def classes_of(events: List[Event]) -> AbstractSet[type]:

@@ -249,3 +249,21 @@ def test_a_bell_stays_rung_until_drained_and_is_inert_once_closed(eventfd: bool)
     bell.ring()
     bell.drain()
     bell.close()
+
+
+def test_a_queued_batch_holds_its_events_and_little_else() -> None:
+    # A slow consumer leaves a hundred thousand one-event batches queued: each must not carry a set of its
+    # own nor the latest-per-symbol dict the socket thread's passes used.
+    from mdsdk.events import Batch
+    first, second = Batch(_quotes(["A"])), Batch(_quotes(["B", "C"]))
+    assert first.classes == {Quote} and first.classes is second.classes
+    assert Batch(_quotes(["D"]) + [Trade("E", T, "sim", price=1.0)]).classes == {Quote, Trade}
+    seen: List[List[Event]] = []
+    d = Dispatcher("sim", QueuePolicy(), on_batch=lambda b: seen.append(list(b.latest().values())))
+    try:
+        d.publish(second)
+        assert [e.symbol for b in seen for e in b] == ["B", "C"]  # the cache's pass had the dict
+        assert second._latest is None  # and the published batch no longer holds it
+        assert [e.symbol for e in second.latest().values()] == ["B", "C"]  # a later caller rebuilds it
+    finally:
+        d.close()
