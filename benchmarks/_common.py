@@ -68,9 +68,11 @@ class EmulatorProcess(ChildProcess):
         """N Quote events, K per frame, as fast as the emulator can send."""
         self._post("/_emulator/blast", {"n": n, "k": k, "symbols": list(symbols)})
 
-    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Sequence[str] = ("SPY",)) -> None:
-        """Quote events at a steady rate, each stamped with its send time."""
-        self._post("/_emulator/pace", {"rate": rate, "seconds": seconds, "k": k, "symbols": list(symbols)})
+    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Sequence[str] = ("SPY",),
+             burst: int = 1) -> None:
+        """Quote events at a steady rate, each stamped with its send time, ``burst`` frames at a time."""
+        self._post("/_emulator/pace", {"rate": rate, "seconds": seconds, "k": k, "symbols": list(symbols),
+                                       "burst": burst})
 
 
 def rss_mb() -> float:

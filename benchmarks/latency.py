@@ -1,5 +1,6 @@
 """Latency: the DXLink emulator (own process) sends Quote events at a steady
-rate (10k events/s for 10 s by default), each stamped with its send time in
+rate (10k events/s for 10 s by default; each frame at its own time, or
+``--burst N`` frames back to back at the same mean rate), each stamped with its send time in
 bidTime + timeNanoPart; we report p50/p99/max from send to (a) the raw floor's
 loop (websocket-client ``recv`` + ``json.loads``, the issue's floor), (f) the
 physical floor (the throughput benchmark's: blocking 256 KiB reads into one
@@ -18,7 +19,7 @@ CPU 1 (Linux): no client then waits for a core the emulator holds or wakes
 on another core, which shows the clients' own costs with less of the
 scheduler's noise (on a 2-core VM the floors' p99 fall from ~400 to ~130 µs).
 
-    python -m benchmarks.latency [--quick] [--rate R] [--seconds S] [--rounds N] [--pin]
+    python -m benchmarks.latency [--quick] [--rate R] [--seconds S] [--rounds N] [--pin] [--burst N]
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ SYMBOLS = sample(10)  # real names: the emulator sends nothing for unknown ones
 _I = {n: i for i, n in enumerate(QUOTE_FIELDS)}
 
 
-def raw_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
+def raw_floor(emu: EmulatorProcess, rate: float, seconds: float, burst: int = 1) -> List[float]:
     """Latencies in µs seen by a bare websocket-client loop."""
     ws = websocket.WebSocket(skip_utf8_validation=True)
     ws.connect(emu.url)
@@ -69,7 +70,7 @@ def raw_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
             seen += len(msg["data"][1]) // stride
     total = int(rate * seconds)
     lat: List[float] = []
-    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS, burst))
     pacer.start()
     while len(lat) < total:
         text = ws.recv()
@@ -85,7 +86,7 @@ def raw_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
     return lat
 
 
-def physical_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[float]:
+def physical_floor(emu: EmulatorProcess, rate: float, seconds: float, burst: int = 1) -> List[float]:
     """Latencies in µs seen by (f): each blocking read's frames parsed at once, on one thread."""
     ws = _handshake(emu.url, SYMBOLS)
     reader = FloorReader(ws.sock)
@@ -105,7 +106,7 @@ def physical_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[fl
             if pacer is None:  # the subscription snapshot, then the paced stream
                 seen += len(values) // stride
                 if seen >= len(SYMBOLS):
-                    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+                    pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS, burst))
                     pacer.start()
                 continue
             for o in range(0, len(values), stride):
@@ -116,7 +117,7 @@ def physical_floor(emu: EmulatorProcess, rate: float, seconds: float) -> List[fl
     return lat
 
 
-def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str) -> List[float]:
+def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str, burst: int = 1) -> List[float]:
     """Latencies in µs to an on_quote callback or the events() iterator."""
     total = int(rate * seconds)
     lat: List[float] = []
@@ -131,12 +132,12 @@ def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str) -
                 if len(lat) >= total:
                     done.set()
             feed.on_quote(on_q)
-            pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+            pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS, burst))
             pacer.start()
             done.wait(seconds + 60)
         else:
             with feed.events(kinds=("quote",), timeout=30) as stream:
-                pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS))
+                pacer = threading.Thread(target=emu.pace, args=(rate, seconds, 1, SYMBOLS, burst))
                 pacer.start()
                 for q in stream:
                     lat.append((time.time_ns() - q.time) / 1000)
@@ -165,6 +166,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--pin", action="store_true", help="emulator on one CPU, the clients on another (Linux)")
+    ap.add_argument("--burst", type=int, default=1, help="frames the emulator sends back to back (mean rate kept)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.rounds = 1.0, 1
@@ -173,10 +175,11 @@ def main() -> None:
         why = pin(emu) if args.pin else ""
         if why:
             print(f"--pin ignored: {why}")
-        runs = {"a raw floor": lambda: raw_floor(emu, args.rate, share),
-                "f physical floor": lambda: physical_floor(emu, args.rate, share),
-                "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, share, "callbacks"),
-                "c mdsdk events()": lambda: mdsdk_client(emu, args.rate, share, "iterator")}
+        b = args.burst
+        runs = {"a raw floor": lambda: raw_floor(emu, args.rate, share, b),
+                "f physical floor": lambda: physical_floor(emu, args.rate, share, b),
+                "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, share, "callbacks", b),
+                "c mdsdk events()": lambda: mdsdk_client(emu, args.rate, share, "iterator", b)}
         lats: Dict[str, List[float]] = {name: [] for name in runs}
         p50s: Dict[str, List[float]] = {name: [] for name in runs}
         for r in range(args.rounds):
@@ -190,7 +193,8 @@ def main() -> None:
     for name, lat in lats.items():
         ratios = [p / f for p, f in zip(p50s[name], floor)]
         ratios_f = [p / f for p, f in zip(p50s[name], floor_f)]
-        rows.append({"bench": "latency", "pinned": args.pin and not why, "client": name, "rate": args.rate,
+        rows.append({"bench": "latency", "pinned": args.pin and not why, "burst": args.burst, "client": name,
+                     "rate": args.rate,
                      "events": len(lat),
                      "p50_us": percentile(lat, 50), "p99_us": percentile(lat, 99), "max_us": max(lat),
                      "p50_ratio": statistics.median(ratios), "p50_ratio_f": statistics.median(ratios_f),

@@ -60,7 +60,7 @@ class TastytradeRest(RestSide):
         body = _body(req)
         try:
             self.emu.pace(float(body["rate"]), float(body["seconds"]), int(body.get("k", 1)),
-                          list(body.get("symbols") or ["SPY"]))
+                          list(body.get("symbols") or ["SPY"]), int(body.get("burst", 1)))
         except (KeyError, TypeError, ValueError, TimeoutError) as exc:
             return _error(400, "bad_pace", str(exc))
         return 200, {"done": True}

@@ -166,11 +166,15 @@ class DXLinkEmulator(EmulatorBase):
         until they are all written. Any symbols may be blasted, known or not."""
         self.blaster.submit(BlastJob(int(n), int(k), list(symbols)), timeout)
 
-    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Iterable[str] = ("SPY",)) -> None:
+    def pace(self, rate: float, seconds: float, k: int = 1, symbols: Iterable[str] = ("SPY",),
+             burst: int = 1) -> None:
         """Send Quote events at a steady ``rate`` per second for ``seconds``,
         each stamped with its send time, to the first connection with a Quote
-        subscription; returns when done."""
-        self.blaster.submit(PaceJob(float(rate), int(k), float(seconds), list(symbols)), seconds + 60)
+        subscription; returns when done. Frames leave one at a time, each at
+        its own moment, or ``burst`` at a time at the same mean rate."""
+        if not rate > 0 or k < 1 or burst < 1:
+            raise ValueError(f"pace needs rate > 0, k >= 1 and burst >= 1 (got rate={rate}, k={k}, burst={burst})")
+        self.blaster.submit(PaceJob(float(rate), int(k), float(seconds), list(symbols), int(burst)), seconds + 60)
 
     # -- used by the sessions and the REST side
     def record(self, text: str) -> None:

@@ -461,6 +461,12 @@ def test_blast_and_pace_send_any_names() -> None:
             emu.pace(500, 0.1, symbols=["L0"])
             frames = [f for f in iter(lambda: client.recv(0.5), None) if '"FEED_DATA"' in f]
             assert [s for f in frames for s in _compact_symbols(f, fields)] == ["L0"] * 50
+            emu.pace(500, 0.1, symbols=["L1"], burst=5)  # the same mean rate, five frames at a time
+            frames = [f for f in iter(lambda: client.recv(0.5), None) if '"FEED_DATA"' in f]
+            assert [s for f in frames for s in _compact_symbols(f, fields)] == ["L1"] * 50
+            for bad in ({"burst": 0}, {"k": 0}, {"rate": 0.0}):
+                with pytest.raises(ValueError, match="pace needs"):
+                    emu.pace(**{"rate": 500.0, "seconds": 0.1, **bad})  # type: ignore[arg-type]
         finally:
             client.close()
 
