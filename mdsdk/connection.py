@@ -2,10 +2,10 @@
 
 Model: paho-mqtt's loop. The thread opens the socket, drives the protocol object, sends keepalives and
 reconnects with backoff. Other threads hand it commands through a queue and wake it through a bell
-(``queues.Bell``); it waits in ``select`` with a timeout equal to the protocol's next deadline (or the end of a
-reconnect backoff), so there is no extra ping thread and commands run during a backoff too, never lost. REST
-calls the protocol asks for run on one REST worker thread (started only for providers that use REST) and come
-back to the socket thread as commands: a REST call never runs here.
+(``queues.Bell``); it waits in a poll (``transport.readable``) with a timeout equal to the protocol's next
+deadline (or the end of a reconnect backoff), so there is no extra ping thread and commands run during a
+backoff too, never lost. REST calls the protocol asks for run on one REST worker thread (started only for
+providers that use REST) and come back to the socket thread as commands: a REST call never runs here.
 
 Deadlines use the monotonic clock; the wall clock only stamps events. Both come from ``clock``, the seam tests
 use to move time.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import select
 import threading
 import time
 import traceback
@@ -35,6 +34,7 @@ from .providers.base import (Fatal, HttpRequest, HttpResponse, ProviderProtocol,
                              Request)
 from .queues import Bell
 from .replies import PendingReplies
+from .transport import readable
 
 __all__ = ["Connection", "Command", "Clock"]
 
@@ -328,7 +328,7 @@ class Connection:
         elif transport.pending():
             timeout = 0.0
         fd, bell = -1 if transport is None else transport.fileno(), self._bell.fileno()
-        ready, _, _ = select.select([bell] if fd < 0 else [bell, fd], [], [], timeout)
+        ready = readable((bell,) if fd < 0 else (bell, fd), timeout)
         if bell in ready:
             self._bell.drain()
             if self._stopping.is_set():
@@ -357,7 +357,7 @@ class Connection:
             deadline = self._now() + 1.0
         if deadline is None:
             return None
-        if not deadline == deadline:  # nan would make select() raise
+        if not deadline == deadline:  # a nan deadline would never come
             deadline = self._now() + 1.0
         return max(deadline, self._timer_floor)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import os
-import select
 import socket
 import threading
 import time
@@ -19,23 +18,21 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from .events import Event, Status
 from .policy import QueuePolicy
+from .transport import readable
 
 __all__ = ["BatchQueue", "Bell"]
 
 _OVERFLOW_REPORT_EVERY = 1.0  # seconds between overflow Status events of one queue
 _TAKE = 1024  # events a consumer takes from its queue in one step
-_FOREVER = threading.TIMEOUT_MAX  # a wait this long is for ever; an infinite timeout would make select raise
-
-
 class Bell:
-    """A wake-up that one thread rings and others sleep on in ``select``.
+    """A wake-up that one thread rings and others sleep on (in :func:`readable`).
 
     It stays rung until drained, so every sleeper sees it. It is rung with a system call that lets go
     of the GIL, so a sleeper woken on the same CPU runs at once: waking on a lock left the sleeper
     waiting for the GIL until the ringer's next blocking call, which at one frame per wake-up cost
     about 20 µs of latency. An eventfd on Linux, a socket pair elsewhere (``select`` on Windows takes
-    only sockets); ``eventfd=False`` picks the socket pair anyway. Ringing or draining a closed bell
-    does nothing.
+    only sockets) or where the system refuses an eventfd; ``eventfd=False`` picks the socket pair anyway.
+    Ringing or draining a closed bell does nothing, and waiting on one returns at once.
     """
 
     def __init__(self, eventfd: Optional[bool] = None) -> None:
@@ -45,8 +42,11 @@ class Bell:
         if eventfd is None:
             eventfd = hasattr(os, "eventfd")
         if eventfd:
-            self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        else:
+            try:
+                self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            except OSError:  # a sandbox that filters the call, or out of descriptors: the pair says which
+                eventfd = False
+        if not eventfd:
             self._pair = socket.socketpair()
             for s in self._pair:
                 s.setblocking(False)
@@ -66,8 +66,8 @@ class Bell:
                     os.eventfd_write(self._fd, 1)
                 else:
                     self._pair[1].send(b"x")
-            except BlockingIOError:
-                pass  # the socket pair is full of rings already
+            except OSError:
+                pass  # the socket pair is full of rings already (the counter cannot overflow at one per ring)
 
     def drain(self) -> None:
         """Take back every ring so far (the next ``select`` sleeps until the next ring). Only the thread
@@ -85,8 +85,9 @@ class Bell:
             pass  # nothing rung
 
     def wait(self, timeout: Optional[float]) -> None:
-        """Sleep until rung or ``timeout`` seconds pass (None: no limit)."""
-        select.select([self._fd], [], [], timeout)
+        """Sleep until rung or ``timeout`` seconds pass (None: no limit; at most a day per call)."""
+        if self._fd >= 0:
+            readable((self._fd,), timeout)
 
     def close(self) -> None:
         """Free the descriptors; only when no thread can be waiting on them any more."""
@@ -175,7 +176,7 @@ class BatchQueue:
         self._sleepers += 1
         self._lock.release()
         try:
-            self._bell.wait(None if deadline is None else min(max(0.0, deadline - time.monotonic()), _FOREVER))
+            self._bell.wait(None if deadline is None else deadline - time.monotonic())
         finally:
             self._lock.acquire()
             self._sleepers -= 1

@@ -18,23 +18,44 @@ import os
 import select
 import socket
 import ssl
-from typing import Deque, Dict, Iterable, List, Optional
+from typing import Deque, Dict, Iterable, List, Optional, Sequence
 
 import websocket
 
 from .errors import ConfigurationError, ConnectionLost, TransportError, UpgradeRefused, redact
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketTransport", "readable"]
 
 _READ_SIZE = 1 << 18            # bytes per socket read: many frames in one syscall
 _MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken or hostile server
 
 
+# One poll waits at most a day (a longer wait loops): poll takes its timeout as an int of milliseconds (24.8 days
+# at most) and select refuses more than 1e8 s on macOS, so a long timeout passed through would raise instead.
+_LONGEST_WAIT = 86400.0
+_poll = getattr(select, "poll", None)  # not on Windows, whose select has no limit on descriptor numbers
+
+
+def readable(fds: Sequence[int], timeout: Optional[float]) -> List[int]:
+    """The descriptors among ``fds`` ready to read (or hung up), waiting up to ``timeout`` seconds for one
+    (None: no limit; anything over a day waits a day, so callers with a deadline loop). It polls where the
+    system can: ``select`` refuses descriptor numbers from 1024 up, which a process holding many files or
+    sockets is handed, and it costs more per call (0.9 against 0.6 µs here)."""
+    if timeout is not None:
+        timeout = max(0.0, min(timeout, _LONGEST_WAIT))  # (a nan comes out 0.0: no wait)
+    if _poll is None:
+        return list(select.select(fds, (), (), timeout)[0])
+    p = _poll()
+    for fd in fds:
+        p.register(fd, select.POLLIN)
+    return [fd for fd, _ in p.poll(None if timeout is None else timeout * 1000.0)]
+
+
 class WebSocketTransport:
     """One WebSocket connection; owned and used by a single thread.
 
-    ``recv`` is called when the socket is readable (the owner waits with
-    ``select`` on :meth:`fileno`); it returns one text message, or ``None``
+    ``recv`` is called when the socket is readable (the owner waits in
+    :func:`readable` on :meth:`fileno`); it returns one text message, or ``None``
     when only a control frame or part of a frame has arrived so far.
     """
 
@@ -91,13 +112,13 @@ class WebSocketTransport:
         return redact(text, self._secrets)
 
     def fileno(self) -> int:
-        """The socket's file descriptor, for ``select``."""
+        """The socket's file descriptor, to wait on in :func:`readable`."""
         assert self._ws is not None and self._ws.sock is not None
         return self._ws.sock.fileno()
 
     def pending(self) -> bool:
         """True when a message is already buffered here, or TLS holds
-        decrypted bytes that ``select`` cannot see: read again without waiting."""
+        decrypted bytes that a poll cannot see: read again without waiting."""
         if self._messages or self._lost is not None:
             return True
         sock = self._ws.sock if self._ws else None
@@ -106,8 +127,8 @@ class WebSocketTransport:
     def more(self) -> bool:
         """Whether :meth:`recv_many` has messages without waiting. A plain
         socket is read at once (its reads never wait: one syscall, where
-        asking ``select`` first made two); TLS, whose reads may wait, is
-        asked for buffered bytes, then ``select`` with no timeout."""
+        asking ``poll`` first made two); TLS, whose reads may wait, is
+        asked for buffered bytes, then polled with no timeout."""
         if self.pending():
             return True
         if self._plain_fd >= 0:
@@ -116,7 +137,7 @@ class WebSocketTransport:
             except ConnectionLost as exc:  # kept for recv_many, which raises it after the messages before it
                 self._lost = exc
             return bool(self._messages) or self._lost is not None
-        return bool(select.select((self.fileno(),), (), (), 0)[0])
+        return bool(readable((self.fileno(),), 0))
 
     def recv(self) -> Optional[str]:
         """Return the next message; when none is buffered, read what the

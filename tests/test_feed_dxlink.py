@@ -289,3 +289,31 @@ def test_secrets_stay_out_of_logs_reprs_and_errors(emulator: DXLinkEmulator,
     for text in (str(info.value), repr(info.value), caplog.text, shown):
         assert password not in text and emulator.token not in text
     assert "***" in repr(feed.config)
+
+
+def test_a_process_with_a_thousand_open_files_still_streams(emulator: DXLinkEmulator) -> None:
+    # A server or notebook holding many files hands out descriptor numbers of 1024 and up, which select()
+    # refuses: the socket thread, the callback thread and an iterator must all still wake.
+    import os
+    resource = pytest.importorskip("resource", reason="descriptor limits are a POSIX matter")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit on open files ({hard}) leaves no descriptor numbers past 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if soft != resource.RLIM_INFINITY else soft, hard))
+    filler: List[int] = []
+    try:
+        while not filler or filler[-1] < 1030:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        got: List[Quote] = []
+        with mdsdk.connect("dxlink", url=emulator.url, **emulator.credentials) as feed:
+            feed.on_quote(got.append)
+            with feed.events(kinds="quote", timeout=10.0) as stream:
+                feed.subscribe(["SPY"], kinds=("quote",))
+                first = next(iter(stream))
+                assert first.symbol == "SPY"
+            assert wait_until(lambda: len(got) >= 3)
+            assert feed._connection._transport.fileno() >= 1024  # the socket thread's own wait saw past 1024 too
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -177,6 +177,22 @@ def test_a_leftover_wake_up_does_not_end_a_wait_early() -> None:
     assert not consumer.is_alive() and out[0] is not None and [e.symbol for b in out[0] for e in b] == ["A"]
 
 
+@pytest.mark.parametrize("timeout", [float("inf"), threading.TIMEOUT_MAX, 1e12], ids=["inf", "TIMEOUT_MAX", "1e12"])
+def test_a_wait_far_longer_than_a_poll_can_take_still_wakes_on_a_put(timeout: float) -> None:
+    # poll takes at most 24.8 days in int milliseconds and macOS select at most 1e8 s: a longer timeout handed
+    # through raised (or overflowed) in the consumer instead of sleeping.
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(), "events#9")
+    out: List[Any] = []
+    consumer = _consume(q, timeout, out)
+    assert wait_until(lambda: q._sleepers == 1 or bool(out))
+    assert not out, f"the wait ended at once: {out}"
+    q.put(_quotes(["A"]))
+    consumer.join(10)
+    assert not consumer.is_alive() and [e.symbol for b in out[0] for e in b] == ["A"]
+    assert q.get(float("nan")) is None  # a nan timeout does not wait at all
+
+
 def test_a_closed_queue_frees_its_bell_once_no_consumer_sleeps_on_it() -> None:
     from mdsdk.queues import BatchQueue
     q = BatchQueue(QueuePolicy(), "events#7")
