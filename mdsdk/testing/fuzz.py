@@ -30,7 +30,6 @@ import json
 import math
 import pathlib
 import random
-import select
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from ..providers.base import (SUBSCRIBABLE_KINDS, Config, Endpoint, Fatal, Provi
                               Ready, Reconnect, Reply, Subscribe, Subscription, resolve_options)
 from ..providers.core import MIN_INTERVAL
 from ..registry import emulator_options, get_spec, known_providers, load_object
-from ..transport import WebSocketTransport
+from ..transport import WebSocketTransport, readable
 from .invariants import violations
 
 __all__ = ["fixture_frames", "fuzzable_specs", "handshake", "Handshake", "make_mutators", "mutate", "Mutator",
@@ -334,7 +333,7 @@ class _Driver:
         if transport is None:
             time.sleep(0.01)
         elif not transport.pending():
-            select.select([transport.fileno()], [], [], 0.05)
+            readable((transport.fileno(),), 0.05)
 
     def subscribe(self, request_id: int, subs: List[Subscription]) -> None:
         if subs:
