@@ -283,6 +283,8 @@ class Connection:
             self._fatal(MdsdkError(f"internal error in the {self.provider} connection: {exc!r}"), stop=False)
         finally:
             self._close_transport()
+            if self._stopping.is_set():
+                self._bell.close()  # close() may have given up waiting for this thread; rings after it do nothing
 
     def _try_open(self) -> None:
         proto = self.protocol

@@ -149,6 +149,8 @@ class BatchQueue:
             if self._count + n > self.policy.maxsize:
                 batch = self._overflow(batch)
                 n = len(batch)
+                if self.closed:  # close() woke a producer that "block" made wait: the batch goes nowhere
+                    return
             self._batches.append(batch)
             self._stamps.append(now)
             self._count += n
@@ -226,8 +228,8 @@ class BatchQueue:
                 if left <= 0:
                     break
                 self._not_full.wait(left)
-            if self._count + len(batch) <= self.policy.maxsize:
-                return batch
+            if self.closed or self._count + len(batch) <= self.policy.maxsize:
+                return batch  # (closed: put() discards it, and what is queued stays for the consumer's last get)
         elif mode == "conflate":
             batch = self._conflate(batch)
         return self._drop_oldest(batch)

@@ -210,6 +210,21 @@ def test_a_closed_queue_frees_its_bell_once_no_consumer_sleeps_on_it() -> None:
     assert idle._bell.fileno() == -1
 
 
+def test_close_frees_a_producer_that_block_made_wait_and_its_batch_goes_nowhere() -> None:
+    from mdsdk.queues import BatchQueue
+    q = BatchQueue(QueuePolicy(maxsize=1, mode="block", block_timeout=30.0), "events#10")
+    q.put(_quotes(["A"]))
+    producer = threading.Thread(target=lambda: q.put(_quotes(["B"])), daemon=True)
+    producer.start()
+    time.sleep(0.05)
+    assert producer.is_alive(), "the producer should wait for room"
+    q.close()
+    producer.join(10)
+    assert not producer.is_alive()
+    got = q.get(0)
+    assert got is not None and [e.symbol for b in got for e in b] == ["A"] and q.get(0) is None
+
+
 def _both_return(q: Any, act: Any, **get: Any) -> List[Any]:
     """Two consumers asleep on ``q``; ``act()``; both must return (a swallowed wake-up leaves one asleep)."""
     out: List[Any] = []
