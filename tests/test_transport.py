@@ -227,3 +227,99 @@ def test_a_fragmented_message_over_the_limit_is_refused(monkeypatch: pytest.Monk
     finally:
         server.close()
     assert got == ["before"]
+
+
+def _frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes = b"", length: Any = None) -> bytes:
+    """One server frame as bytes (``length`` overrides the declared payload length)."""
+    n = len(payload) if length is None else length
+    b1 = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([(0x80 if fin else 0) | opcode, b1 | n])
+    elif n < 65536:
+        head = bytes([(0x80 if fin else 0) | opcode, b1 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([(0x80 if fin else 0) | opcode, b1 | 127]) + n.to_bytes(8, "big")
+    if mask:
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return head + mask + payload
+
+
+def _stream(rng: Any) -> bytes:
+    """A server's worth of frames of every kind but ping (which answers on a socket)."""
+    parts: List[bytes] = []
+    for _ in range(rng.randrange(1, 40)):
+        kind = rng.random()
+        size = rng.choice([0, 1, 2, 124, 125, 126, 127, 300, 65535, 65536, 70_000])
+        text = bytes(rng.choice(b"ab{}\":,0123") for _ in range(size))
+        if kind < 0.5:
+            parts.append(_frame(0x1, text))
+        elif kind < 0.6:
+            parts.append(_frame(0x1, b"\xff\xfe bad utf-8 \xc3"))
+        elif kind < 0.7:
+            parts.append(_frame(0x1, text, mask=bytes(rng.randrange(256) for _ in range(4))))
+        elif kind < 0.8:
+            parts += [_frame(0x1, text[:3], fin=False), _frame(0x0, text[3:7], fin=False), _frame(0x0, text[7:])]
+        elif kind < 0.9:
+            parts.append(_frame(0x2, text))
+        elif kind < 0.95:
+            parts.append(_frame(0xA, b"pong"))
+        else:
+            parts.append(_frame(0x1, b"", length=(1 << 40)))  # over the size limit: the connection is lost
+            break
+    if rng.random() < 0.3:
+        parts.append(_frame(0x8, (1000).to_bytes(2, "big") + b"bye"))
+    return b"".join(parts)
+
+
+def _read_in_chunks(data: bytes, cuts: List[int]) -> Any:
+    t = WebSocketTransport("ws://127.0.0.1:1/")  # never opened: only its frame reader runs
+    start = 0
+    for cut in cuts + [len(data)]:
+        t._buf += data[start:cut]
+        start = cut
+        t._parse()
+        if t._lost is not None:
+            break
+    return list(t._messages), (str(t._lost) if t._lost else None), t.close_code, t.close_reason, len(t._buf)
+
+
+def test_the_compiled_frame_reader_gives_what_the_python_one_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    import mdsdk.transport as transport
+    if transport._text_frames is None:
+        pytest.skip("the compiled path (mdsdk/providers/_accel.c) was not built here, or MDSDK_PURE_PYTHON is set")
+    compiled = transport._text_frames
+    rng = random.Random(6455)
+    replaced = lost = closed = 0
+    for case in range(300):
+        data = _stream(rng)
+        cuts = sorted(rng.sample(range(len(data)), min(len(data), rng.choice([0, 1, 3, 20]))))
+        monkeypatch.setattr(transport, "_text_frames", compiled)
+        fast = _read_in_chunks(data, cuts)
+        monkeypatch.setattr(transport, "_text_frames", None)
+        slow = _read_in_chunks(data, cuts)
+        assert fast == slow, f"case {case}: the compiled path differs"
+        replaced += any("\ufffd" in m for m in fast[0])
+        lost += fast[1] is not None and "limit" in fast[1]
+        closed += fast[2] == 1000
+    assert replaced and lost and closed, "the generated streams missed a kind of frame they are meant to hold"
+
+
+def test_the_compiled_frame_reader_refuses_wrong_arguments_and_stops_where_python_must_look() -> None:
+    import mdsdk.transport as transport
+    fast = transport._text_frames
+    if fast is None:
+        pytest.skip("the compiled path (mdsdk/providers/_accel.c) was not built here, or MDSDK_PURE_PYTHON is set")
+    out: List[str] = []
+    buf = bytearray(_frame(0x1, b"one") + _frame(0x1, "twö".encode()) + _frame(0x9, b"ping") + _frame(0x1, b"x"))
+    assert fast(buf, 0, 1 << 20, out) == 11 and out == ["one", "twö"]  # stops at the ping, for Python to answer
+    assert fast(buf, 17, 1 << 20, out) == len(buf) and out[-1] == "x"
+    big = bytearray(_frame(0x1, b"y" * 300))
+    assert fast(big, 0, 299, out) == 0  # over the limit: Python reports it
+    assert fast(big[:-1], 0, 1 << 20, out) == 0  # not all here yet
+    for args in [(bytes(buf), 0, 1, out), (buf, 0, 1, ()), (buf, 0, 1)]:
+        with pytest.raises(TypeError):
+            fast(*args)
+    with pytest.raises(ValueError):
+        fast(buf, -1, 1, out)

@@ -335,19 +335,21 @@ def _filter(cols: Dict[str, Any], keep: List[bool]) -> int:
 
 
 # ---------------------------------------------------------------- decoders
-def _compiled() -> Optional[Callable[..., Optional[List[Any]]]]:
-    """The compiled clean-row path (``_accel.c``: every row of a plain layout in one C loop, None back for a frame
-    with anything unclean in it), or None when it was not built or ``MDSDK_PURE_PYTHON`` is set."""
+def compiled(name: str) -> Any:
+    """The function ``name`` of the optional compiled module (``_accel.c``), or None when it was not built, is a
+    stale build, or ``MDSDK_PURE_PYTHON`` is set: every caller keeps a pure-Python path that gives the same
+    results."""
     if os.environ.get("MDSDK_PURE_PYTHON"):
         return None
     try:
         from . import _accel
     except ImportError:
         return None
-    return _accel.plain_rows if getattr(_accel, "API", None) == 1 else None  # a stale build is left unused
+    return getattr(_accel, name, None) if getattr(_accel, "API", None) == 2 else None  # a stale build: unused
 
 
-_plain_rows = _compiled()
+# The clean-row path: every row of a plain layout in one C loop, None back for a frame with anything unclean in it.
+_plain_rows: Optional[Callable[..., Optional[List[Any]]]] = compiled("plain_rows")
 _ACCEL_MAX_FIELDS = 64  # the compiled loop's bound on time and number fields (MAX_FIELDS)
 
 # Below this many rows a frame is read row by row: the column path's fixed
