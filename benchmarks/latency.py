@@ -19,7 +19,11 @@ CPU 1 (Linux): no client then waits for a core the emulator holds or wakes
 on another core, which shows the clients' own costs with less of the
 scheduler's noise (on a 2-core VM the floors' p99 fall from ~400 to ~130 µs).
 
-    python -m benchmarks.latency [--quick] [--rate R] [--seconds S] [--rounds N] [--pin] [--burst N]
+``--split`` adds a row (h) for the on_quote client's events stamped when the
+socket thread's hand-over to the queues returned: the socket thread's own
+share of the latency, the rest being the hand-over to the callback thread.
+
+    python -m benchmarks.latency [--quick] [--rate R] [--seconds S] [--rounds N] [--pin] [--burst N] [--split]
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import os
 import statistics
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import websocket
 
@@ -117,14 +121,18 @@ def physical_floor(emu: EmulatorProcess, rate: float, seconds: float, burst: int
     return lat
 
 
-def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str, burst: int = 1) -> List[float]:
-    """Latencies in µs to an on_quote callback or the events() iterator."""
+def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str, burst: int = 1,
+                 handed: Optional[List[float]] = None) -> List[float]:
+    """Latencies in µs to an on_quote callback or the events() iterator; with ``handed``, also (into it) to the
+    moment the socket thread's hand-over of each event to the queues returned (its own share of the latency)."""
     total = int(rate * seconds)
     lat: List[float] = []
     with mdsdk.connect("dxlink", url=emu.url) as feed:
         feed.subscribe(SYMBOLS, kinds=("quote",))
         for s in SYMBOLS:
             feed.get_quote(s)
+        if handed is not None:
+            _stamp_hand_over(feed, handed)
         done = threading.Event()
         if mode == "callbacks":
             def on_q(q: Any) -> None:
@@ -147,6 +155,20 @@ def mdsdk_client(emu: EmulatorProcess, rate: float, seconds: float, mode: str, b
     return lat
 
 
+def _stamp_hand_over(feed: Any, out: List[float]) -> None:
+    """Wrap the connection's sink (a private seam, for this measurement only) to stamp each Quote when the
+    socket thread has handed its batch to the queues."""
+    conn = feed._connection
+    sink = conn._sink
+
+    def stamped(events: List[Any]) -> None:
+        sink(events)
+        now = time.time_ns()
+        out.extend((now - e.time) / 1000 for e in events if e.__class__ is mdsdk.Quote)
+
+    conn._sink = stamped
+
+
 def pin(emu: EmulatorProcess) -> str:
     """Every thread of the emulator process onto CPU 0, this thread (and the
     threads it starts) onto CPU 1; the reason when that cannot be done."""
@@ -167,6 +189,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--pin", action="store_true", help="emulator on one CPU, the clients on another (Linux)")
     ap.add_argument("--burst", type=int, default=1, help="frames the emulator sends back to back (mean rate kept)")
+    ap.add_argument("--split", action="store_true",
+                    help="also report, for the on_quote client, when the socket thread's hand-over returned")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.rounds = 1.0, 1
@@ -176,17 +200,24 @@ def main() -> None:
         if why:
             print(f"--pin ignored: {why}")
         b = args.burst
+        handed: List[float] = []
         runs = {"a raw floor": lambda: raw_floor(emu, args.rate, share, b),
                 "f physical floor": lambda: physical_floor(emu, args.rate, share, b),
-                "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, share, "callbacks", b),
+                "b mdsdk on_quote": lambda: mdsdk_client(emu, args.rate, share, "callbacks", b,
+                                                         handed if args.split else None),
                 "c mdsdk events()": lambda: mdsdk_client(emu, args.rate, share, "iterator", b)}
-        lats: Dict[str, List[float]] = {name: [] for name in runs}
-        p50s: Dict[str, List[float]] = {name: [] for name in runs}
+        names = list(runs) + (["h hand-over returned"] if args.split else [])
+        lats: Dict[str, List[float]] = {name: [] for name in names}
+        p50s: Dict[str, List[float]] = {name: [] for name in names}
         for r in range(args.rounds):
             for name, fn in runs.items():
                 lat = fn()
                 lats[name].extend(lat)
                 p50s[name].append(percentile(lat, 50))
+                if handed:  # the on_quote run's own stamps at its hand-over
+                    lats[names[-1]].extend(handed)
+                    p50s[names[-1]].append(percentile(handed, 50))
+                    handed.clear()
             print(f"round {r + 1}: " + "  ".join(f"{n} p50 {v[-1]:.0f} µs" for n, v in p50s.items()), flush=True)
     rows: List[Dict[str, Any]] = []
     floor, floor_f = p50s["a raw floor"], p50s["f physical floor"]
